@@ -1,0 +1,1 @@
+"""Members service: the organisation tree and the member register (sổ đảng viên)."""

@@ -1,0 +1,65 @@
+"""The members nameko service: a thin HTTP adapter over MembersApplication, plus its outbox relay."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.members.application import MembersApplication
+from services.members.integration import translate
+from services.members.schemas import AdmitMember, CreateUnit
+from shared.nameko_ext import Application, EmbeddedRelay
+from shared.relay import EnvelopeReader
+from shared.web import (
+    correlation_id,
+    http,
+    json_response,
+    metrics_response,
+    notifications_response,
+    parse_body,
+)
+
+
+class MembersService:
+    name = "members"
+
+    app: MembersApplication = Application(MembersApplication)
+    relay: Any = EmbeddedRelay(translate)
+
+    @http("POST", "/members/units")
+    def create_unit(self, request: Any) -> Any:
+        cmd = parse_body(CreateUnit, request)
+        unit = self.app.create_unit(
+            **cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by, correlation_id=correlation_id(request)
+        )
+        self.relay.nudge()
+        return 201, self.app.unit(unit.id)
+
+    @http("GET", "/members/units/<uuid:unit_id>")
+    def get_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
+        return self.app.unit(unit_id)
+
+    @http("POST", "/members/members")
+    def admit_member(self, request: Any) -> Any:
+        cmd = parse_body(AdmitMember, request)
+        member = self.app.admit_member(
+            **cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by, correlation_id=correlation_id(request)
+        )
+        self.relay.nudge()
+        return 201, self.app.member(member.id)
+
+    @http("GET", "/members/members/<uuid:member_id>")
+    def get_member(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self.app.member(member_id)
+
+    @http("GET", "/members/notifications")
+    def notifications(self, request: Any) -> Any:
+        return notifications_response(EnvelopeReader(self.name, self.app, translate), request)
+
+    @http("GET", "/members/health")
+    def health(self, request: Any) -> Any:
+        return json_response({"service": self.name, "status": "ok"})
+
+    @http("GET", "/members/metrics")
+    def metrics(self, request: Any) -> Any:
+        return metrics_response()

@@ -1,0 +1,47 @@
+"""The versioned policy: every number of the rules, by the date it applies from (services/policy.yml)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+POLICY_FILE = Path(__file__).with_name("policy.yml")
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    effective_from: dt.date
+    source: str
+    probation_months: int
+    regular_min_minutes: int
+    combined_min_minutes: int
+    min_official_members: int
+    committee_official_members: int
+    decision_majority: str
+    admission_majority: str
+    attendance_target_percent: int
+    max_consecutive_absences: int
+    unexcused_absences_flag: int
+
+
+@cache
+def _versions(path: Path = POLICY_FILE) -> tuple[Policy, ...]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    versions = tuple(sorted((Policy(**v) for v in data["versions"]), key=lambda p: p.effective_from))
+    if not versions:
+        raise ValueError(f"{path} defines no policy version")
+    return versions
+
+
+def policy_on(day: dt.date) -> Policy:
+    """The policy in force on `day` (the earliest one for days before every version)."""
+    chosen = _versions()[0]
+    for policy in _versions():
+        if policy.effective_from <= day:
+            chosen = policy
+    return chosen

@@ -1,0 +1,1 @@
+"""Reporting service: compliance projections built from the members and meetings event streams."""

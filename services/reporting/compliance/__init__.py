@@ -1,0 +1,1 @@
+"""Read models grouped by the question they answer: is each cell meeting, and who attends."""

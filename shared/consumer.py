@@ -1,0 +1,160 @@
+"""The tracked consumer's logic, free of nameko: apply each event of a source exactly once, in order.
+
+* duplicate (position <= last applied): skipped;
+* gap (the event's previous_position is beyond the last applied, or, without it, position > last + 1):
+  the missing range is pulled from the source's notification API and applied first;
+* each apply and the new position commit in one transaction (TrackedStore.tracked);
+* an event the projection keeps rejecting (after `max_tries`) is dead-lettered with the reason and its
+  position is recorded as handled, so the stream goes on; infrastructure errors (database, network) are
+  not the event's fault and propagate, so the message is requeued instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+from shared import metrics
+from shared.contracts import Envelope, Payload, parse_event
+from shared.stores import AlreadyApplied, Sql, TrackedStore
+
+log = logging.getLogger(__name__)
+
+Project = Callable[[Sql, Envelope, Payload], None]
+# (source, after, before) -> every published envelope of source with after < position < before, in order
+FetchRange = Callable[[str, int, int], Iterable[dict[str, Any]]]
+# (envelope JSON, reason) -> publish it to the dead-letter queue
+DeadLetter = Callable[[dict[str, Any], str], None]
+
+DEAD_LETTERS_DDL = (
+    "CREATE TABLE IF NOT EXISTS dead_letters ("
+    " source TEXT NOT NULL, position BIGINT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,"
+    " reason TEXT NOT NULL, failed_at TEXT NOT NULL, PRIMARY KEY (source, position))",
+)
+
+TRANSIENT = (OSError, OperationalError, InterfaceError, requests.RequestException)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An error of the infrastructure, not of the event: retry later rather than dead-letter."""
+    return isinstance(exc, TRANSIENT)
+
+
+@dataclass
+class Result:
+    applied: int = 0
+    duplicates: int = 0
+    gap_filled: int = 0
+    dead_lettered: list[str] = field(default_factory=list)
+
+
+class TrackedApplier:
+    def __init__(
+        self,
+        consumer: str,
+        store: TrackedStore,
+        project: Project,
+        fetch_range: FetchRange,
+        dead_letter: DeadLetter,
+        max_tries: int = 3,
+    ):
+        self.consumer = consumer
+        self.store = store
+        self.project = project
+        self.fetch_range = fetch_range
+        self.dead_letter = dead_letter
+        self.max_tries = max_tries
+        store.create_tables(DEAD_LETTERS_DDL)
+
+    def handle(self, envelope: Envelope, payload: Payload) -> Result:
+        result = Result()
+        source = envelope.source
+        last = self.store.position(source)
+        if envelope.position <= last:
+            result.duplicates += 1
+            self._count(source, "duplicate")
+            return result
+        missed = (
+            envelope.previous_position > last
+            if envelope.previous_position is not None
+            else envelope.position > last + 1
+        )
+        if missed:
+            for data in self.fetch_range(source, last, envelope.position):
+                filled, filled_payload = parse_event(data)
+                if filled.position <= self.store.position(source):
+                    continue
+                self._apply(filled, filled_payload, result)
+                result.gap_filled += 1
+                self._count(source, "gap_filled")
+        self._apply(envelope, payload, result)
+        metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.store.position(source))
+        return result
+
+    def _apply(self, envelope: Envelope, payload: Payload, result: Result) -> None:
+        source = envelope.source
+        error: BaseException | None = None
+        for _ in range(self.max_tries):
+            try:
+                with self.store.tracked(source, envelope.position) as sql:
+                    self.project(sql, envelope, payload)
+            except AlreadyApplied:
+                result.duplicates += 1
+                self._count(source, "duplicate")
+                return
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                error = exc
+                continue
+            result.applied += 1
+            self._count(source, "applied")
+            return
+        assert error is not None
+        reason = f"{type(error).__name__}: {error}"
+        log.error("%s: dead-lettering %s %s@%s: %s\n%s", self.consumer, envelope.type, source,
+                  envelope.position, reason, "".join(traceback.format_exception(error)))
+        self.dead_letter(envelope.to_json(), reason)
+        with self.store.tracked(source, envelope.position) as sql:
+            sql.execute(
+                "INSERT INTO dead_letters (source, position, event_id, type, reason, failed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (source, envelope.position, str(envelope.event_id), envelope.type, reason,
+                 datetime.now(UTC).isoformat()),
+            )
+        result.dead_lettered.append(reason)
+        self._count(source, "dead_lettered")
+
+    def _count(self, source: str, outcome: str) -> None:
+        metrics.CONSUMER_EVENTS.labels(self.consumer, source, outcome).inc()
+
+
+def http_fetch_range(sources: dict[str, str], page_size: int = 500, timeout: float = 10.0) -> FetchRange:
+    """Gap filling over HTTP: GET <source url>/notifications?after=N&limit=M."""
+
+    def fetch(source: str, after: int, before: int) -> Iterable[dict[str, Any]]:
+        base = sources.get(source)
+        if base is None:
+            raise LookupError(f"no URL configured for source {source!r} (CHIBO.sources)")
+        while after < before - 1:
+            response = requests.get(
+                f"{base}/notifications", params={"after": after, "limit": page_size}, timeout=timeout
+            )
+            response.raise_for_status()
+            items = response.json()["items"]
+            if not items:
+                return
+            for item in items:
+                if item["position"] >= before:
+                    return
+                yield item
+                after = item["position"]
+
+    return fetch

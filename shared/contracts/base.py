@@ -1,0 +1,26 @@
+"""Shared building blocks for payload models."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Payload(BaseModel):
+    """Base of every integration-event payload: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+UnitKind = Literal["city", "district", "ward", "commune", "base_organisation", "cell"]
+# khối: xã/phường (residential), cơ quan hành chính/sự nghiệp, doanh nghiệp, lực lượng vũ trang
+Block = Literal["residential", "administrative", "enterprise", "armed_forces"]
+# Status of a member on a given date, as frozen into a meeting's roster.
+MemberStatus = Literal["official", "probationary", "exempted", "temporarily_elsewhere"]
+MeetingKind = Literal["regular", "thematic", "combined"]  # combined: regular + thematic in one session
+
+Id = uuid.UUID
+Name = Field(min_length=1, max_length=200)
+Text = Field(default="", max_length=4000)

@@ -1,0 +1,179 @@
+"""Payloads published by the meetings service (exchange `meetings.events`).
+
+Each is self-contained (event-carried state): a consumer never asks another service what a member's status
+was on the meeting's date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from shared.contracts.base import Id, MeetingKind, MemberStatus, Payload
+
+
+class RosterEntry(Payload):
+    member_id: Id
+    full_name: str = Field(min_length=1, max_length=200)
+    status: MemberStatus
+
+
+class MeetingScheduled(Payload):
+    meeting_id: Id
+    cell_id: Id
+    kind: MeetingKind
+    topic: str | None = Field(default=None, max_length=500)
+    scheduled_for: dt.datetime
+    place: str = Field(default="", max_length=500)
+    summoned: list[Id] = Field(default_factory=list)
+    guests: list[Id] = Field(default_factory=list)
+
+
+class MeetingHeld(Payload):
+    meeting_id: Id
+    cell_id: Id
+    kind: MeetingKind
+    topic: str | None = Field(default=None, max_length=500)
+    date: dt.date
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    place: str = Field(default="", max_length=500)
+    chair_id: Id | None = None
+    minute_taker_id: Id | None = None
+    roster: list[RosterEntry]  # the summoned members with their status on the meeting date
+    policy_version: str
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> MeetingHeld:
+        if self.ended_at <= self.started_at:
+            raise ValueError("ended_at must be after started_at")
+        return self
+
+
+class MemberAttended(Payload):
+    meeting_id: Id
+    cell_id: Id
+    member_id: Id
+    status: MemberStatus
+
+
+class MemberAbsent(Payload):
+    meeting_id: Id
+    cell_id: Id
+    member_id: Id
+    status: MemberStatus
+    excused: bool
+    reason: str = Field(default="", max_length=2000)
+
+
+class GuestAttended(Payload):
+    meeting_id: Id
+    cell_id: Id
+    guest_id: Id
+    full_name: str = Field(min_length=1, max_length=200)
+    is_assigned_supervisor: bool
+
+
+AgendaStep = Literal[
+    "opening",  # khai mạc: dues, attendance announced, agenda adopted, minute-taker named
+    "news_and_policy",  # thông tin thời sự, chính sách
+    "review_and_follow_up",  # kiểm điểm tháng trước, nghị quyết trước
+    "ho_chi_minh_study",  # học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh
+    "discussion",  # thảo luận
+    "praise_and_criticism",  # biểu dương, phê bình
+    "next_month_tasks",  # nhiệm vụ tháng tới, phân công
+    "conclusion_and_vote",  # kết luận, biểu quyết
+    "minutes_read",  # thông qua biên bản
+]
+
+
+class AgendaStepCovered(Payload):
+    meeting_id: Id
+    cell_id: Id
+    step: AgendaStep
+    note: str = Field(default="", max_length=4000)
+
+
+class MemberSpoke(Payload):
+    meeting_id: Id
+    cell_id: Id
+    member_id: Id
+    gist: str = Field(min_length=1, max_length=4000)
+
+
+ResolutionKind = Literal["ordinary", "admission", "confirmation"]
+
+
+class _Vote(Payload):
+    meeting_id: Id
+    cell_id: Id
+    resolution_id: Id
+    kind: ResolutionKind
+    text: str = Field(min_length=1, max_length=8000)
+    votes_for: int = Field(ge=0)
+    votes_against: int = Field(ge=0)
+    abstentions: int = Field(ge=0)
+    voting_base: int = Field(ge=0)
+    eligible_voters: list[Id]
+    threshold: str  # the rule applied, e.g. ">1/2" or ">=2/3"
+
+    @model_validator(mode="after")
+    def _tally_within_base(self) -> _Vote:
+        if self.votes_for + self.votes_against + self.abstentions > self.voting_base:
+            raise ValueError("votes cast exceed the voting base")
+        return self
+
+
+class ResolutionPassed(_Vote):
+    pass
+
+
+class ResolutionRejected(_Vote):
+    pass
+
+
+class ResolutionReviewed(Payload):
+    meeting_id: Id  # the meeting at which the review happened
+    cell_id: Id
+    resolution_id: Id
+    outcome: Literal["implemented", "partly", "not_implemented"]
+    note: str = Field(default="", max_length=4000)
+
+
+class MeetingClosed(Payload):
+    meeting_id: Id
+    cell_id: Id
+    minutes_approved_at: dt.datetime
+
+
+class MeetingCancelled(Payload):
+    meeting_id: Id
+    cell_id: Id
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DuesCollected(Payload):
+    meeting_id: Id
+    cell_id: Id
+    member_id: Id
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    paid: bool
+
+
+MEETINGS_PAYLOADS: tuple[type[Payload], ...] = (
+    MeetingScheduled,
+    MeetingHeld,
+    MemberAttended,
+    MemberAbsent,
+    GuestAttended,
+    AgendaStepCovered,
+    MemberSpoke,
+    ResolutionPassed,
+    ResolutionRejected,
+    ResolutionReviewed,
+    MeetingClosed,
+    MeetingCancelled,
+    DuesCollected,
+)

@@ -1,0 +1,29 @@
+"""Errors a command or query can answer with; mapped to HTTP 4xx with a JSON body naming the field."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule refused the command. Nothing was recorded."""
+
+    status = 422
+
+    def __init__(self, field: str, message: str, rule: str | None = None):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.rule = rule
+
+    def to_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"field": self.field, "message": self.message}
+        if self.rule:
+            body["rule"] = self.rule
+        return body
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409

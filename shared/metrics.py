@@ -1,0 +1,22 @@
+"""Prometheus metrics shared by every service and relay (prefix `chibo_`, base units, no id labels)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_PUBLISHED = Counter(
+    "chibo_events_published_total", "Integration events confirmed by the broker", ["source", "type"]
+)
+RELAY_POSITION = Gauge("chibo_relay_position", "Last notification position the relay recorded", ["source"])
+CONSUMER_EVENTS = Counter(
+    "chibo_consumer_events_total",
+    "Events handled by a tracked consumer, by outcome (applied, duplicate, dead_lettered, gap_filled)",
+    ["consumer", "source", "outcome"],
+)
+CONSUMER_POSITION = Gauge(
+    "chibo_consumer_position", "Last source position applied by a consumer", ["consumer", "source"]
+)
+HTTP_REQUESTS = Counter(
+    "chibo_http_requests_total", "HTTP requests by route template and status class", ["service", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "chibo_http_request_duration_seconds", "HTTP request duration", ["service", "route"]
+)

@@ -1,0 +1,248 @@
+"""Thin nameko adapters around the framework-free pieces in shared/.
+
+* `tracked_consumer(source)`: an entrypoint that consumes the (consumer, source) queue one message at a
+  time in delivery order, dead-letters messages that break the contract, and requeues (after a backoff)
+  those that failed for an infrastructure reason. Replaces nameko's `event_handler`, whose defaults ack a
+  failed message and split a source over one queue per event type (design.md §6).
+* `Application`: the service's eventsourcing application.
+* `TrackedViews`: the service's read models with their `TrackedApplier`.
+* `EmbeddedRelay`: runs the outbox relay inside the service when CHIBO.relay is `embedded`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import eventlet
+from eventlet.event import Event
+from eventlet.queue import LightQueue
+from kombu import Connection, Producer
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer
+
+from shared import metrics, topology
+from shared.config import ChiboSettings, settings_from
+from shared.consumer import Project, TrackedApplier, http_fetch_range, is_transient
+from shared.contracts import ContractError, parse_event
+from shared.relay import EnvelopeReader, OutboxRelay, Publisher, Translate, relay_lock
+from shared.stores import TrackedStore, event_store_env
+
+log = logging.getLogger(__name__)
+
+
+def chibo_settings(container: Any) -> ChiboSettings:
+    return settings_from(container.config)
+
+
+class DeadLetterPublisher:
+    """Publishes a failed message to its queue's dead-letter queue, with the reason in headers."""
+
+    def __init__(self, amqp_uri: str, consumer: str, source: str, transport_options: dict[str, Any]):
+        self.amqp_uri = amqp_uri
+        self.queue = topology.dead_letter_queue(consumer, source)
+        self.consumer = consumer
+        self.transport_options = transport_options
+
+    def __call__(self, body: Any, reason: str) -> None:
+        options = dict(self.transport_options, confirm_publish=True)
+        with Connection(self.amqp_uri, transport_options=options) as conn:
+            channel = conn.channel()
+            self.queue(channel).declare()
+            Producer(channel).publish(
+                json.dumps(body, ensure_ascii=False, default=str),
+                exchange=topology.DLX,
+                routing_key=self.queue.routing_key,
+                delivery_mode=2,
+                content_type="application/json",
+                content_encoding="utf-8",
+                headers={
+                    "x-chibo-reason": reason[:2000],
+                    "x-chibo-consumer": self.consumer,
+                    "x-chibo-failed-at": datetime.now(UTC).isoformat(),
+                },
+                retry=False,
+            )
+
+
+class TrackedConsumer(Consumer):
+    """Consume `<service>.<source>` in order; the decorated method gets (envelope, payload)."""
+
+    def __init__(self, source: str, **kwargs: Any):
+        self.source = source
+        super().__init__(queue=None, **kwargs)
+
+    def setup(self) -> None:
+        settings = chibo_settings(self.container)
+        consumer = self.container.service_name
+        self.queue = topology.consumer_queue(consumer, self.source, quorum=not topology.is_memory(settings.amqp_uri))
+        self.dead_letter = DeadLetterPublisher(
+            settings.amqp_uri, consumer, self.source, self.container.config.get("TRANSPORT_OPTIONS") or {}
+        )
+        self._inbox: LightQueue = LightQueue()
+        self._loop = None
+        super().setup()
+
+    def start(self) -> None:
+        self._loop = self.container.spawn_managed_thread(self._process_loop, identifier=f"tracked:{self.source}")
+        super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._loop is not None:
+            self._loop.kill()
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        # Called in delivery order; the single loop below keeps that order.
+        self._inbox.put((body, message))
+
+    def _process_loop(self) -> None:
+        backoff = 0.2
+        while True:
+            body, message = self._inbox.get()
+            outcome = self._process(body, message)
+            if outcome == "requeue":
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                self.queue_consumer.requeue_message(message)
+            else:
+                backoff = 0.2
+                self.queue_consumer.ack_message(message)
+
+    def _process(self, body: Any, message: Any) -> str:
+        try:
+            if isinstance(body, bytes | str):
+                body = json.loads(body)
+            envelope, payload = parse_event(body)
+            if envelope.source != self.source:
+                raise ContractError(f"{envelope.source} event on the {self.source} queue", "source")
+        except (ContractError, ValueError) as exc:
+            log.error("%s: dead-lettering a message that breaks the contract: %s", self.queue.name, exc)
+            self.dead_letter(body, f"contract: {exc}")
+            metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "dead_lettered").inc()
+            return "ack"
+        done = Event()
+        self.container.spawn_worker(
+            self, (envelope, payload), {},
+            context_data={"correlation_id": envelope.correlation_id},
+            handle_result=lambda worker_ctx, result, exc_info: (done.send(exc_info), (result, exc_info))[1],
+        )
+        exc_info = done.wait()
+        if exc_info is None:
+            return "ack"
+        exc = exc_info[1]
+        if is_transient(exc):
+            log.warning("%s: %s; requeueing", self.queue.name, exc)
+            return "requeue"
+        self.dead_letter(body, f"{type(exc).__name__}: {exc}")
+        return "ack"
+
+
+tracked_consumer = TrackedConsumer.decorator
+
+
+class Application(DependencyProvider):
+    """Provides the service's eventsourcing application (the event store and its commands)."""
+
+    def __init__(self, factory: Callable[[dict[str, str]], Any]):
+        self.factory = factory
+
+    def setup(self) -> None:
+        settings = chibo_settings(self.container)
+        self.app = self.factory(event_store_env(settings.store, self.container.service_name))
+
+    def stop(self) -> None:
+        self.app.close()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self.app
+
+
+class TrackedViews(DependencyProvider):
+    """Provides the read models; `apply(envelope, payload)` is the tracked, exactly-once apply."""
+
+    def __init__(self, ddl: Sequence[str], project: Project):
+        self.ddl = ddl
+        self.project = project
+
+    def setup(self) -> None:
+        settings = chibo_settings(self.container)
+        self.store = TrackedStore(settings.store, self.container.service_name)
+        self.store.create_tables(self.ddl)
+        consumer = self.container.service_name
+        options = self.container.config.get("TRANSPORT_OPTIONS") or {}
+        publishers = {s: DeadLetterPublisher(settings.amqp_uri, consumer, s, options)
+                      for s in topology.SUBSCRIPTIONS.get(consumer, ())}
+        self.applier = TrackedApplier(
+            consumer,
+            self.store,
+            self.project,
+            fetch_range=http_fetch_range(settings.sources),
+            dead_letter=lambda body, reason: publishers[body["source"]](body, reason),
+            max_tries=settings.max_tries,
+        )
+
+    def stop(self) -> None:
+        self.store.close()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self
+
+    def apply(self, envelope: Any, payload: Any) -> Any:
+        return self.applier.handle(envelope, payload)
+
+
+class EmbeddedRelay(DependencyProvider):
+    """Runs the outbox relay in the service's process when CHIBO.relay is `embedded`.
+
+    `nudge()` after a command wakes it at once, so an event reaches the bus without waiting for a poll.
+    """
+
+    def __init__(self, translate: Translate, app_attr: str = "app"):
+        self.translate = translate
+        self.app_attr = app_attr
+
+    def setup(self) -> None:
+        self.settings = chibo_settings(self.container)
+        self.enabled = self.settings.relay == "embedded"
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._gt = None
+
+    def start(self) -> None:
+        if not self.enabled:
+            return
+        app_provider = next(
+            d for d in self.container.dependencies if getattr(d, "attr_name", None) == self.app_attr
+        )
+        source = self.container.service_name
+        self.reader = EnvelopeReader(source, app_provider.app, self.translate)
+        self.state = TrackedStore(self.settings.store, source, name="relay")
+        options = self.container.config.get("TRANSPORT_OPTIONS") or {}
+        publisher = Publisher(self.settings.amqp_uri, source, transport_options=options)
+        self.relay = OutboxRelay(self.reader, publisher, self.state)
+        self._gt = self.container.spawn_managed_thread(self._run, identifier=f"relay:{source}")
+
+    def _run(self) -> None:
+        with relay_lock(self.settings.store, self.container.service_name, self._stop) as held:
+            if held:
+                self.relay.run(self._stop, self._wake, self.settings.poll_interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._gt is not None:
+            self._gt.wait()
+            self.state.close()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self
+
+    def nudge(self) -> None:
+        self._wake.set()

@@ -1,0 +1,265 @@
+"""The transactional outbox relay.
+
+A service stores its domain events with eventsourcing; the store's notification log orders them. The relay
+reads the log after the last position it recorded, maps each domain event to an integration event
+(service-specific `translate`), publishes with publisher confirms, persistent delivery and
+`mandatory=True`, and only then records the new position. A crash between publishing and recording
+republishes the same envelopes (same event_id, same positions): delivery is at least once, and the tracked
+consumers make it exactly once. Commands never publish: the broker can be down without losing a command.
+
+Exactly one relay may publish a source: `relay_lock` holds a PostgreSQL advisory lock (or a file lock for
+SQLite) for as long as the relay runs; a standby blocks on it and takes over when the active one dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kombu import Connection, Producer
+
+from shared import metrics, topology
+from shared.config import StoreSettings
+from shared.contracts import Envelope, Payload, event_id_for, make_envelope
+from shared.stores import TrackedStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Translated:
+    payload: Payload
+    occurred_at: datetime
+
+
+# A service's mapping from one of its domain events to an integration event; None = not published.
+Translate = Callable[[Any], Translated | None]
+
+
+class EnvelopeReader:
+    """Reads an eventsourcing application's notification log as integration-event envelopes."""
+
+    def __init__(self, source: str, app: Any, translate: Translate):
+        self.source = source
+        self.app = app
+        self.translate = translate
+
+    def read(self, after: int, limit: int) -> tuple[list[tuple[int, Envelope | None]], int]:
+        """Envelopes after `after` (None for unpublished events), and the last position scanned."""
+        notifications = self.app.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        out: list[tuple[int, Envelope | None]] = []
+        for n in notifications:
+            event = self.app.mapper.to_domain_event(n)
+            translated = self.translate(event)
+            out.append((n.id, None if translated is None else self._envelope(n.id, event, translated)))
+        return out, (notifications[-1].id if notifications else after)
+
+    def _envelope(self, position: int, event: Any, t: Translated) -> Envelope:
+        return make_envelope(
+            t.payload,
+            event_id=event_id_for(self.source, event.originator_id, event.originator_version),
+            source=self.source,
+            position=position,
+            stream_id=event.originator_id,
+            stream_version=event.originator_version,
+            occurred_at=t.occurred_at,
+            recorded_at=event.timestamp,
+            recorded_by=event.recorded_by,
+            org_path=[str(p) for p in getattr(event, "org_path", []) or []],
+            correlation_id=getattr(event, "correlation_id", None),
+        )
+
+    def page(self, after: int, limit: int) -> list[Envelope]:
+        """The published envelopes after `after` (the notification API); holes are skipped."""
+        items: list[Envelope] = []
+        while len(items) < limit:
+            batch, last = self.read(after, limit)
+            items.extend(e for _, e in batch if e is not None)
+            if last == after:
+                break
+            after = last
+        return items[:limit]
+
+
+class Publisher:
+    """Publishes envelopes to `<source>.events` with confirms, persistence and mandatory routing."""
+
+    def __init__(self, amqp_uri: str, source: str, transport_options: dict[str, Any] | None = None):
+        self.amqp_uri = amqp_uri
+        self.transport_options = dict(transport_options or {}, confirm_publish=True)
+        self.exchange = topology.events_exchange(source)
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+
+    def _ensure(self) -> Producer:
+        if self._producer is None:
+            self._connection = Connection(self.amqp_uri, transport_options=self.transport_options)
+            self._producer = Producer(self._connection.channel(), exchange=self.exchange)
+            self.exchange(self._producer.channel).declare()
+        return self._producer
+
+    def publish(self, envelopes: Sequence[Envelope]) -> None:
+        """Return only when the broker confirmed every envelope; raise otherwise."""
+        try:
+            producer = self._ensure()
+            for env in envelopes:
+                # With confirm_publish, py-amqp waits for the broker's ack, and raises on basic.return
+                # (mandatory and unroutable) or nack.
+                producer.publish(
+                    json.dumps(env.to_json(), ensure_ascii=False),
+                    routing_key=env.type,
+                    mandatory=True,
+                    delivery_mode=2,
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    message_id=str(env.event_id),
+                    headers={"chibo-source": env.source, "chibo-position": env.position},
+                    retry=False,
+                )
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+        self._connection = None
+        self._producer = None
+
+
+RELAY_STATE_DDL = (
+    "CREATE TABLE IF NOT EXISTS relay_state (source TEXT PRIMARY KEY, last_published BIGINT NOT NULL)",
+)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        reader: EnvelopeReader,
+        publisher: Publisher,
+        state: TrackedStore,
+        batch_size: int = 500,
+        after_publish: Callable[[], None] | None = None,
+    ):
+        self.reader = reader
+        self.publisher = publisher
+        self.state = state
+        self.batch_size = batch_size
+        # Fault injection point for tests: runs after the broker confirmed, before the position is saved.
+        self.after_publish = after_publish
+        self.key = f"relay:{reader.source}"
+        state.create_tables(RELAY_STATE_DDL)
+
+    def positions(self) -> tuple[int, int]:
+        """(last notification scanned, last position published)."""
+        with self.state.read() as sql:
+            last_published = sql.scalar(
+                "SELECT last_published FROM relay_state WHERE source = ?", (self.reader.source,)
+            )
+        return self.state.position(self.key), int(last_published or 0)
+
+    def run_once(self) -> int:
+        """Publish the next batch; return how many envelopes were published."""
+        scanned, previous = self.positions()
+        batch, last = self.reader.read(scanned, self.batch_size)
+        if not batch:
+            return 0
+        envelopes = []
+        for position, env in batch:
+            if env is not None:
+                envelopes.append(env.model_copy(update={"previous_position": previous}))
+                previous = position
+        if envelopes:
+            self.publisher.publish(envelopes)
+            for env in envelopes:
+                metrics.EVENTS_PUBLISHED.labels(env.source, env.type).inc()
+        if self.after_publish is not None:
+            self.after_publish()
+        with self.state.tracked(self.key, last) as sql:
+            sql.execute(
+                "INSERT INTO relay_state (source, last_published) VALUES (?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET last_published = excluded.last_published",
+                (self.reader.source, previous),
+            )
+        metrics.RELAY_POSITION.labels(self.reader.source).set(last)
+        return len(envelopes)
+
+    def run(self, stop: threading.Event, wake: threading.Event | None = None, poll: float = 0.2) -> None:
+        """Publish until `stop` is set; sleep `poll` seconds when idle (or until `wake` is set)."""
+        backoff = poll
+        while not stop.is_set():
+            try:
+                published = self.run_once()
+                backoff = poll
+            except Exception as exc:  # broker or database down: keep the position, retry later
+                log.warning("relay %s: %s; retrying in %.1fs", self.reader.source, exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if published == 0:
+                if wake is not None:
+                    wake.wait(poll)
+                    wake.clear()
+                else:
+                    stop.wait(poll)
+        self.publisher.close()
+
+
+@contextlib.contextmanager
+def relay_lock(settings: StoreSettings, source: str, stop: threading.Event | None = None) -> Iterator[bool]:
+    """Hold the single-active lock for `source`'s relay; blocks (as a standby) until it is free.
+
+    Yields False when `stop` was set before the lock was acquired.
+    """
+    key = zlib.crc32(f"chibo-relay:{source}".encode())
+    if settings.kind == "postgres":
+        import psycopg
+
+        conn = psycopg.connect(
+            host=settings.pg_host,
+            port=settings.pg_port,
+            user=settings.pg_user,
+            password=settings.pg_password or None,
+            dbname=settings.dbname(source),
+            autocommit=True,
+        )
+        try:
+            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                if stop is not None and stop.wait(1.0):
+                    yield False
+                    return
+                if stop is None:
+                    time.sleep(1.0)
+            yield True
+        finally:
+            conn.close()  # closing the session releases the advisory lock
+    else:
+        path = settings.sqlite_path(source, "relay").with_suffix(".lock")
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if stop is not None and stop.wait(1.0):
+                        yield False
+                        return
+                    if stop is None:
+                        time.sleep(1.0)
+            yield True
+        finally:
+            os.close(fd)

@@ -1,0 +1,167 @@
+"""Storage for a service: the eventsourcing event store and tracked read models, on SQLite or PostgreSQL.
+
+Read models (projections, the roster replica, the relay's published position) live in a `TrackedStore`: a
+eventsourcing datastore plus its tracking recorder, so that "apply this event" and "remember that position
+N of source S was applied" commit in one transaction. The tracking row is single-row-per-source and only
+ever moves forward (eventsourcing refuses a position that is not greater), which is what makes a
+redelivered event harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from shared.config import StoreSettings
+
+_QMARK = re.compile(r"\?")
+
+
+def ensure_database(settings: StoreSettings, service: str) -> None:
+    """Create the service's PostgreSQL database if it does not exist yet (no-op for SQLite)."""
+    if settings.kind != "postgres":
+        return
+    import psycopg
+
+    dbname = settings.dbname(service)
+    with psycopg.connect(
+        host=settings.pg_host,
+        port=settings.pg_port,
+        user=settings.pg_user,
+        password=settings.pg_password or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def event_store_env(settings: StoreSettings, service: str) -> dict[str, str]:
+    """Environment for an eventsourcing Application storing `service`'s events."""
+    if settings.kind == "sqlite":
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.sqlite_path(service, "events")),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    ensure_database(settings, service)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": settings.dbname(service),
+        "POSTGRES_HOST": settings.pg_host,
+        "POSTGRES_PORT": str(settings.pg_port),
+        "POSTGRES_USER": settings.pg_user,
+        "POSTGRES_PASSWORD": settings.pg_password,
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "4",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+class Sql:
+    """A cursor that takes `?` placeholders on both databases."""
+
+    def __init__(self, cursor: Any, postgres: bool):
+        self._cursor = cursor
+        self._postgres = postgres
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Sql:
+        if self._postgres:
+            sql = _QMARK.sub("%s", sql)
+        self._cursor.execute(sql, tuple(params))
+        return self
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by the last statement (eventsourcing's SQLite wrapper hides the raw cursor's)."""
+        return int(getattr(self._cursor, "sqlite_cursor", self._cursor).rowcount)
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.execute(sql, params).fetchone()
+        if row is None:
+            return None
+        return row[next(iter(row.keys()))] if hasattr(row, "keys") else row[0]
+
+
+class AlreadyApplied(Exception):
+    """The position was already recorded for this source: the event is a duplicate."""
+
+
+class TrackedStore:
+    """A read-model database with per-source tracking of the last applied position."""
+
+    def __init__(self, settings: StoreSettings, service: str, name: str = "views"):
+        self.postgres = settings.kind == "postgres"
+        if self.postgres:
+            from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+
+            ensure_database(settings, service)
+            self.datastore: Any = PostgresDatastore(
+                dbname=settings.dbname(service),
+                host=settings.pg_host,
+                port=settings.pg_port,
+                user=settings.pg_user,
+                password=settings.pg_password,
+                pool_size=4,
+                max_overflow=4,
+                pre_ping=True,
+            )
+            self.tracking: Any = PostgresTrackingRecorder(
+                self.datastore, tracking_table_name=f"{name}_tracking"
+            )
+        else:
+            from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+            self.datastore = SQLiteDatastore(str(settings.sqlite_path(service, name)), lock_timeout=10)
+            self.tracking = SQLiteTrackingRecorder(self.datastore)
+        self.tracking.create_table()
+
+    def create_tables(self, statements: Sequence[str]) -> None:
+        with self.write() as sql:
+            for statement in statements:
+                sql.execute(statement)
+
+    def position(self, source: str) -> int:
+        """The last position of `source` applied here (0 when none)."""
+        return self.tracking.max_tracking_id(source) or 0
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Sql]:
+        with self.datastore.transaction(commit=True) as cursor:
+            yield Sql(cursor, self.postgres)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Sql]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield Sql(cursor, self.postgres)
+
+    @contextlib.contextmanager
+    def tracked(self, source: str, position: int) -> Iterator[Sql]:
+        """One transaction that records `position` for `source` and whatever the caller writes.
+
+        Raises AlreadyApplied (and writes nothing) when the position is not beyond the recorded one.
+        """
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                # eventsourcing's own tracking insert: an upsert that only moves forward, else IntegrityError.
+                self.tracking._insert_tracking(cursor, Tracking(source, position))
+                yield Sql(cursor, self.postgres)
+        except IntegrityError as exc:
+            if "Failed to record tracking" in str(exc):
+                raise AlreadyApplied(f"{source}:{position}") from exc
+            raise
+
+    def close(self) -> None:
+        self.datastore.close()

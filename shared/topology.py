@@ -1,0 +1,73 @@
+"""Names and declarations of everything on the broker.
+
+One topic exchange per source (`<source>.events`, routing key = event type). One durable queue per
+(consumer, source), bound with `#` so a single queue holds the source's events in source order; quorum
+type with single-active-consumer so replicas keep that order, and a dead-letter queue beside it. Declared
+by consumers when they start and by `chibo declare` at deploy time, so the relay's `mandatory=True`
+publishes always find a queue.
+"""
+
+from __future__ import annotations
+
+from kombu import Connection, Exchange, Queue
+
+DLX = Exchange("chibo.dlx", type="direct", durable=True)
+DELIVERY_LIMIT = 50  # broker-side backstop; the consumer dead-letters poison long before this
+
+# Who consumes what. Adding a consumer means adding it here (and to deploy definitions).
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "meetings": ("members",),  # roster replica
+    "reporting": ("members", "meetings"),
+}
+SOURCES = ("members", "meetings")
+
+
+def events_exchange(source: str) -> Exchange:
+    return Exchange(f"{source}.events", type="topic", durable=True)
+
+
+def queue_name(consumer: str, source: str) -> str:
+    return f"{consumer}.{source}"
+
+
+def dead_letter_queue(consumer: str, source: str) -> Queue:
+    name = queue_name(consumer, source) + ".dlq"
+    return Queue(name, exchange=DLX, routing_key=name, durable=True)
+
+
+def consumer_queue(consumer: str, source: str, quorum: bool = True) -> Queue:
+    name = queue_name(consumer, source)
+    arguments = {
+        "x-dead-letter-exchange": DLX.name,
+        "x-dead-letter-routing-key": name + ".dlq",
+    }
+    if quorum:
+        arguments |= {
+            "x-queue-type": "quorum",
+            "x-single-active-consumer": True,
+            "x-delivery-limit": DELIVERY_LIMIT,
+        }
+    return Queue(
+        name, exchange=events_exchange(source), routing_key="#", durable=True, queue_arguments=arguments
+    )
+
+
+def is_memory(amqp_uri: str) -> bool:
+    return amqp_uri.startswith("memory://")
+
+
+def declare_all(amqp_uri: str) -> list[str]:
+    """Declare every exchange and queue (idempotent). Returns the queue names."""
+    declared = []
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        for source in SOURCES:
+            events_exchange(source)(channel).declare()
+        DLX(channel).declare()
+        for consumer, sources in SUBSCRIPTIONS.items():
+            for source in sources:
+                for queue in (consumer_queue(consumer, source, quorum=not is_memory(amqp_uri)),
+                              dead_letter_queue(consumer, source)):
+                    queue(channel).declare()
+                    declared.append(queue.name)
+    return declared

@@ -1,0 +1,222 @@
+"""HTTP for nameko services: JSON in and out, 4xx bodies naming the field, one port for many services.
+
+`ProcessWebServer` lets every service container in one process share one listening socket (the embedded
+run serves all three services on one port); with one container per process it behaves like nameko's own
+WebServer. Routes are prefixed with the service name (`/members/...`) so they never collide.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import eventlet
+from eventlet import wsgi
+from eventsourcing.persistence import IntegrityError
+from nameko.exceptions import BadRequest
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import HttpOnlyProtocol, WebServer
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map
+from werkzeug.wrappers import Request, Response
+
+from shared import metrics
+from shared.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class _Hub:
+    """One listening socket and the servers (one per container) whose routes it dispatches to."""
+
+    def __init__(self, bind_addr: Any):
+        self.servers: list[ProcessWebServer] = []
+        self.sock = eventlet.listen(bind_addr)
+        self.sock.settimeout(None)
+        self.url_map = Map()
+        self.wsgi_server = wsgi.Server(
+            self.sock, self.sock.getsockname(), self, protocol=HttpOnlyProtocol,
+            log=logging.getLogger("chibo.http.access"),
+        )
+        self.accepting = True
+        self.gt = eventlet.spawn(self._accept)
+
+    def _accept(self) -> None:
+        while self.accepting:
+            try:
+                sock, addr = self.sock.accept()
+            except OSError:
+                return
+            sock.settimeout(self.wsgi_server.socket_timeout)
+            eventlet.spawn(self.wsgi_server.process_request, [addr, sock, wsgi.STATE_IDLE])
+
+    def rebuild(self) -> None:
+        url_map = Map()
+        for server in self.servers:
+            for provider in server._providers:
+                rule = provider.get_url_rule()
+                rule.endpoint = provider
+                url_map.add(rule)
+        self.url_map = url_map
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            rv = provider.handle_request(request)
+        except WerkzeugNotFound:
+            rv = json_response({"error": "not_found", "message": f"no route {request.path}"}, 404)
+        except HTTPException as exc:
+            rv = json_response({"error": exc.name, "message": exc.description}, exc.code or 500)
+        return rv(environ, start_response)
+
+    def close(self) -> None:
+        self.accepting = False
+        self.sock.close()
+        self.gt.kill()
+
+
+_HUBS: dict[Any, _Hub] = {}
+
+
+class ProcessWebServer(WebServer):
+    def start(self) -> None:
+        hub = _HUBS.get(self.bind_addr)
+        if hub is None:
+            hub = _HUBS[self.bind_addr] = _Hub(self.bind_addr)
+        hub.servers.append(self)
+        hub.rebuild()
+
+    def stop(self) -> None:
+        hub = _HUBS.get(self.bind_addr)
+        if hub is not None and self in hub.servers:
+            hub.servers.remove(self)
+            hub.rebuild()
+            if not hub.servers:
+                hub.close()
+                del _HUBS[self.bind_addr]
+        super(WebServer, self).stop()  # ProviderCollector: wait for our routes to unregister
+
+    def kill(self) -> None:
+        self.stop()
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, default=str),
+        status=status,
+        headers=headers,
+        mimetype="application/json",
+    )
+
+
+def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    if isinstance(exc, ValidationError):
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"], "rule": e["type"]}
+            for e in exc.errors()
+        ]
+        return 422, {"error": "validation_failed", "message": fields[0]["message"], "fields": fields}
+    if isinstance(exc, DomainError):
+        return exc.status, {"error": "rejected", "message": exc.message, "fields": [exc.to_json()]}
+    if isinstance(exc, IntegrityError):
+        return 409, {"error": "conflict", "message": "the record was changed concurrently; retry",
+                     "fields": []}
+    if isinstance(exc, BadRequest | ValueError):
+        return 400, {"error": "bad_request", "message": str(exc), "fields": []}
+    return 500, {"error": "internal", "message": "internal error; it has been logged", "fields": []}
+
+
+class JsonHttp(HttpRequestHandler):
+    server = ProcessWebServer()
+
+    def __init__(self, method: str, url: str, **kwargs: Any):
+        # Refusals are answers, not faults: nameko logs expected exceptions without a traceback.
+        kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, BadRequest))
+        super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request: Request) -> Response:
+        started = time.perf_counter()
+        response = super().handle_request(request)
+        service = self.container.service_name
+        metrics.HTTP_REQUESTS.labels(service, self.url, f"{response.status_code // 100}xx").inc()
+        metrics.HTTP_DURATION.labels(service, self.url).observe(time.perf_counter() - started)
+        return response
+
+    def response_from_result(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        status = 200
+        if isinstance(result, tuple):
+            status, result = result
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        return json_response(result, status)
+
+    def response_from_exception(self, exc: BaseException) -> Response:
+        status, body = error_body(exc)
+        if status >= 500:
+            log.exception("unhandled error in %s %s", self.method, self.url, exc_info=exc)
+        return json_response(body, status)
+
+
+http = JsonHttp.decorator
+
+
+def read_json(request: Request) -> Any:
+    """The request body as JSON, or BadRequest naming the problem."""
+    try:
+        return json.loads(request.get_data(as_text=True) or "null")
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+
+
+def parse_body(model: type[BaseModel], request: Request) -> Any:
+    data = read_json(request)
+    if data is None:
+        raise BadRequest("a JSON body is required")
+    return model.model_validate(data)
+
+
+def query_int(request: Request, name: str, default: int, minimum: int = 0, maximum: int = 10_000) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DomainError(name, f"must be a whole number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise DomainError(name, f"must be between {minimum} and {maximum}")
+    return value
+
+
+
+
+def correlation_id(request: Request) -> str:
+    """The caller's X-Correlation-Id, or a new one; stored on every event the request records."""
+    import uuid
+
+    given = request.headers.get("X-Correlation-Id", "").strip()
+    return given[:200] if given else str(uuid.uuid4())
+
+
+def notifications_response(reader: Any, request: Request) -> Response:
+    """GET .../notifications?after=N&limit=M: published events after position N, for gap filling."""
+    after = query_int(request, "after", 0, maximum=2**62)
+    limit = query_int(request, "limit", 100, minimum=1, maximum=1000)
+    items = [e.to_json() for e in reader.page(after, limit)]
+    return json_response({"source": reader.source, "after": after, "items": items})
+
+
+def metrics_response() -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
+                    headers={"Content-Type": CONTENT_TYPE_LATEST})
