@@ -41,7 +41,7 @@ def service_config(name: str, env: dict[str, str] | None = None) -> dict[str, An
 def embedded_config(data_dir: str | Path = "var/embedded", host: str = "127.0.0.1", port: int = 8000) -> dict[str, Any]:
     base = f"http://{host}:{port}"
     return {
-        "AMQP_URI": "memory://",
+        "AMQP_URI": "memory://chibo/",
         "TRANSPORT_OPTIONS": {"polling_interval": 0.01},
         "WEB_SERVER_ADDRESS": f"{host}:{port}",
         "max_workers": 10,
@@ -79,3 +79,18 @@ class EmbeddedPlatform:
 
     def stop(self) -> None:
         self.runner.stop()
+
+
+def writer_parts(source: str) -> tuple[type, Any]:
+    """(application class, translator) of a writing service: what its relay needs."""
+    if source == "members":
+        from services.members.application import MembersApplication
+        from services.members.integration import translate
+
+        return MembersApplication, translate
+    if source == "meetings":
+        from services.meetings.application import MeetingsApplication
+        from services.meetings.integration import translate as translate_meetings
+
+        return MeetingsApplication, translate_meetings
+    raise KeyError(f"{source!r} has no event store to relay; choose from {', '.join(WRITERS)}")

@@ -1,0 +1,189 @@
+"""`chibo`: run the platform.
+
+    chibo demo [--no-serve]          embedded: all services in one process, a sample ward, its table
+    chibo run SERVICE                one service as its own process (distributed run, config.yml)
+    chibo relay SOURCE               one outbox relay as its own process
+    chibo declare                    declare exchanges and queues on the broker (deploy step)
+    chibo cluster [--demo]           the distributed run as local processes (make cluster)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging.config
+
+    from nameko.runners import ServiceRunner
+
+    from services.runner import service_class, service_config
+    from shared import topology
+
+    config = service_config(args.service) if args.config is None else _load(args.config)
+    if "LOGGING" in config:
+        logging.config.dictConfig(config["LOGGING"])
+    topology.declare_all(config["AMQP_URI"])
+    runner = ServiceRunner(config)
+    runner.add_service(service_class(args.service))
+    runner.start()
+    print(f"{args.service} serving on {config['WEB_SERVER_ADDRESS']}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        runner.stop()
+    return 0
+
+
+def _load(path: str) -> dict:
+    from shared.config import load_config
+
+    return load_config(path)
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from services.runner import service_config, writer_parts
+    from shared.config import settings_from
+    from shared.relay import EnvelopeReader, OutboxRelay, Publisher, relay_lock
+    from shared.stores import TrackedStore, event_store_env
+
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+    config = service_config(args.source) if args.config is None else _load(args.config)
+    settings = settings_from(config)
+    app_class, translate = writer_parts(args.source)
+    app = app_class(event_store_env(settings.store, args.source))
+    after_publish = None
+    if os.environ.get("CHIBO_FAULT_CRASH_AFTER_PUBLISH"):  # fault injection (tests): die before recording
+        def after_publish() -> None:
+            os._exit(70)
+    relay = OutboxRelay(EnvelopeReader(args.source, app, translate), Publisher(settings.amqp_uri, args.source),
+                        TrackedStore(settings.store, args.source, name="relay"), after_publish=after_publish)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"relay {args.source}: waiting for the single-active lock", flush=True)
+    with relay_lock(settings.store, args.source, stop) as held:
+        if held:
+            print(f"relay {args.source}: active", flush=True)
+            relay.run(stop, poll=settings.poll_interval)
+    app.close()
+    return 0
+
+
+def cmd_declare(args: argparse.Namespace) -> int:
+    from shared import topology
+
+    uri = args.amqp_uri or os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
+    for name in topology.declare_all(uri):
+        print(f"declared {name}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import shutil
+
+    from services.client import ChiboClient
+    from services.demo import build_ward, format_table
+    from services.runner import EmbeddedPlatform, embedded_config
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("nameko").setLevel(logging.ERROR)  # refused commands are answers, not news
+    shutil.rmtree(args.data_dir, ignore_errors=True)
+    platform = EmbeddedPlatform(embedded_config(args.data_dir, port=args.port)).start()
+    try:
+        client = ChiboClient.single(platform.base_url, recorded_by="demo")
+        year = args.year or dt.date.today().year - 1
+        print(f"Ghi dữ liệu mẫu qua HTTP API ({platform.base_url}) ...", flush=True)
+        result = build_ward(client, year, seed=args.seed)
+        rows = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12",
+                                                                       "unit": result.ward_id})["rows"]
+        print()
+        print(format_table(rows, "Đảng bộ phường Tân Giang", year, lang=args.lang))
+        print()
+        print(f"{result.commands} commands, {result.events} events through the bus to reporting in "
+              f"{result.seconds:.1f}s ({result.events / result.seconds:.0f} events/s end to end, embedded)")
+        if args.no_serve:
+            return 0
+        print(f"\nServing on {platform.base_url} — e.g. {platform.base_url}/reporting/compliance/cell-months"
+              f"?from={year}-01&to={year}-12. Ctrl-C to stop.", flush=True)
+        _wait_for_signal()
+        return 0
+    finally:
+        platform.stop()
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from services.cluster import Cluster
+    from services.demo import build_ward, format_table
+
+    cluster = Cluster().start()
+    print("cluster up: " + ", ".join(f"{s} {u}" for s, u in cluster.urls.items()), flush=True)
+    try:
+        if args.demo:
+            year = dt.date.today().year - 1
+            client = cluster.client(recorded_by="demo")
+            result = build_ward(client, year, ward_code=f"TG{dt.datetime.now():%H%M%S}")
+            rows = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12",
+                                                                           "unit": result.ward_id})["rows"]
+            print(format_table(rows, "Đảng bộ phường Tân Giang", year))
+        if args.no_serve:
+            return 0
+        print("Ctrl-C to stop.", flush=True)
+        _wait_for_signal()
+        return 0
+    finally:
+        cluster.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chibo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="embedded run with a sample ward")
+    p.add_argument("--no-serve", action="store_true", help="exit after printing the table")
+    p.add_argument("--port", type=int, default=int(os.environ.get("CHIBO_PORT", "8000")))
+    p.add_argument("--data-dir", default="var/demo", help="SQLite files (recreated on each demo)")
+    p.add_argument("--year", type=int, default=None, help="year of meetings (default: last year)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("run", help="run one service (distributed)")
+    p.add_argument("service", choices=("members", "meetings", "reporting"))
+    p.add_argument("--config", default=None, help="config file (default: services/<service>/config.yml)")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("relay", help="run one outbox relay (distributed)")
+    p.add_argument("source", choices=("members", "meetings"))
+    p.add_argument("--config", default=None)
+    p.set_defaults(func=cmd_relay)
+    p = sub.add_parser("declare", help="declare exchanges and queues")
+    p.add_argument("--amqp-uri", default=None)
+    p.set_defaults(func=cmd_declare)
+    p = sub.add_parser("cluster", help="start every service and relay as local processes")
+    p.add_argument("--demo", action="store_true", help="record the demo ward and print its table")
+    p.add_argument("--no-serve", action="store_true")
+    p.set_defaults(func=cmd_cluster)
+    args = parser.parse_args(argv)
+    if args.command in ("demo", "run"):
+        import eventlet
+
+        eventlet.monkey_patch()  # before any socket, thread or database module is used
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""A small HTTP client for the platform, used by the demo, `make cluster` and the tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, body: Any):
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class ChiboClient:
+    """Talks to each service at its base URL ({"members": "http://host:port", ...})."""
+
+    def __init__(self, urls: dict[str, str], recorded_by: str = "demo", timeout: float = 30.0):
+        self.urls = urls
+        self.recorded_by = recorded_by
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    @classmethod
+    def single(cls, base_url: str, **kwargs: Any) -> ChiboClient:
+        return cls({s: base_url for s in ("members", "meetings", "reporting")}, **kwargs)
+
+    def post(self, service: str, path: str, body: dict[str, Any]) -> Any:
+        r = self.session.post(f"{self.urls[service]}/{service}{path}",
+                              json={"recorded_by": self.recorded_by, **body}, timeout=self.timeout)
+        if r.status_code >= 300:
+            raise ApiError(r.status_code, r.json() if r.headers.get("content-type", "").startswith(
+                "application/json") else r.text)
+        return r.json()
+
+    def get(self, service: str, path: str, **params: Any) -> Any:
+        r = self.session.get(f"{self.urls[service]}/{service}{path}", params=params, timeout=self.timeout)
+        if r.status_code >= 300:
+            raise ApiError(r.status_code, r.json())
+        return r.json()
+
+    def pending(self, consumer: str, sources: tuple[str, ...]) -> int:
+        """How many published events `consumer` has not applied yet (0: caught up), summed over sources."""
+        positions = self.get(consumer, "/health")["positions"]
+        behind = 0
+        for source in sources:
+            items = self.get(source, "/notifications", after=positions.get(source, 0), limit=1000)["items"]
+            behind += len(items)
+        return behind
+
+    def wait_caught_up(self, timeout: float = 60.0, interval: float = 0.05) -> float:
+        """Wait until meetings and reporting have applied every published event; return seconds waited."""
+        start = time.monotonic()
+        while True:
+            if self.pending("meetings", ("members",)) == 0 and self.pending("reporting", ("members", "meetings")) == 0:
+                return time.monotonic() - start
+            if time.monotonic() - start > timeout:
+                raise TimeoutError(f"consumers did not catch up within {timeout}s")
+            time.sleep(interval)
+
+    def wait_healthy(self, services: tuple[str, ...] = ("members", "meetings", "reporting"),
+                     timeout: float = 60.0) -> None:
+        start = time.monotonic()
+        for service in services:
+            while True:
+                try:
+                    if self.session.get(f"{self.urls[service]}/{service}/health", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() - start > timeout:
+                    raise TimeoutError(f"{service} is not healthy after {timeout}s")
+                time.sleep(0.1)
