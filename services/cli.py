@@ -179,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_cluster)
     args = parser.parse_args(argv)
     if args.command in ("demo", "run"):
+        import warnings
+
+        # The stack (nameko 2.14) is built on eventlet; its deprecation banner is known (README, design.md §6).
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
         import eventlet
 
         eventlet.monkey_patch()  # before any socket, thread or database module is used
