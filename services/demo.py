@@ -33,6 +33,9 @@ class DemoResult:
     commands: int
     seconds: float
     events: int
+    # What the scenario sent, computed on the client side: (cell code, month) -> (meetings, present, summoned).
+    # Every demo member is official or probationary, so the attendance base is everyone summoned.
+    expected: dict[tuple[str, str], tuple[int, int, int]]
 
 
 def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "TG") -> DemoResult:
@@ -44,7 +47,8 @@ def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "
     ward = client.post("members", "/units", {"kind": "ward", "name": "Đảng bộ phường Tân Giang",
                                              "code": ward_code, "effective_from": founded.isoformat()})
     commands += 1
-    cells: list[tuple[str, list[str]]] = []
+    cells: list[tuple[str, str, list[str]]] = []
+    expected: dict[tuple[str, str], tuple[int, int, int]] = {}
     for code, name, block, size in CELLS:
         cell = client.post("members", "/units", {"kind": "cell", "name": name, "code": f"{ward_code}-{code}",
                                                  "parent_id": ward["id"], "block": block,
@@ -65,11 +69,12 @@ def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "
                                                                   + dt.timedelta(days=5)).isoformat()}
             members.append(client.post("members", "/members", body)["id"])
             commands += 1
-        cells.append((cell["id"], members))
+        cells.append((cell["id"], f"{ward_code}-{code}", members))
     client.wait_caught_up()  # the meetings service needs the rosters before meetings can be recorded
-    for cell_id, members in cells:
+    for cell_id, cell_code, members in cells:
         for month in range(1, 13):
             if rng.random() < 0.06:  # now and then a cell misses a month
+                expected[(cell_code, f"{year}-{month:02d}")] = (0, 0, 0)
                 continue
             day = dt.date(year, month, rng.randrange(5, 26))
             kind = "combined" if month % 3 == 0 else "regular"
@@ -90,10 +95,11 @@ def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "
                 "place": "Nhà văn hóa", "present": present, "absent": absent,
             })
             commands += 1
+            expected[(cell_code, f"{year}-{month:02d}")] = (1, len(present), len(members))
     client.wait_caught_up()
     seconds = time.monotonic() - started
     events = sum(len(_all(client, s)) for s in ("members", "meetings"))
-    return DemoResult(ward["id"], year, commands, seconds, events)
+    return DemoResult(ward["id"], year, commands, seconds, events, expected)
 
 
 def _all(client: ChiboClient, source: str) -> list[dict[str, Any]]:

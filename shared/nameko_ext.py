@@ -233,13 +233,18 @@ class EmbeddedRelay(DependencyProvider):
                 self.relay.run(self._stop, self._wake, self.settings.poll_interval)
 
     def stop(self) -> None:
+        """Finish the batch in flight (it is then recorded), then stop."""
         self._stop.set()
         self._wake.set()
         if self._gt is not None:
             self._gt.wait()
             self.state.close()
 
-    kill = stop
+    def kill(self) -> None:
+        # The container has killed our thread already; whatever it had published but not recorded is
+        # republished by the next relay (at least once, never lost).
+        self._stop.set()
+        self._wake.set()
 
     def get_dependency(self, worker_ctx: Any) -> Any:
         return self

@@ -93,7 +93,7 @@ class ProcessWebServer(WebServer):
         hub.servers.append(self)
         hub.rebuild()
 
-    def stop(self) -> None:
+    def _leave_hub(self) -> None:
         hub = _HUBS.get(self.bind_addr)
         if hub is not None and self in hub.servers:
             hub.servers.remove(self)
@@ -101,10 +101,14 @@ class ProcessWebServer(WebServer):
             if not hub.servers:
                 hub.close()
                 del _HUBS[self.bind_addr]
+
+    def stop(self) -> None:
+        self._leave_hub()
         super(WebServer, self).stop()  # ProviderCollector: wait for our routes to unregister
 
     def kill(self) -> None:
-        self.stop()
+        # On kill, entrypoints do not unregister: leave without waiting for them.
+        self._leave_hub()
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -72,7 +72,7 @@ def pg_prefix(infra: None) -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_settings(pg_prefix: str) -> Any:
+def postgres_settings(pg_prefix: str) -> Any:
     """StoreSettings for PostgreSQL with a prefix private to this test."""
     from shared.config import StoreSettings
 
@@ -97,7 +97,7 @@ def _rabbitmqctl(*args: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def amqp_uri(infra: None) -> Iterator[str]:
+def rabbit_uri(infra: None) -> Iterator[str]:
     """A RabbitMQ virtual host private to this test session (deleted at the end)."""
     vhost = f"chibo-test-{uuid.uuid4().hex[:8]}"
     _rabbitmqctl("add_vhost", vhost)

@@ -1,0 +1,129 @@
+"""Each service in a nameko container (nameko's testing tools), on the in-memory transport and SQLite."""
+
+import json
+import uuid
+
+import pytest
+import requests
+from kombu import Connection, Queue
+
+from services.members.service import MembersService
+from services.runner import embedded_config
+from shared import topology
+from tests.conftest import free_port, wait_for
+
+MEMORY = "memory://chibo-service-tests/"
+
+
+@pytest.fixture
+def config(tmp_path):
+    config = embedded_config(tmp_path / "var", port=free_port())
+    config["AMQP_URI"] = MEMORY
+    return config
+
+
+@pytest.fixture
+def members(container_factory, config):
+    container = container_factory(MembersService, config)
+    container.start()
+    host, port = config["WEB_SERVER_ADDRESS"].rsplit(":", 1)
+    return f"http://{host}:{port}/members"
+
+
+@pytest.fixture
+def tap():
+    """A queue bound to every members event on the in-memory broker: what the relay published."""
+    name = f"tap-{uuid.uuid4().hex[:6]}"
+    with Connection(MEMORY) as conn:
+        Queue(name, exchange=topology.events_exchange("members"), routing_key="#")(conn.channel()).declare()
+
+    def published():
+        out = []
+        with Connection(MEMORY) as conn:
+            q = conn.SimpleQueue(name)
+            while True:
+                try:
+                    msg = q.get(block=False)
+                except q.Empty:
+                    return out
+                out.append((msg.delivery_info["routing_key"], json.loads(msg.body), msg.headers))
+                msg.ack()
+
+    return published
+
+
+def post(url, body):
+    return requests.post(url, json={"recorded_by": "ward-staff", **body}, timeout=10)
+
+
+def ward_and_cell(base):
+    ward = post(f"{base}/units", {"kind": "ward", "name": "Tân Giang", "code": "TG", "effective_from": "2020-01-01"})
+    assert ward.status_code == 201, ward.text
+    cell = post(f"{base}/units", {"kind": "cell", "name": "Chi bộ 1", "code": "TG-1", "parent_id": ward.json()["id"],
+                                  "block": "residential", "effective_from": "2020-01-01"})
+    assert cell.status_code == 201, cell.text
+    return ward.json(), cell.json()
+
+
+def test_members_commands_are_stored_and_published_through_the_relay(members, tap):
+    ward, cell = ward_and_cell(members)
+    m = post(f"{members}/members", {"code": "M1", "full_name": "Lê Thị Hoa", "cell_id": cell["id"],
+                                    "admitted_on": "2024-03-01"})
+    assert m.status_code == 201 and m.json()["status"] == "probationary"
+    assert requests.get(f"{members}/units/{cell['id']}").json()["org_path"] == [ward["id"], cell["id"]]
+
+    published = wait_for(lambda: (p := tap()) and len(p) == 3 and p, what="3 published events")
+    types = [rk for rk, _, _ in published]
+    assert types == ["OrgUnitCreated", "OrgUnitCreated", "MemberAdmitted"]
+    bodies = [b for _, b, _ in published]
+    # previous_position chains the published events across the unpublished code claims in between
+    assert [b["previous_position"] for b in bodies] == [0, bodies[0]["position"], bodies[1]["position"]]
+    assert all(b["recorded_by"] == "ward-staff" for b in bodies)
+    assert published[2][2]["chibo-position"] == bodies[2]["position"]
+
+
+def test_notifications_api_pages_published_events(members):
+    ward_and_cell(members)
+    page = requests.get(f"{members}/notifications", params={"after": 0, "limit": 1}).json()
+    assert [i["type"] for i in page["items"]] == ["OrgUnitCreated"]
+    rest = requests.get(f"{members}/notifications", params={"after": page["items"][0]["position"]}).json()
+    assert len(rest["items"]) == 1
+    bad = requests.get(f"{members}/notifications", params={"after": "x"})
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "after"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"kind": "ward", "name": "W", "code": "W"}, 422, "effective_from"),  # missing
+        ({"kind": "planet", "name": "W", "code": "W", "effective_from": "2020-01-01"}, 422, "kind"),
+        ({"kind": "cell", "name": "C", "code": "C", "effective_from": "2020-01-01", "block": "residential",
+          "parent_id": str(uuid.uuid4())}, 404, "parent_id"),
+        ({"kind": "ward", "name": "W", "code": "TG", "effective_from": "2020-01-01"}, 409, "code"),  # duplicate
+        ({"kind": "ward", "name": "W", "code": "W2", "effective_from": "2020-01-01", "extra": 1}, 422, "extra"),
+    ],
+)
+def test_bad_input_gets_a_4xx_naming_the_field_and_records_nothing(members, body, status, field):
+    ward_and_cell(members)
+    before = requests.get(f"{members}/notifications").json()["items"]
+    r = post(f"{members}/units", body)
+    assert r.status_code == status, r.text
+    assert r.json()["fields"][0]["field"] == field
+    assert "Traceback" not in r.text
+    assert requests.get(f"{members}/notifications").json()["items"] == before
+
+
+def test_malformed_json_and_unknown_routes_answer_json(members):
+    r = requests.post(f"{members}/units", data="{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "JSON" in r.json()["message"]
+    r = requests.get(f"{members}/nowhere")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = requests.get(f"{members}/members/{uuid.uuid4()}")
+    assert r.status_code == 404 and r.json()["fields"][0]["field"] == "member_id"
+
+
+def test_health_and_metrics(members):
+    assert requests.get(f"{members}/health").json()["status"] == "ok"
+    ward_and_cell(members)
+    text = requests.get(f"{members}/metrics").text
+    assert 'chibo_http_requests_total{route="/members/units",service="members",status="2xx"}' in text
