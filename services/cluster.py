@@ -61,12 +61,12 @@ class Cluster:
         self.processes[name] = proc
         return proc
 
-    def start(self, timeout: float = 60.0) -> Cluster:
+    def start(self, timeout: float = 60.0, relays: tuple[str, ...] = WRITERS) -> Cluster:
         subprocess.run([sys.executable, "-m", "services.cli", "declare"], cwd=ROOT, env=self.env(), check=True,
                        capture_output=True)
         for service in SERVICE_NAMES:
             self.spawn(service, "run", service)
-        for source in WRITERS:
+        for source in relays:
             self.spawn(f"relay-{source}", "relay", source)
         self.client().wait_healthy(timeout=timeout)
         return self

@@ -14,7 +14,12 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+# Imported here, at module load, not lazily: nameko sets extensions up concurrently in greenthreads, and two
+# first imports of psycopg racing each other fail with a partially initialised module.
+import psycopg
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from shared.config import StoreSettings
 
@@ -25,8 +30,6 @@ def ensure_database(settings: StoreSettings, service: str) -> None:
     """Create the service's PostgreSQL database if it does not exist yet (no-op for SQLite)."""
     if settings.kind != "postgres":
         return
-    import psycopg
-
     dbname = settings.dbname(service)
     with psycopg.connect(
         host=settings.pg_host,
@@ -105,8 +108,6 @@ class TrackedStore:
     def __init__(self, settings: StoreSettings, service: str, name: str = "views"):
         self.postgres = settings.kind == "postgres"
         if self.postgres:
-            from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-
             ensure_database(settings, service)
             self.datastore: Any = PostgresDatastore(
                 dbname=settings.dbname(service),
@@ -122,8 +123,6 @@ class TrackedStore:
                 self.datastore, tracking_table_name=f"{name}_tracking"
             )
         else:
-            from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
-
             self.datastore = SQLiteDatastore(str(settings.sqlite_path(service, name)), lock_timeout=10)
             self.tracking = SQLiteTrackingRecorder(self.datastore)
         self.tracking.create_table()

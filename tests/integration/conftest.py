@@ -1,0 +1,31 @@
+import uuid
+from pathlib import Path
+
+import pytest
+
+from services.cluster import Cluster
+from tests.conftest import free_port
+
+
+def make_cluster(amqp_uri: str, pg_prefix: str, log_dir: Path) -> Cluster:
+    return Cluster(
+        amqp_uri=amqp_uri,
+        db_prefix=f"{pg_prefix}_{uuid.uuid4().hex[:6]}",
+        ports={s: free_port() for s in ("members", "meetings", "reporting")},
+        log_dir=log_dir,
+    )
+
+
+@pytest.fixture
+def new_cluster(fresh_vhost, pg_prefix, tmp_path):
+    """A factory of clusters on a private vhost and private databases; stopped at the end."""
+    made: list[Cluster] = []
+
+    def factory() -> Cluster:
+        cluster = make_cluster(fresh_vhost, pg_prefix, tmp_path / f"logs{len(made)}")
+        made.append(cluster)
+        return cluster
+
+    yield factory
+    for cluster in made:
+        cluster.stop()
