@@ -32,7 +32,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
             value = predicate()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - keep polling, report the last error on timeout
+        except Exception as exc:  # keep polling; report the last error on timeout
             last_exc = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last error: {last_exc}")

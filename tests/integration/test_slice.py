@@ -25,7 +25,7 @@ def test_distributed_run_matches_the_client_and_the_embedded_run(new_cluster, tm
     client = cluster.client()
     distributed = build_ward(client, YEAR, seed=SEED)
     distributed_table = table(client, distributed.ward_id)
-    for code, name, block, month, meetings, held, present, base, rate in distributed_table:
+    for code, _name, _block, month, meetings, held, present, base, _rate in distributed_table:
         assert (meetings, present, base) == distributed.expected[(code, month)]
         assert held == (meetings > 0)
 
