@@ -41,7 +41,9 @@ def ensure_database(settings: StoreSettings, service: str) -> None:
     ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            # Two extensions of one service may race here (nameko sets them up concurrently): the loser
+            # sees DuplicateDatabase, or UniqueViolation when both passed the check above.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 conn.execute(f'CREATE DATABASE "{dbname}"')
 
 

@@ -1,0 +1,71 @@
+"""The tracked consumers against the real broker: duplicated, reordered and lost messages and a poison
+message all end in the projection of one clean pass."""
+
+import json
+import random
+
+import pytest
+from kombu import Connection, Producer
+
+from shared import topology
+from shared.contracts import Envelope
+from shared.relay import Publisher
+from tests.conftest import wait_for
+from tests.integration.helpers import all_published, counter, drain_dead_letters, figures, hold_meetings, small_ward
+
+pytestmark = pytest.mark.infra
+
+
+def test_duplicated_reordered_and_lost_messages_end_like_a_clean_pass(new_cluster, fresh_vhost):
+    cluster = new_cluster().start(relays=("members",))  # meetings' relay is held back: we deliver by hand
+    client = cluster.client()
+    ward = small_ward(client, "DL")
+    wait_for(lambda: client.pending("meetings", ("members",)) == 0, what="roster replica")
+    expected = hold_meetings(client, ward["cells"])
+    events = all_published(client, "meetings")
+    assert len(events) == 8 * 5  # 8 meetings, each held + 4 attendance events
+
+    rng = random.Random(42)
+    chaos = [e for e in events[:-1] if rng.random() > 0.3]  # ~30% lost (the last one arrives)
+    chaos += rng.sample(events, 8)  # duplicated
+    rng.shuffle(chaos)  # reordered
+    chaos.append(events[-1])
+    publisher = Publisher(fresh_vhost, "meetings")
+    publisher.publish([Envelope.model_validate(e) for e in chaos])
+    publisher.close()
+
+    last = events[-1]["position"]
+    wait_for(lambda: client.get("reporting", "/health")["positions"]["meetings"] == last, what="reporting caught up")
+    assert figures(client, ward["ward"]) == expected
+    applied = counter(client, "reporting", "chibo_consumer_events_total", source="meetings", outcome="applied")
+    assert applied == len(events)  # each exactly once
+    assert counter(client, "reporting", "chibo_consumer_events_total", source="meetings", outcome="gap_filled") > 0
+    assert counter(client, "reporting", "chibo_consumer_events_total", source="meetings", outcome="duplicate") > 0
+
+    # The real relay now publishes everything again: all duplicates, nothing changes.
+    cluster.spawn("relay-meetings", "relay", "meetings")
+    wait_for(lambda: counter(client, "reporting", "chibo_consumer_events_total", source="meetings",
+                             outcome="duplicate") >= len(events), what="republished events skipped")
+    assert figures(client, ward["ward"]) == expected
+    assert drain_dead_letters(fresh_vhost, "reporting", "meetings") == []
+
+
+def test_a_poison_message_goes_to_the_dead_letter_queue_with_its_reason(new_cluster, fresh_vhost):
+    cluster = new_cluster().start()
+    client = cluster.client()
+    ward = small_ward(client, "PM")
+    wait_for(lambda: client.pending("meetings", ("members",)) == 0, what="roster replica")
+    poison = {"type": "MeetingHeld", "source": "meetings", "position": 1, "payload": {"meeting_id": 7}}
+    with Connection(fresh_vhost, transport_options={"confirm_publish": True}) as conn:
+        Producer(conn.channel()).publish(json.dumps(poison), exchange=topology.events_exchange("meetings"),
+                                         routing_key="MeetingHeld", content_type="application/json",
+                                         mandatory=True)
+    expected = hold_meetings(client, ward["cells"])  # the events after the poison
+    client.wait_caught_up()
+    assert figures(client, ward["ward"]) == expected
+    [(body, headers)] = drain_dead_letters(fresh_vhost, "reporting", "meetings")
+    assert body == poison
+    assert headers["x-chibo-reason"].startswith("contract:")
+    assert headers["x-chibo-consumer"] == "reporting"
+    assert counter(client, "reporting", "chibo_consumer_events_total", source="meetings",
+                   outcome="dead_lettered") == 1
