@@ -32,7 +32,7 @@ def relay_parts(sqlite_settings, fresh_vhost):
 
 def test_an_unroutable_event_is_refused_by_the_broker_and_its_position_is_not_recorded(relay_parts, fresh_vhost):
     _app, relay = relay_parts
-    with pytest.raises(Exception, match="(?i)no.?route|312|unroutable"):
+    with pytest.raises(Exception, match=r"(?i)no.?route|312|unroutable"):
         relay.run_once()  # mandatory=True, and no queue is bound yet
     assert relay.positions() == (0, 0)
     with Connection(fresh_vhost) as conn:  # deploy declares the queue; the relay retries and succeeds
