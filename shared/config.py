@@ -82,6 +82,7 @@ class ChiboSettings:
     relay: str = "embedded"  # embedded: the relay runs inside the service; external: its own process
     poll_interval: float = 0.2
     max_tries: int = 3  # attempts at applying one event before it is dead-lettered
+    catch_up_interval: float = 5.0  # seconds a consumer may sit idle before it asks its sources what it missed
     sources: dict[str, str] = field(default_factory=dict)  # source name -> base URL of its HTTP API
 
 
@@ -96,5 +97,6 @@ def settings_from(config: dict[str, Any]) -> ChiboSettings:
         relay=chibo.get("relay", "embedded"),
         poll_interval=float(chibo.get("poll_interval", 0.2)),
         max_tries=int(chibo.get("max_tries", 3)),
+        catch_up_interval=float(chibo.get("catch_up_interval", 5.0)),
         sources=dict(chibo.get("sources") or {}),
     )

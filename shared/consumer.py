@@ -98,6 +98,23 @@ class TrackedApplier:
         metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.store.position(source))
         return result
 
+    def catch_up(self, source: str) -> Result:
+        """Apply whatever `source` published after our last position (at start-up and when idle).
+
+        Without it, a message lost at the tail of a stream (a purged queue, in-memory messages gone with
+        a restart) would only be noticed when the next event arrives.
+        """
+        result = Result()
+        for data in self.fetch_range(source, self.store.position(source), 2**62):
+            envelope, payload = parse_event(data)
+            if envelope.position <= self.store.position(source):
+                continue
+            self._apply(envelope, payload, result)
+            result.gap_filled += 1
+            self._count(source, "gap_filled")
+        metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.store.position(source))
+        return result
+
     def _apply(self, envelope: Envelope, payload: Payload, result: Result) -> None:
         source = envelope.source
         error: BaseException | None = None

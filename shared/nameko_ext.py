@@ -20,7 +20,7 @@ from typing import Any
 
 import eventlet
 from eventlet.event import Event
-from eventlet.queue import LightQueue
+from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
@@ -102,8 +102,14 @@ class TrackedConsumer(Consumer):
 
     def _process_loop(self) -> None:
         backoff = 0.2
+        idle = float(chibo_settings(self.container).catch_up_interval)
+        self._catch_up()  # whatever was published while this consumer was away
         while True:
-            body, message = self._inbox.get()
+            try:
+                body, message = self._inbox.get(timeout=idle)
+            except Empty:
+                self._catch_up()
+                continue
             outcome = self._process(body, message)
             if outcome == "requeue":
                 eventlet.sleep(backoff)
@@ -112,6 +118,16 @@ class TrackedConsumer(Consumer):
             else:
                 backoff = 0.2
                 self.queue_consumer.ack_message(message)
+
+    def _catch_up(self) -> None:
+        """Pull what the source published beyond our position; in this loop, so order is kept."""
+        views = next((d for d in self.container.dependencies if isinstance(d, TrackedViews)), None)
+        if views is None:
+            return
+        try:
+            views.applier.catch_up(self.source)
+        except Exception as exc:  # the source may be down or not started yet: the next idle tick retries
+            log.info("%s: catch-up from %s not possible now: %s", self.container.service_name, self.source, exc)
 
     def _process(self, body: Any, message: Any) -> str:
         try:

@@ -7,12 +7,13 @@ from services.cluster import Cluster
 from tests.conftest import free_port
 
 
-def make_cluster(amqp_uri: str, pg_prefix: str, log_dir: Path) -> Cluster:
+def make_cluster(amqp_uri: str, pg_prefix: str, log_dir: Path, catch_up_interval: float) -> Cluster:
     return Cluster(
         amqp_uri=amqp_uri,
         db_prefix=f"{pg_prefix}_{uuid.uuid4().hex[:6]}",
         ports={s: free_port() for s in ("members", "meetings", "reporting")},
         log_dir=log_dir,
+        extra_env={"CHIBO_CATCH_UP_INTERVAL": str(catch_up_interval)},
     )
 
 
@@ -21,8 +22,8 @@ def new_cluster(fresh_vhost, pg_prefix, tmp_path):
     """A factory of clusters on a private vhost and private databases; stopped at the end."""
     made: list[Cluster] = []
 
-    def factory() -> Cluster:
-        cluster = make_cluster(fresh_vhost, pg_prefix, tmp_path / f"logs{len(made)}")
+    def factory(catch_up_interval: float = 5.0) -> Cluster:
+        cluster = make_cluster(fresh_vhost, pg_prefix, tmp_path / f"logs{len(made)}", catch_up_interval)
         made.append(cluster)
         return cluster
 

@@ -147,3 +147,14 @@ def test_each_source_is_tracked_separately(store_settings):
     app, store = applier(store_settings, members, "two")
     deliver(app, [*members.log, *meetings.log])
     assert (store.position("members"), store.position("meetings")) == (3, 1)
+
+
+def test_catch_up_applies_what_was_lost_at_the_tail(store_settings):
+    src = make_source(8)
+    app, store = applier(store_settings, src, "tail")
+    deliver(app, src.log[:5])  # the last three messages never arrive
+    assert store.position("members") == src.log[4]["position"]
+    result = app.catch_up("members")
+    assert result.gap_filled == 3
+    assert [p for p, _ in table(store)] == [e["position"] for e in src.log]
+    assert app.catch_up("members").gap_filled == 0  # nothing more to do
