@@ -87,13 +87,7 @@ class TrackedApplier:
             else envelope.position > last + 1
         )
         if missed:
-            for data in self.fetch_range(source, last, envelope.position):
-                filled, filled_payload = parse_event(data)
-                if filled.position <= self.store.position(source):
-                    continue
-                self._apply(filled, filled_payload, result)
-                result.gap_filled += 1
-                self._count(source, "gap_filled")
+            self._fill(source, last, envelope.position, result)
         self._apply(envelope, payload, result)
         metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.store.position(source))
         return result
@@ -105,15 +99,19 @@ class TrackedApplier:
         a restart) would only be noticed when the next event arrives.
         """
         result = Result()
-        for data in self.fetch_range(source, self.store.position(source), 2**62):
+        self._fill(source, self.store.position(source), 2**62, result)
+        metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.store.position(source))
+        return result
+
+    def _fill(self, source: str, after: int, before: int, result: Result) -> None:
+        """Pull and apply the source's events with after < position < before, in order."""
+        for data in self.fetch_range(source, after, before):
             envelope, payload = parse_event(data)
             if envelope.position <= self.store.position(source):
                 continue
             self._apply(envelope, payload, result)
             result.gap_filled += 1
             self._count(source, "gap_filled")
-        metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.store.position(source))
-        return result
 
     def _apply(self, envelope: Envelope, payload: Payload, result: Result) -> None:
         source = envelope.source

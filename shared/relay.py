@@ -218,6 +218,16 @@ class OutboxRelay:
         self.publisher.close()
 
 
+def _until_acquired(try_acquire: Callable[[], bool], stop: threading.Event | None) -> bool:
+    """Retry `try_acquire` every second; False when `stop` is set first (a standby told to give up)."""
+    while not try_acquire():
+        if stop is None:
+            time.sleep(1.0)
+        elif stop.wait(1.0):
+            return False
+    return True
+
+
 @contextlib.contextmanager
 def relay_lock(settings: StoreSettings, source: str, stop: threading.Event | None = None) -> Iterator[bool]:
     """Hold the single-active lock for `source`'s relay; blocks (as a standby) until it is free.
@@ -237,29 +247,24 @@ def relay_lock(settings: StoreSettings, source: str, stop: threading.Event | Non
             autocommit=True,
         )
         try:
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-                if stop is not None and stop.wait(1.0):
-                    yield False
-                    return
-                if stop is None:
-                    time.sleep(1.0)
-            yield True
+            # The lock belongs to this session: it is released when the relay's process or connection dies.
+            yield _until_acquired(
+                lambda: bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]), stop
+            )
         finally:
-            conn.close()  # closing the session releases the advisory lock
+            conn.close()
     else:
         path = settings.sqlite_path(source, "relay").with_suffix(".lock")
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+
+        def try_flock() -> bool:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if stop is not None and stop.wait(1.0):
-                        yield False
-                        return
-                    if stop is None:
-                        time.sleep(1.0)
-            yield True
+            yield _until_acquired(try_flock, stop)
         finally:
             os.close(fd)
