@@ -158,3 +158,15 @@ def test_catch_up_applies_what_was_lost_at_the_tail(store_settings):
     assert result.gap_filled == 3
     assert [p for p, _ in table(store)] == [e["position"] for e in src.log]
     assert app.catch_up("members").gap_filled == 0  # nothing more to do
+
+
+def test_two_appliers_on_one_store_never_apply_twice(store_settings):
+    """A replica whose cached position lags (it was standby while another applied) skips, never re-applies."""
+    src = make_source(10, holes=False)
+    first, store = applier(store_settings, src, "shared")
+    second = TrackedApplier("shared", store, project, fetch_range=src.fetch_range, dead_letter=lambda b, r: None)
+    deliver(second, src.log[:2])  # second caches position 2
+    deliver(first, src.log[2:8])  # first moves the store on to 8
+    totals = deliver(second, src.log[8:])  # second believes it missed 3..8: they are refused as duplicates
+    assert totals["applied"] == 2 and totals["duplicates"] >= 1
+    assert [p for p, _ in table(store)] == [e["position"] for e in src.log]
