@@ -4,6 +4,8 @@
 set -u
 RABBIT_PORT=${RABBIT_PORT:-5672}
 PG_PORT=${PG_PORT:-5432}
+PG_WAIT=${PG_WAIT:-30}          # seconds to wait for a server we started
+RABBIT_WAIT=${RABBIT_WAIT:-90}
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() {  # port seconds
@@ -18,7 +20,7 @@ if ! listening "$PG_PORT"; then
       pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
     done
   fi
-  if ! wait_port "$PG_PORT" 30; then
+  if ! wait_port "$PG_PORT" "$PG_WAIT"; then
     echo "ERROR: PostgreSQL is not reachable on 127.0.0.1:$PG_PORT and could not be started here." >&2
     echo "       Install and start it (Debian: apt-get install postgresql; trust auth for 127.0.0.1)." >&2
     exit 1
@@ -30,14 +32,14 @@ if ! listening "$RABBIT_PORT"; then
     echo "RabbitMQ is down: starting it"
     rabbitmq-server -detached || true
   fi
-  if ! wait_port "$RABBIT_PORT" 90; then
+  if ! wait_port "$RABBIT_PORT" "$RABBIT_WAIT"; then
     echo "ERROR: RabbitMQ is not reachable on 127.0.0.1:$RABBIT_PORT and could not be started here." >&2
     echo "       Install and start it (Debian: apt-get install rabbitmq-server; user guest/guest)." >&2
     exit 1
   fi
 fi
 # The port may open before the broker accepts AMQP sessions: wait until it does.
-if command -v rabbitmqctl >/dev/null 2>&1; then
+if [ "$RABBIT_PORT" = 5672 ] && command -v rabbitmqctl >/dev/null 2>&1; then
   timeout 90 rabbitmqctl await_startup >/dev/null 2>&1 || true
 fi
 echo "infra: PostgreSQL :$PG_PORT and RabbitMQ :$RABBIT_PORT are up"
