@@ -24,7 +24,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from shared import metrics
+from shared import i18n, metrics
 from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -120,21 +120,25 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
+def error_body(exc: BaseException, lang: str = i18n.DEFAULT) -> tuple[int, dict[str, Any]]:
+    """HTTP status and JSON body for an exception: the fields at fault, in the user's language."""
+    vi = lang == "vi"
     if isinstance(exc, ValidationError):
         fields = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"], "rule": e["type"]}
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": i18n.validation_message(e, lang),
+             "rule": e["type"]}
             for e in exc.errors()
         ]
         return 422, {"error": "validation_failed", "message": fields[0]["message"], "fields": fields}
     if isinstance(exc, DomainError):
-        return exc.status, {"error": "rejected", "message": exc.message, "fields": [exc.to_json()]}
+        return exc.status, {"error": "rejected", "message": exc.message_in(lang), "fields": [exc.to_json(lang)]}
     if isinstance(exc, IntegrityError):
-        return 409, {"error": "conflict", "message": "the record was changed concurrently; retry",
-                     "fields": []}
+        return 409, {"error": "conflict", "fields": [], "message": (
+            "bản ghi vừa bị thay đổi đồng thời; hãy thử lại" if vi else "the record was changed concurrently; retry")}
     if isinstance(exc, BadRequest | ValueError):
         return 400, {"error": "bad_request", "message": str(exc), "fields": []}
-    return 500, {"error": "internal", "message": "internal error; it has been logged", "fields": []}
+    return 500, {"error": "internal", "fields": [], "message": (
+        "lỗi hệ thống; đã được ghi nhận" if vi else "internal error; it has been logged")}
 
 
 class JsonHttp(HttpRequestHandler):
@@ -147,6 +151,7 @@ class JsonHttp(HttpRequestHandler):
 
     def handle_request(self, request: Request) -> Response:
         started = time.perf_counter()
+        i18n.current.set(i18n.negotiate(request.args.get("lang"), request.headers.get("Accept-Language")))
         response = super().handle_request(request)
         service = self.container.service_name
         metrics.HTTP_REQUESTS.labels(service, self.url, f"{response.status_code // 100}xx").inc()
@@ -164,7 +169,7 @@ class JsonHttp(HttpRequestHandler):
         return json_response(result, status)
 
     def response_from_exception(self, exc: BaseException) -> Response:
-        status, body = error_body(exc)
+        status, body = error_body(exc, i18n.current.get())
         if status >= 500:
             log.exception("unhandled error in %s %s", self.method, self.url, exc_info=exc)
         return json_response(body, status)
@@ -178,13 +183,14 @@ def read_json(request: Request) -> Any:
     try:
         return json.loads(request.get_data(as_text=True) or "null")
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise BadRequest(f"body is not valid JSON ({exc.msg} at {where}) / nội dung không phải JSON hợp lệ") from exc
 
 
 def parse_body(model: type[BaseModel], request: Request) -> Any:
     data = read_json(request)
     if data is None:
-        raise BadRequest("a JSON body is required")
+        raise BadRequest("a JSON body is required / cần có nội dung JSON")
     return model.model_validate(data)
 
 
@@ -195,9 +201,10 @@ def query_int(request: Request, name: str, default: int, minimum: int = 0, maxim
     try:
         value = int(raw)
     except ValueError:
-        raise DomainError(name, f"must be a whole number, not {raw!r}") from None
+        raise DomainError(name, f"must be a whole number, not {raw!r}",
+                          vi=f"phải là số nguyên, không phải {raw!r}") from None
     if not minimum <= value <= maximum:
-        raise DomainError(name, f"must be between {minimum} and {maximum}")
+        raise DomainError(name, f"must be between {minimum} and {maximum}", vi=f"phải từ {minimum} đến {maximum}")
     return value
 
 

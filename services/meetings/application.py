@@ -75,7 +75,7 @@ class MeetingsApplication(ChiboApplication):
     def meeting(self, meeting_id: uuid.UUID) -> dict[str, Any]:
         m = self.get_or_none(meeting_id)
         if not isinstance(m, Meeting):
-            raise NotFound("meeting_id", f"no meeting {meeting_id}")
+            raise NotFound("meeting_id", f"no meeting {meeting_id}", vi=f"không có buổi sinh hoạt {meeting_id}")
         return {
             "id": str(m.id), "cell_id": str(m.cell_id), "kind": m.kind, "topic": m.topic,
             "date": m.date.isoformat(), "started_at": m.started_at.isoformat(),

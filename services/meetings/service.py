@@ -57,10 +57,12 @@ class MeetingsService:
         try:
             day = dt.date.fromisoformat(raw)
         except ValueError:
-            raise DomainError("date", f"must be a date as YYYY-MM-DD, not {raw!r}") from None
+            raise DomainError("date", f"must be a date as YYYY-MM-DD, not {raw!r}",
+                              vi=f"phải là ngày dạng YYYY-MM-DD, không phải {raw!r}") from None
         reader = roster.RosterReader(self.views.store)
         if reader.unit(str(cell_id)) is None:
-            raise DomainError("cell_id", f"no cell {cell_id} is known to the meetings service")
+            raise DomainError("cell_id", f"no cell {cell_id} is known to the meetings service",
+                              vi=f"dịch vụ sinh hoạt chưa biết chi bộ {cell_id}")
         members = reader.roster_on(str(cell_id), day)
         return {"cell_id": str(cell_id), "date": day.isoformat(), "members": [m.__dict__ for m in members]}
 

@@ -11,6 +11,7 @@ from services.members.domain import Member, OrgUnit, UniqueCode, admit_member, c
 from services.policy import policy_on
 from shared.errors import Conflict, DomainError, NotFound
 from shared.eventstore import ChiboApplication
+from shared.i18n import term
 
 
 class MembersApplication(ChiboApplication):
@@ -76,7 +77,7 @@ class MembersApplication(ChiboApplication):
     def member(self, member_id: uuid.UUID) -> dict[str, Any]:
         m = self.get_or_none(member_id)
         if not isinstance(m, Member):
-            raise NotFound("member_id", f"no member {member_id}")
+            raise NotFound("member_id", f"no member {member_id}", vi=f"không có đảng viên {member_id}")
         return {
             "id": str(m.id), "code": m.code, "full_name": m.full_name, "cell_id": str(m.cell_id),
             "admitted_on": m.admitted_on.isoformat(), "status": m.status,
@@ -89,20 +90,22 @@ class MembersApplication(ChiboApplication):
     def _unit(self, unit_id: uuid.UUID, field: str) -> OrgUnit:
         unit = self.get_or_none(unit_id)
         if not isinstance(unit, OrgUnit):
-            raise NotFound(field, f"no organisation unit {unit_id}", rule="unit.exists")
+            raise NotFound(field, f"no organisation unit {unit_id}", rule="unit.exists",
+                           vi=f"không có đơn vị {unit_id}")
         return unit
 
     def _save_with_code(self, record: Any, scope: str, code: str, field: str) -> None:
         claim_id = UniqueCode.id_for(scope, code)
         if self.get_or_none(claim_id) is not None:
-            raise Conflict(field, f"the {scope} code {code!r} is already used", rule=f"{scope}.code_unique")
+            raise Conflict(field, f"the {scope} code {code!r} is already used", rule=f"{scope}.code_unique",
+                           vi=f"mã {term(scope)} {code!r} đã được dùng")
         from eventsourcing.persistence import IntegrityError
 
         try:
             self.save(record, UniqueCode(id=claim_id, scope=scope, code=code, owner_id=record.id))
         except IntegrityError:  # lost a race with a concurrent claim of the same code
             raise Conflict(field, f"the {scope} code {code!r} is already used",
-                           rule=f"{scope}.code_unique") from None
+                           rule=f"{scope}.code_unique", vi=f"mã {term(scope)} {code!r} đã được dùng") from None
 
 
 __all__ = ["DomainError", "MembersApplication"]

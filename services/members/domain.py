@@ -12,6 +12,7 @@ import uuid
 from eventsourcing.domain import Aggregate, event
 
 from shared.errors import DomainError
+from shared.i18n import term, vn_date
 
 UNIT_KINDS = ("city", "district", "ward", "commune", "base_organisation", "cell")
 BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
@@ -72,21 +73,31 @@ def create_unit(
 ) -> OrgUnit:
     """Validate and create a unit under `parent` (None for the root)."""
     if kind not in UNIT_KINDS:
-        raise DomainError("kind", f"must be one of {', '.join(UNIT_KINDS)}")
+        raise DomainError("kind", f"must be one of {', '.join(UNIT_KINDS)}",
+                          vi=f"phải là một trong: {', '.join(UNIT_KINDS)}")
     parent_kind = parent.kind if parent is not None else None
     if parent_kind not in ALLOWED_PARENTS[kind]:
-        allowed = ", ".join(k or "none (root)" for k in ALLOWED_PARENTS[kind])
-        raise DomainError("parent_id", f"a {kind} cannot stand under {parent_kind or 'nothing'}; allowed: {allowed}",
-                          rule="tree.parent_kind")
+        allowed = ALLOWED_PARENTS[kind]
+        raise DomainError(
+            "parent_id",
+            f"a {kind} cannot stand under {parent_kind or 'nothing'}; allowed: "
+            + ", ".join(k or "none (root)" for k in allowed),
+            rule="tree.parent_kind",
+            vi=f"{term(kind)} không thể trực thuộc {term(parent_kind)}; được phép: "
+            + ", ".join(term(k) for k in allowed),
+        )
     if kind == "cell" and block is None:
-        raise DomainError("block", "a cell must belong to a block", rule="cell.block_required")
+        raise DomainError("block", "a cell must belong to a block", rule="cell.block_required",
+                          vi="chi bộ phải thuộc một khối")
     if kind != "cell" and block is not None:
-        raise DomainError("block", "only cells have a block", rule="unit.block_cells_only")
+        raise DomainError("block", "only cells have a block", rule="unit.block_cells_only",
+                          vi="chỉ chi bộ mới có khối")
     if block is not None and block not in BLOCKS:
-        raise DomainError("block", f"must be one of {', '.join(BLOCKS)}")
+        raise DomainError("block", f"must be one of {', '.join(BLOCKS)}", vi=f"phải là một trong: {', '.join(BLOCKS)}")
     if parent is not None and effective_from < parent.effective_from:
         raise DomainError("effective_from", f"is before the parent unit existed ({parent.effective_from})",
-                          rule="unit.after_parent")
+                          rule="unit.after_parent",
+                          vi=f"trước ngày thành lập đơn vị cấp trên ({vn_date(parent.effective_from)})")
     unit_id = uuid.uuid4()
     path = [*parent.org_path, str(unit_id)] if parent is not None else [str(unit_id)]
     return OrgUnit(
@@ -144,28 +155,33 @@ def admit_member(
     """Admit a new member (probationary), or enter an existing official member into the register."""
     if not cell.is_cell:
         raise DomainError("cell_id", f"members belong to a cell, and this unit is a {cell.kind}",
-                          rule="member.cell_kind")
+                          rule="member.cell_kind", vi=f"đảng viên sinh hoạt ở chi bộ; đơn vị này là {term(cell.kind)}")
     if admitted_on > today:
-        raise DomainError("admitted_on", "cannot be in the future", rule="date.not_future")
+        raise DomainError("admitted_on", "cannot be in the future", rule="date.not_future",
+                          vi="không thể là ngày trong tương lai")
     if admitted_on < cell.effective_from:
         raise DomainError("admitted_on", f"is before the cell existed ({cell.effective_from})",
-                          rule="member.after_cell")
+                          rule="member.after_cell", vi=f"trước ngày thành lập chi bộ ({vn_date(cell.effective_from)})")
     if status == "probationary":
         if official_since is not None:
-            raise DomainError("official_since", "a probationary member has no official date")
+            raise DomainError("official_since", "a probationary member has no official date",
+                              vi="đảng viên dự bị chưa có ngày chính thức")
     elif status == "official":
         if official_since is None:
-            raise DomainError("official_since", "is required for an official member")
+            raise DomainError("official_since", "is required for an official member",
+                              vi="bắt buộc với đảng viên chính thức")
         if official_since < add_months(admitted_on, probation_months):
             raise DomainError(
                 "official_since",
                 f"is less than {probation_months} months after admission (probation)",
+                vi=f"chưa đủ {probation_months} tháng dự bị kể từ ngày kết nạp",
                 rule="member.probation_length",
             )
         if official_since > today:
-            raise DomainError("official_since", "cannot be in the future", rule="date.not_future")
+            raise DomainError("official_since", "cannot be in the future", rule="date.not_future",
+                              vi="không thể là ngày trong tương lai")
     else:
-        raise DomainError("status", "must be probationary or official")
+        raise DomainError("status", "must be probationary or official", vi="phải là dự bị hoặc chính thức")
     return Member(
         code=code.strip(),
         full_name=" ".join(full_name.split()),

@@ -32,18 +32,21 @@ class ReportingService:
         first = cell_month.parse_month("from", request.args.get("from"), this_month[:4] + "-01")
         last = cell_month.parse_month("to", request.args.get("to"), this_month)
         if last < first:
-            raise DomainError("to", "must not be before from", rule="period.order")
+            raise DomainError("to", "must not be before from", rule="period.order",
+                              vi="tháng kết thúc không được trước tháng bắt đầu")
         if last > this_month:
-            raise DomainError("to", "is in the future", rule="period.not_future")
+            raise DomainError("to", "is in the future", rule="period.not_future", vi="là tháng trong tương lai")
         unit = request.args.get("unit")
         with self.views.store.read() as sql:
             if unit is not None:
                 try:
                     uuid.UUID(unit)
                 except ValueError:
-                    raise DomainError("unit", f"must be a unit id, not {unit!r}") from None
+                    raise DomainError("unit", f"must be a unit id, not {unit!r}",
+                                      vi=f"phải là mã định danh đơn vị, không phải {unit!r}") from None
                 if sql.execute("SELECT 1 FROM units WHERE unit_id = ?", (unit,)).fetchone() is None:
-                    raise NotFound("unit", f"no unit {unit} is known to reporting")
+                    raise NotFound("unit", f"no unit {unit} is known to reporting",
+                                   vi=f"dịch vụ báo cáo chưa biết đơn vị {unit}")
             rows = cell_month.cell_months(sql, first, last, under=unit)
         return {"from": first, "to": last, "unit": unit, "rows": cell_month.as_json(rows),
                 "positions": self._positions()}

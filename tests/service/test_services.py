@@ -127,3 +127,17 @@ def test_health_and_metrics(members):
     ward_and_cell(members)
     text = requests.get(f"{members}/metrics").text
     assert 'chibo_http_requests_total{route="/members/units",service="members",status="2xx"}' in text
+
+
+def test_errors_are_in_vietnamese_unless_english_is_asked_for(members):
+    body = {"kind": "cell", "name": "C", "code": "C9", "effective_from": "2020-01-01", "block": "residential",
+            "parent_id": str(uuid.uuid4())}
+    vi = post(f"{members}/units", body).json()
+    assert vi["message"].startswith("không có đơn vị")
+    en = requests.post(f"{members}/units?lang=en", json={"recorded_by": "x", **body}, timeout=10).json()
+    assert en["message"].startswith("no organisation unit")
+    accept = requests.post(f"{members}/units", json={"recorded_by": "x", **body}, timeout=10,
+                           headers={"Accept-Language": "en-US,en;q=0.8"}).json()
+    assert accept["message"] == en["message"]
+    missing = post(f"{members}/units", {"kind": "ward", "name": "W", "code": "W"}).json()
+    assert missing["fields"][0] == {"field": "effective_from", "message": "bắt buộc phải có", "rule": "missing"}

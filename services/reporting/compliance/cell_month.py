@@ -148,5 +148,6 @@ def parse_month(field: str, raw: str | None, default: str) -> str:
     try:
         day = dt.date.fromisoformat(value + "-01")
     except ValueError:
-        raise DomainError(field, f"must be a month as YYYY-MM, not {value!r}", rule="period.format") from None
+        raise DomainError(field, f"must be a month as YYYY-MM, not {value!r}", rule="period.format",
+                          vi=f"phải là tháng dạng YYYY-MM, không phải {value!r}") from None
     return day.strftime("%Y-%m")
