@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import eventlet
@@ -23,7 +24,7 @@ from eventlet.event import Event
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
 from nameko.extensions import DependencyProvider
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 
 from shared import metrics, topology
 from shared.config import ChiboSettings, settings_from
@@ -69,8 +70,30 @@ class DeadLetterPublisher:
             )
 
 
+class TrackedQueueConsumer(QueueConsumer):
+    """nameko's QueueConsumer, plus: a message kombu cannot decode (malformed JSON, a content type we do
+    not accept) is dead-lettered with the reason. nameko sets no `on_decode_error`, so kombu re-raises
+    inside the consume loop: the service's consumer dies, and the message comes back at every restart."""
+
+    def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider: Any, message: Any, exc: Exception) -> None:
+        body = message.body.decode("utf-8", "replace") if isinstance(message.body, bytes) else message.body
+        reason = f"undecodable ({message.content_type}): {type(exc).__name__}: {exc}"
+        log.error("%s: dead-lettering a message that cannot be decoded: %s", provider.queue.name, reason)
+        provider.dead_letter({"undecodable_body": body}, reason)
+        metrics.CONSUMER_EVENTS.labels(provider.container.service_name, provider.source, "dead_lettered").inc()
+        message.ack()
+
+
 class TrackedConsumer(Consumer):
     """Consume `<service>.<source>` in order; the decorated method gets (envelope, payload)."""
+
+    queue_consumer = TrackedQueueConsumer()
 
     def __init__(self, source: str, **kwargs: Any):
         self.source = source

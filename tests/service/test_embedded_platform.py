@@ -79,3 +79,19 @@ def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_stream_goes_o
         [(body, headers)] = wait_for(lambda c=consumer: dead_letters(f"{c}.members.dlq"), what=f"{consumer} DLQ")
         assert body == poison
         assert headers["x-chibo-reason"].startswith("contract:") and "event_id" in headers["x-chibo-reason"]
+
+
+def test_an_undecodable_message_is_dead_lettered_and_does_not_stop_the_consumer(platform):
+    client = ChiboClient.single(platform.base_url)
+    with Connection("memory://chibo/") as conn:
+        Producer(conn.channel()).publish(b"{not json", exchange=topology.events_exchange("members"),
+                                         routing_key="OrgUnitCreated", content_type="application/json",
+                                         content_encoding="utf-8")
+    ward = client.post("members", "/units", {"kind": "ward", "name": "W", "code": "W2", "effective_from": "2020-01-01"})
+    client.wait_caught_up()
+    assert client.get("reporting", "/compliance/cell-months", **{"from": "2021-01", "to": "2021-01",
+                                                                   "unit": ward["id"]})["rows"] == []  # known unit
+    for consumer in ("meetings", "reporting"):
+        [(body, headers)] = wait_for(lambda c=consumer: dead_letters(f"{c}.members.dlq"), what=f"{consumer} DLQ")
+        assert body == {"undecodable_body": "{not json"}
+        assert headers["x-chibo-reason"].startswith("undecodable")
