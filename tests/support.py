@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "") -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05, what: str = "") -> Any:
     """Poll until `predicate()` is truthy (eventual consistency); no fixed sleeps in tests."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
