@@ -107,19 +107,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         client = ChiboClient.single(platform.base_url, recorded_by="demo")
         year = args.year or dt.date.today().year - 1
-        print(f"Ghi dữ liệu mẫu qua HTTP API ({platform.base_url}) ...", flush=True)
+        vi = args.lang == "vi"
+        print(f"Ghi dữ liệu mẫu qua HTTP API ({platform.base_url}) ..." if vi
+              else f"Recording the sample ward through the HTTP APIs ({platform.base_url}) ...", flush=True)
         result = build_ward(client, year, seed=args.seed)
         rows = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12",
                                                                        "unit": result.ward_id})["rows"]
         print()
         print(format_table(rows, "Đảng bộ phường Tân Giang", year, lang=args.lang))
         print()
-        print(f"{result.commands} commands, {result.events} events through the bus to reporting in "
-              f"{result.seconds:.1f}s ({result.events / result.seconds:.0f} events/s end to end, embedded)")
+        rate = result.events / result.seconds
+        print(f"{result.commands} lệnh, {result.events} sự kiện qua bus tới báo cáo trong {result.seconds:.1f} giây "
+              f"({rate:.0f} sự kiện/giây từ đầu đến cuối, chế độ nhúng)" if vi else
+              f"{result.commands} commands, {result.events} events through the bus to reporting in "
+              f"{result.seconds:.1f}s ({rate:.0f} events/s end to end, embedded)")
         if args.no_serve:
             return 0
-        print(f"\nServing on {platform.base_url} — e.g. {platform.base_url}/reporting/compliance/cell-months"
-              f"?from={year}-01&to={year}-12. Ctrl-C to stop.", flush=True)
+        url = f"{platform.base_url}/reporting/compliance/cell-months?from={year}-01&to={year}-12"
+        print(f"\nĐang phục vụ tại {platform.base_url} — ví dụ {url}. Nhấn Ctrl-C để dừng." if vi else
+              f"\nServing on {platform.base_url} — e.g. {url}. Ctrl-C to stop.", flush=True)
         _wait_for_signal()
         return 0
     finally:

@@ -18,11 +18,11 @@ FIRST_NAMES = ["Nguyễn Văn", "Trần Thị", "Lê Văn", "Phạm Thị", "Ho�
 GIVEN = ["An", "Bình", "Cường", "Dũng", "Giang", "Hà", "Hải", "Hùng", "Khánh", "Lan", "Linh", "Minh", "Nam",
          "Ngọc", "Phong", "Quang", "Sơn", "Tâm", "Thảo", "Trang", "Tuấn", "Việt", "Xuân", "Yến"]
 CELLS = [  # code, name, block, members
-    ("TG-KP1", "Chi bộ Khu phố 1", "residential", 14),
-    ("TG-KP2", "Chi bộ Khu phố 2", "residential", 11),
-    ("TG-KP3", "Chi bộ Khu phố 3", "residential", 9),
-    ("TG-THCS", "Chi bộ Trường THCS Tân Giang", "administrative", 8),
-    ("TG-YT", "Chi bộ Trạm Y tế", "administrative", 5),
+    ("KP1", "Chi bộ Khu phố 1", "residential", 14),
+    ("KP2", "Chi bộ Khu phố 2", "residential", 11),
+    ("KP3", "Chi bộ Khu phố 3", "residential", 9),
+    ("THCS", "Chi bộ Trường THCS Tân Giang", "administrative", 8),
+    ("YT", "Chi bộ Trạm Y tế", "administrative", 5),
 ]
 
 
