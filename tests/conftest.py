@@ -77,16 +77,6 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
-@pytest.fixture(scope="session")
-def rabbit_uri(infra: None) -> Iterator[str]:
-    """A RabbitMQ virtual host private to this test session (deleted at the end)."""
-    vhost = f"chibo-test-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
-
-
 @pytest.fixture
 def fresh_vhost(infra: None) -> Iterator[str]:
     """A RabbitMQ virtual host private to one test."""

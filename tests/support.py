@@ -27,3 +27,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def drain(amqp_uri: str, queue: Any) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Take every message now in `queue` (a name or a kombu Queue): (routing key, JSON body, headers)."""
+    import json
+
+    from kombu import Connection
+
+    out = []
+    with Connection(amqp_uri) as conn:
+        simple = conn.SimpleQueue(queue)
+        while True:
+            try:
+                msg = simple.get(block=False)
+            except simple.Empty:
+                break
+            body = json.loads(msg.body) if isinstance(msg.body, str | bytes) else msg.body
+            out.append((msg.delivery_info.get("routing_key"), body, msg.headers))
+            msg.ack()
+        simple.close()
+    return out

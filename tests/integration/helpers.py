@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.client import ChiboClient
 from shared import topology
+from tests.support import drain
 
 
 def counter(client: ChiboClient, service: str, name: str, **labels: str) -> float:
@@ -25,18 +24,7 @@ def counter(client: ChiboClient, service: str, name: str, **labels: str) -> floa
 
 
 def drain_dead_letters(amqp_uri: str, consumer: str, source: str) -> list[tuple[Any, dict[str, Any]]]:
-    out = []
-    with Connection(amqp_uri) as conn:
-        queue = conn.SimpleQueue(topology.dead_letter_queue(consumer, source))
-        while True:
-            try:
-                msg = queue.get(block=False)
-            except queue.Empty:
-                break
-            out.append((json.loads(msg.body) if isinstance(msg.body, str | bytes) else msg.body, msg.headers))
-            msg.ack()
-        queue.close()
-    return out
+    return [(body, headers) for _, body, headers in drain(amqp_uri, topology.dead_letter_queue(consumer, source))]
 
 
 def all_published(client: ChiboClient, source: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from services.demo import build_ward
 from services.runner import EmbeddedPlatform, embedded_config
 from shared import topology
 from tests.conftest import free_port, wait_for
+from tests.support import drain
 
 
 def reset_memory_broker():
@@ -48,16 +49,7 @@ def test_a_year_of_a_ward_reaches_reporting_with_the_figures_the_client_sent(pla
 
 
 def dead_letters(queue_name):
-    out = []
-    with Connection("memory://chibo/") as conn:
-        q = conn.SimpleQueue(queue_name)
-        while True:
-            try:
-                msg = q.get(block=False)
-            except q.Empty:
-                return out
-            out.append((json.loads(msg.body) if isinstance(msg.body, str | bytes) else msg.body, msg.headers))
-            msg.ack()
+    return [(body, headers) for _, body, headers in drain("memory://chibo/", queue_name)]
 
 
 def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_stream_goes_on(platform):

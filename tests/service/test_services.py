@@ -1,6 +1,5 @@
 """Each service in a nameko container (nameko's testing tools), on the in-memory transport and SQLite."""
 
-import json
 import uuid
 
 import pytest
@@ -11,6 +10,7 @@ from services.members.service import MembersService
 from services.runner import embedded_config
 from shared import topology
 from tests.conftest import free_port, wait_for
+from tests.support import drain
 
 MEMORY = "memory://chibo-service-tests/"
 
@@ -38,16 +38,7 @@ def tap():
         Queue(name, exchange=topology.events_exchange("members"), routing_key="#")(conn.channel()).declare()
 
     def published():
-        out = []
-        with Connection(MEMORY) as conn:
-            q = conn.SimpleQueue(name)
-            while True:
-                try:
-                    msg = q.get(block=False)
-                except q.Empty:
-                    return out
-                out.append((msg.delivery_info["routing_key"], json.loads(msg.body), msg.headers))
-                msg.ack()
+        return drain(MEMORY, name)
 
     return published
 
