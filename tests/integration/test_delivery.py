@@ -88,3 +88,26 @@ def test_a_poison_message_goes_to_the_dead_letter_queue_with_its_reason(new_clus
     assert headers["x-chibo-consumer"] == "reporting"
     assert counter(client, "reporting", "chibo_consumer_events_total", source="meetings",
                    outcome="dead_lettered") == 1
+
+
+def test_reporting_rebuilds_the_same_figures_from_its_sources_after_losing_its_store(new_cluster):
+    import psycopg
+
+    from tests.conftest import PG
+
+    cluster = new_cluster().start()
+    client = cluster.client()
+    ward = small_ward(client, "RB")
+    wait_for(lambda: client.pending("meetings", ("members",)) == 0, what="roster replica")
+    expected = hold_meetings(client, ward["cells"])
+    client.wait_caught_up()
+    live = figures(client, ward["ward"])
+    assert live == expected
+
+    cluster.stop("reporting")
+    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:
+        conn.execute(f'DROP DATABASE "{cluster.db_prefix}_reporting" WITH (FORCE)')
+    cluster.spawn("reporting", "run", "reporting")  # empty store: catches up from position 0 of each source
+    cluster.client().wait_healthy(("reporting",))
+    wait_for(lambda: client.pending("reporting", ("members", "meetings")) == 0, what="reporting rebuilt")
+    assert figures(client, ward["ward"]) == live
