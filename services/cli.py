@@ -17,10 +17,16 @@ import sys
 import threading
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _wait_for_signal() -> None:
+    stop = _stop_on_signal()
     while not stop.wait(1.0):
         pass
 
@@ -71,9 +77,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
             os._exit(70)
     relay = OutboxRelay(EnvelopeReader(args.source, app, translate), Publisher(settings.amqp_uri, args.source),
                         TrackedStore(settings.store, args.source, name="relay"), after_publish=after_publish)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _stop_on_signal()
     print(f"relay {args.source}: waiting for the single-active lock", flush=True)
     with relay_lock(settings.store, args.source, stop) as held:
         if held:
@@ -111,8 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"Ghi dữ liệu mẫu qua HTTP API ({platform.base_url}) ..." if vi
               else f"Recording the sample ward through the HTTP APIs ({platform.base_url}) ...", flush=True)
         result = build_ward(client, year, seed=args.seed)
-        rows = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12",
-                                                                       "unit": result.ward_id})["rows"]
+        rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
         print()
         print(format_table(rows, "Đảng bộ phường Tân Giang", year, lang=args.lang))
         print()
@@ -145,8 +148,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             year = dt.date.today().year - 1
             client = cluster.client(recorded_by="demo")
             result = build_ward(client, year, ward_code=f"TG{dt.datetime.now():%H%M%S}")
-            rows = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12",
-                                                                           "unit": result.ward_id})["rows"]
+            rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
             print(format_table(rows, "Đảng bộ phường Tân Giang", year))
         if args.no_serve:
             return 0

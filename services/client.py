@@ -42,6 +42,21 @@ class ChiboClient:
             raise ApiError(r.status_code, r.json())
         return r.json()
 
+    def published(self, source: str) -> list[dict[str, Any]]:
+        """Every event `source` has published, in order (paged from its notification API)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            after = items[-1]["position"] if items else 0
+            page = self.get(source, "/notifications", after=after, limit=1000)["items"]
+            if not page:
+                return items
+            items.extend(page)
+
+    def cell_months(self, first: str, last: str, unit: str | None = None) -> list[dict[str, Any]]:
+        """Reporting's per cell and month figures for months `first`..`last` (YYYY-MM), under `unit`."""
+        params = {"from": first, "to": last} | ({"unit": unit} if unit else {})
+        return self.get("reporting", "/compliance/cell-months", **params)["rows"]
+
     def pending(self, consumer: str, sources: tuple[str, ...]) -> int:
         """How many published events `consumer` has not applied yet (0: caught up), summed over sources."""
         positions = self.get(consumer, "/health")["positions"]

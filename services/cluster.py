@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,10 +88,3 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-    def wait(self) -> None:
-        try:
-            while all(p.poll() is None for p in self.processes.values()):
-                time.sleep(0.5)
-        finally:
-            self.stop()

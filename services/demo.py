@@ -98,18 +98,8 @@ def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "
             expected[(cell_code, f"{year}-{month:02d}")] = (1, len(present), len(members))
     client.wait_caught_up()
     seconds = time.monotonic() - started
-    events = sum(len(_all(client, s)) for s in ("members", "meetings"))
+    events = sum(len(client.published(s)) for s in ("members", "meetings"))
     return DemoResult(ward["id"], year, commands, seconds, events, expected)
-
-
-def _all(client: ChiboClient, source: str) -> list[dict[str, Any]]:
-    items, after = [], 0
-    while True:
-        page = client.get(source, "/notifications", after=after, limit=1000)["items"]
-        if not page:
-            return items
-        items.extend(page)
-        after = page[-1]["position"]
 
 
 TEXT = {

@@ -29,13 +29,7 @@ def drain_dead_letters(amqp_uri: str, consumer: str, source: str) -> list[tuple[
 
 def all_published(client: ChiboClient, source: str) -> list[dict[str, Any]]:
     """Every published event of `source`, with previous_position set as the relay sets it."""
-    items, after = [], 0
-    while True:
-        page = client.get(source, "/notifications", after=after, limit=1000)["items"]
-        if not page:
-            break
-        items.extend(page)
-        after = page[-1]["position"]
+    items = client.published(source)
     previous = 0
     for item in items:
         item["previous_position"] = previous
@@ -75,5 +69,5 @@ def hold_meetings(client: ChiboClient, cells: dict[str, list[str]], months: int 
 
 
 def figures(client: ChiboClient, ward: str) -> dict[tuple[str, str], tuple]:
-    rows = client.get("reporting", "/compliance/cell-months", **{"from": "2025-01", "to": "2025-04", "unit": ward})
-    return {(r["cell_id"], r["month"]): (r["present"], r["attendance_base"]) for r in rows["rows"]}
+    rows = client.cell_months("2025-01", "2025-04", ward)
+    return {(r["cell_id"], r["month"]): (r["present"], r["attendance_base"]) for r in rows}

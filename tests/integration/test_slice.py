@@ -13,8 +13,7 @@ YEAR, SEED = 2025, 11
 
 
 def table(client, ward_id):
-    rows = client.get("reporting", "/compliance/cell-months", **{"from": f"{YEAR}-01", "to": f"{YEAR}-12",
-                                                                   "unit": ward_id})["rows"]
+    rows = client.cell_months(f"{YEAR}-01", f"{YEAR}-12", ward_id)
     keep = ("cell_code", "cell_name", "block", "month", "meetings", "regular_held", "present", "attendance_base",
             "attendance_rate")
     return sorted(tuple(r[k] for k in keep) for r in rows)

@@ -30,8 +30,7 @@ def platform(tmp_path):
 
 
 def rows_by_cell_month(client, ward_id, year):
-    rows = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12",
-                                                                   "unit": ward_id})["rows"]
+    rows = client.cell_months(f"{year}-01", f"{year}-12", ward_id)
     return {(r["cell_code"], r["month"]): r for r in rows}
 
 
@@ -65,7 +64,7 @@ def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_stream_goes_o
     client.wait_caught_up()
     # both consumers of members applied the cell created after the poison ...
     assert client.get("meetings", f"/cells/{cell['id']}/roster", date="2021-01-01")["members"] == []
-    assert client.get("reporting", "/compliance/cell-months", **{"from": "2021-01", "to": "2021-01"})["rows"]
+    assert client.cell_months("2021-01", "2021-01")
     # ... and each dead-lettered the poison, with the reason
     for consumer in ("meetings", "reporting"):
         [(body, headers)] = wait_for(lambda c=consumer: dead_letters(f"{c}.members.dlq"), what=f"{consumer} DLQ")
@@ -81,8 +80,7 @@ def test_an_undecodable_message_is_dead_lettered_and_does_not_stop_the_consumer(
                                          content_encoding="utf-8")
     ward = client.post("members", "/units", {"kind": "ward", "name": "W", "code": "W2", "effective_from": "2020-01-01"})
     client.wait_caught_up()
-    assert client.get("reporting", "/compliance/cell-months", **{"from": "2021-01", "to": "2021-01",
-                                                                   "unit": ward["id"]})["rows"] == []  # known unit
+    assert client.cell_months("2021-01", "2021-01", ward["id"]) == []  # a known unit (else 404)
     for consumer in ("meetings", "reporting"):
         [(body, headers)] = wait_for(lambda c=consumer: dead_letters(f"{c}.members.dlq"), what=f"{consumer} DLQ")
         assert body == {"undecodable_body": "{not json"}
