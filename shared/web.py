@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import eventlet
@@ -26,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 
 from shared import i18n, metrics
 from shared.errors import DomainError
+from shared.idempotency import HEADER, CommandKey
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +210,31 @@ def query_int(request: Request, name: str, default: int, minimum: int = 0, maxim
     return value
 
 
+def command_key(request: Request, cmd: BaseModel | None = None) -> CommandKey | None:
+    """The request's `Idempotency-Key` bound to its route and body, or None when the client sent none."""
+    raw = request.headers.get(HEADER)
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not 1 <= len(key) <= 200:
+        raise DomainError(HEADER, "must be 1 to 200 characters", rule="idempotency.key_length",
+                          vi="phải dài từ 1 đến 200 ký tự")
+    body = cmd.model_dump(mode="json") if cmd is not None else None
+    return CommandKey.of(key, f"{request.method} {request.path}", body)
+
+
+def idempotent(app: Any, request: Request, cmd: BaseModel | None, run: Callable[[CommandKey | None], Any],
+               show: Callable[[Any], Any], status: int = 201) -> Response:
+    """Run a command once per idempotency key: a repeat answers the first result, marked as replayed.
+
+    `run(key)` records the command (passing `key` on to `app.record`) and returns the result's id;
+    `show(id)` renders it.
+    """
+    key = command_key(request, cmd)
+    prior = app.prior_result(key)
+    if prior is not None:
+        return json_response(show(prior), status, headers={"Idempotent-Replayed": "true"})
+    return json_response(show(run(key)), status)
 
 
 def correlation_id(request: Request) -> str:

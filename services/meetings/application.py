@@ -12,6 +12,7 @@ from services.meetings.roster import RosterReader
 from services.policy import policy_on
 from shared.errors import NotFound
 from shared.eventstore import ChiboApplication
+from shared.idempotency import CommandKey
 
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")  # Việt Nam: UTC+7, no daylight saving
 
@@ -40,6 +41,7 @@ class MeetingsApplication(ChiboApplication):
         absent: list[dict[str, Any]],
         by: str,
         correlation_id: str | None = None,
+        key: CommandKey | None = None,
     ) -> Meeting:
         """Record a held meeting with its full attendance, atomically (all events or none)."""
         cell = roster.unit(str(cell_id))
@@ -69,7 +71,7 @@ class MeetingsApplication(ChiboApplication):
             by=by,
             correlation_id=correlation_id,
         )
-        self.save(meeting)
+        self.record(meeting, key=key)
         return meeting
 
     def meeting(self, meeting_id: uuid.UUID) -> dict[str, Any]:

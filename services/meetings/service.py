@@ -11,11 +11,13 @@ from services.meetings.application import MeetingsApplication
 from services.meetings.integration import translate
 from services.meetings.schemas import HoldMeeting
 from shared.errors import DomainError
+from shared.idempotency import CommandKey
 from shared.nameko_ext import Application, EmbeddedRelay, TrackedViews, tracked_consumer
 from shared.relay import EnvelopeReader
 from shared.web import (
     correlation_id,
     http,
+    idempotent,
     json_response,
     metrics_response,
     notifications_response,
@@ -37,15 +39,20 @@ class MeetingsService:
     @http("POST", "/meetings/meetings")
     def hold(self, request: Any) -> Any:
         cmd = parse_body(HoldMeeting, request)
-        meeting = self.app.hold_meeting(
-            roster=roster.RosterReader(self.views.store),
-            **cmd.model_dump(exclude={"recorded_by", "absent"}),
-            absent=[a.model_dump() for a in cmd.absent],
-            by=cmd.recorded_by,
-            correlation_id=correlation_id(request),
-        )
-        self.relay.nudge()
-        return 201, self.app.meeting(meeting.id)
+
+        def run(key: CommandKey | None) -> Any:
+            meeting = self.app.hold_meeting(
+                roster=roster.RosterReader(self.views.store),
+                **cmd.model_dump(exclude={"recorded_by", "absent"}),
+                absent=[a.model_dump() for a in cmd.absent],
+                by=cmd.recorded_by,
+                correlation_id=correlation_id(request),
+                key=key,
+            )
+            self.relay.nudge()
+            return meeting.id
+
+        return idempotent(self.app, request, cmd, run, self.app.meeting)
 
     @http("GET", "/meetings/meetings/<uuid:meeting_id>")
     def get_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:

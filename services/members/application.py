@@ -12,6 +12,7 @@ from services.policy import policy_on
 from shared.errors import Conflict, DomainError, NotFound
 from shared.eventstore import ChiboApplication
 from shared.i18n import term
+from shared.idempotency import CommandKey
 
 
 class MembersApplication(ChiboApplication):
@@ -34,13 +35,14 @@ class MembersApplication(ChiboApplication):
         effective_from: dt.date,
         by: str,
         correlation_id: str | None = None,
+        key: CommandKey | None = None,
     ) -> OrgUnit:
         parent = None
         if parent_id is not None:
             parent = self._unit(parent_id, field="parent_id")
         unit = create_unit(kind=kind, name=name, code=code, parent=parent, block=block,
                            effective_from=effective_from, by=by, correlation_id=correlation_id)
-        self._save_with_code(unit, "unit", code, field="code")
+        self._save_with_code(unit, "unit", code, field="code", key=key)
         return unit
 
     def admit_member(
@@ -54,6 +56,7 @@ class MembersApplication(ChiboApplication):
         official_since: dt.date | None = None,
         by: str,
         correlation_id: str | None = None,
+        key: CommandKey | None = None,
     ) -> Member:
         cell = self._unit(cell_id, field="cell_id")
         member = admit_member(
@@ -61,7 +64,7 @@ class MembersApplication(ChiboApplication):
             official_since=official_since, today=self.today(),
             probation_months=policy_on(admitted_on).probation_months, by=by, correlation_id=correlation_id,
         )
-        self._save_with_code(member, "member", code, field="code")
+        self._save_with_code(member, "member", code, field="code", key=key)
         return member
 
     # --- queries --------------------------------------------------------------------------------------
@@ -94,18 +97,15 @@ class MembersApplication(ChiboApplication):
                            vi=f"không có đơn vị {unit_id}")
         return unit
 
-    def _save_with_code(self, record: Any, scope: str, code: str, field: str) -> None:
+    def _save_with_code(self, record: Any, scope: str, code: str, field: str, key: CommandKey | None) -> None:
         claim_id = UniqueCode.id_for(scope, code)
+        taken = Conflict(field, f"the {scope} code {code!r} is already used", rule=f"{scope}.code_unique",
+                         vi=f"mã {term(scope)} {code!r} đã được dùng")
         if self.get_or_none(claim_id) is not None:
-            raise Conflict(field, f"the {scope} code {code!r} is already used", rule=f"{scope}.code_unique",
-                           vi=f"mã {term(scope)} {code!r} đã được dùng")
-        from eventsourcing.persistence import IntegrityError
-
-        try:
-            self.save(record, UniqueCode(id=claim_id, scope=scope, code=code, owner_id=record.id))
-        except IntegrityError:  # lost a race with a concurrent claim of the same code
-            raise Conflict(field, f"the {scope} code {code!r} is already used",
-                           rule=f"{scope}.code_unique", vi=f"mã {term(scope)} {code!r} đã được dùng") from None
+            raise taken
+        # A concurrent claim of the same code loses the race on the claim's id: the same refusal.
+        self.record(record, UniqueCode(id=claim_id, scope=scope, code=code, owner_id=record.id), key=key,
+                    conflict=taken)
 
 
 __all__ = ["DomainError", "MembersApplication"]

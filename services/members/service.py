@@ -8,11 +8,13 @@ from typing import Any
 from services.members.application import MembersApplication
 from services.members.integration import translate
 from services.members.schemas import AdmitMember, CreateUnit
+from shared.idempotency import CommandKey
 from shared.nameko_ext import Application, EmbeddedRelay
 from shared.relay import EnvelopeReader
 from shared.web import (
     correlation_id,
     http,
+    idempotent,
     json_response,
     metrics_response,
     notifications_response,
@@ -29,11 +31,14 @@ class MembersService:
     @http("POST", "/members/units")
     def create_unit(self, request: Any) -> Any:
         cmd = parse_body(CreateUnit, request)
-        unit = self.app.create_unit(
-            **cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by, correlation_id=correlation_id(request)
-        )
-        self.relay.nudge()
-        return 201, self.app.unit(unit.id)
+
+        def run(key: CommandKey | None) -> Any:
+            unit = self.app.create_unit(**cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by,
+                                        correlation_id=correlation_id(request), key=key)
+            self.relay.nudge()
+            return unit.id
+
+        return idempotent(self.app, request, cmd, run, self.app.unit)
 
     @http("GET", "/members/units/<uuid:unit_id>")
     def get_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
@@ -42,11 +47,14 @@ class MembersService:
     @http("POST", "/members/members")
     def admit_member(self, request: Any) -> Any:
         cmd = parse_body(AdmitMember, request)
-        member = self.app.admit_member(
-            **cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by, correlation_id=correlation_id(request)
-        )
-        self.relay.nudge()
-        return 201, self.app.member(member.id)
+
+        def run(key: CommandKey | None) -> Any:
+            member = self.app.admit_member(**cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by,
+                                           correlation_id=correlation_id(request), key=key)
+            self.relay.nudge()
+            return member.id
+
+        return idempotent(self.app, request, cmd, run, self.app.member)
 
     @http("GET", "/members/members/<uuid:member_id>")
     def get_member(self, request: Any, member_id: uuid.UUID) -> Any:

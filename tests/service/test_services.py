@@ -132,3 +132,22 @@ def test_errors_are_in_vietnamese_unless_english_is_asked_for(members):
     assert accept["message"] == en["message"]
     missing = post(f"{members}/units", {"kind": "ward", "name": "W", "code": "W"}).json()
     assert missing["fields"][0] == {"field": "effective_from", "message": "bắt buộc phải có", "rule": "missing"}
+
+
+def test_a_resubmitted_form_with_its_idempotency_key_admits_the_member_once(members):
+    _, cell = ward_and_cell(members)
+    body = {"recorded_by": "ward-staff", "code": "M7", "full_name": "Đỗ Văn Nam", "cell_id": cell["id"],
+            "admitted_on": "2024-03-01"}
+    key = {"Idempotency-Key": "form-7f3a"}
+    first = requests.post(f"{members}/members", json=body, headers=key, timeout=10)
+    again = requests.post(f"{members}/members", json=body, headers=key, timeout=10)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    admitted = [i for i in requests.get(f"{members}/notifications").json()["items"] if i["type"] == "MemberAdmitted"]
+    assert len(admitted) == 1
+    # the same key for something else is refused, naming the header, and records nothing
+    other = requests.post(f"{members}/members", json={**body, "code": "M8"}, headers=key, timeout=10)
+    assert other.status_code == 422 and other.json()["fields"][0]["field"] == "Idempotency-Key"
+    assert requests.get(f"{members}/notifications").json()["items"][-1]["payload"]["code"] == "M7"
+    # without a key, a resubmission is a new command (here refused: the code is taken)
+    assert requests.post(f"{members}/members", json=body, timeout=10).status_code == 409
