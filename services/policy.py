@@ -27,12 +27,14 @@ class Policy:
     attendance_target_percent: int
     max_consecutive_absences: int
     unexcused_absences_flag: int
+    required_agenda_steps: tuple[str, ...] = ()
 
 
 @cache
 def _versions(path: Path = POLICY_FILE) -> tuple[Policy, ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    versions = tuple(sorted((Policy(**v) for v in data["versions"]), key=lambda p: p.effective_from))
+    versions = tuple(sorted((Policy(**(v | {"required_agenda_steps": tuple(v.get("required_agenda_steps", ()))}))
+                                   for v in data["versions"]), key=lambda p: p.effective_from))
     if not versions:
         raise ValueError(f"{path} defines no policy version")
     return versions

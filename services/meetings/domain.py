@@ -1,17 +1,50 @@
-"""The Meeting aggregate and the rules for recording a held meeting. No framework code."""
+"""The Meeting aggregate and the rules of a cell meeting's life (design.md §2). No framework code.
+
+Life: scheduled -> held -> closed (minutes approved), or scheduled -> cancelled. A meeting recorded in one
+go (`hold_meeting`) starts held. While held, the secretary records attendance, guests, agenda steps,
+speakers, resolutions with their votes, reviews of earlier resolutions and dues. Once closed, nothing changes
+except through a `Corrected` event (path, old value, new value, reason, who): the original events stay.
+
+Counting (design.md §2):
+- attendance base = summoned members - temporarily elsewhere - exempted members who are absent;
+- voting base = the official members of the attendance base (exempted members are recorded with the status
+  `exempted` on the date, so they are never in the voting base; probationary members never vote);
+- "able to decide": more than half (policy `decision_majority`) of the voting base is present. A vote at a
+  meeting that is not able to decide is *recorded* as `ResolutionRejected` with reason `not_able_to_decide`
+  (the minutes show that the cell tried and could not decide), never adopted.
+- Members temporarily transferred *into* the cell (sinh hoạt tạm thời) are listed as temporary participants:
+  they may attend and speak but are outside the host cell's attendance and voting bases (they are counted at
+  home, where they appear as `temporarily_elsewhere`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, get_args
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.contracts.meetings import AgendaStep
 from shared.errors import DomainError
 from shared.i18n import term, vn_date
 
 MEETING_KINDS = ("regular", "thematic", "combined")
+AGENDA_ORDER: tuple[str, ...] = get_args(AgendaStep)  # the order of a regular meeting (HD 12/2018)
+RESOLUTION_KINDS = ("ordinary", "admission", "confirmation")
+REVIEW_OUTCOMES = ("implemented", "partly", "not_implemented")
+_RESOLUTION_NS = uuid.UUID("0b7f0d3e-4c1a-4f55-9b51-8f3f1f6a2c11")
+
+
+def resolution_id_for(meeting_id: uuid.UUID, seq: int) -> uuid.UUID:
+    """The id of a meeting's `seq`-th resolution: stable, so a replayed command derives the same one."""
+    return uuid.uuid5(_RESOLUTION_NS, f"{meeting_id}/{seq}")
+
+
+def parse_fraction(text: str) -> Fraction:
+    return Fraction(text.strip())
 
 
 @dataclass(frozen=True)
@@ -21,85 +54,253 @@ class Absence:
     reason: str
 
 
-class Meeting(Aggregate):
-    """A cell meeting (buổi sinh hoạt chi bộ). Held: its roster is frozen with each member's status."""
+def _refuse(field: str, rule: str, message: str, vi: str) -> DomainError:
+    return DomainError(field, message, rule=rule, vi=vi)
 
-    @event("Held")
-    def __init__(
-        self,
-        cell_id: uuid.UUID,
-        kind: str,
-        topic: str | None,
-        date: dt.date,
-        started_at: dt.datetime,
-        ended_at: dt.datetime,
-        place: str,
-        chair_id: uuid.UUID | None,
-        minute_taker_id: uuid.UUID | None,
-        roster: list[dict[str, str]],
-        policy_version: str,
-        org_path: list[str],
-        recorded_by: str,
-        correlation_id: str | None,
-    ):
-        self.cell_id = cell_id
-        self.kind = kind
-        self.topic = topic
-        self.date = date
-        self.started_at = started_at
-        self.ended_at = ended_at
-        self.place = place
-        self.chair_id = chair_id
-        self.minute_taker_id = minute_taker_id
-        self.roster = roster
-        self.policy_version = policy_version
-        self.org_path = org_path
-        self.attendance: dict[str, dict[str, object]] = {}
+
+class Meeting(Aggregate):
+    """A cell meeting (buổi sinh hoạt chi bộ)."""
+
+    class Held(Aggregate.Created):
+        """Recorded as held in one go: the roster is frozen with each member's status on the date."""
+
+        cell_id: uuid.UUID
+        kind: str
+        topic: str | None
+        date: dt.date
+        started_at: dt.datetime
+        ended_at: dt.datetime
+        place: str
+        chair_id: uuid.UUID | None
+        minute_taker_id: uuid.UUID | None
+        roster: list[dict[str, str]]
+        policy_version: str
+        org_path: list[str]
+        recorded_by: str
+        correlation_id: str | None
+
+        def apply(self, m: Meeting) -> None:
+            m._take_held(self)
+
+    class Scheduled(Aggregate.Created):
+        """Scheduled and notified (triệu tập): the cell's members and the assigned supervisors."""
+
+        cell_id: uuid.UUID
+        kind: str
+        topic: str | None
+        scheduled_for: dt.datetime
+        place: str
+        summoned: list[dict[str, str]]
+        guests: list[dict[str, str]]
+        org_path: list[str]
+        recorded_by: str
+        correlation_id: str | None
+
+        def apply(self, m: Meeting) -> None:
+            m.status = "scheduled"
+            m.cell_id, m.kind, m.topic, m.place = self.cell_id, self.kind, self.topic, self.place
+            m.scheduled_for = self.scheduled_for
+            m.date = self.scheduled_for.date()
+            m.summoned, m.summoned_guests, m.org_path = self.summoned, self.guests, self.org_path
+
+    def __init__(self) -> None:
+        self.status = "new"
+        self.cell_id: uuid.UUID
+        self.kind = "regular"
+        self.topic: str | None = None
+        self.place = ""
+        self.scheduled_for: dt.datetime | None = None
+        self.date: dt.date
+        self.started_at: dt.datetime | None = None
+        self.ended_at: dt.datetime | None = None
+        self.chair_id: uuid.UUID | None = None
+        self.minute_taker_id: uuid.UUID | None = None
+        self.roster: list[dict[str, str]] = []
+        self.temporary_participants: list[dict[str, str]] = []
+        self.summoned: list[dict[str, str]] = []
+        self.summoned_guests: list[dict[str, str]] = []
+        self.policy_version = ""
+        self.org_path: list[str] = []
+        self.attendance: dict[str, dict[str, Any]] = {}
+        self.guests: dict[str, dict[str, Any]] = {}
+        self.agenda: list[dict[str, str]] = []
+        self.speakers: list[dict[str, str]] = []
+        self.resolutions: list[dict[str, Any]] = []
+        self.reviews: list[dict[str, Any]] = []
+        self.dues: dict[str, dict[str, Any]] = {}
+        self.corrections: list[dict[str, Any]] = []
+        self.closed_at: dt.datetime | None = None
+        self.cancel_reason: str | None = None
+
+    def _take_held(self, e: Any) -> None:
+        self.status = "held"
+        self.cell_id, self.kind, self.topic, self.date = e.cell_id, e.kind, e.topic, e.date
+        self.started_at, self.ended_at, self.place = e.started_at, e.ended_at, e.place
+        self.chair_id, self.minute_taker_id = e.chair_id, e.minute_taker_id
+        self.roster, self.policy_version, self.org_path = e.roster, e.policy_version, e.org_path
+        self.temporary_participants = list(getattr(e, "temporary_participants", []) or [])
+
+    # ---- context and guards -------------------------------------------------------------------------------
+
+    def _ctx(self, by: str, correlation_id: str | None) -> dict[str, Any]:
+        """What every event carries, so it is self-contained for the relay and consumers."""
+        return {"cell_id": self.cell_id, "org_path": self.org_path, "recorded_by": by,
+                "correlation_id": correlation_id}
+
+    def check_open(self) -> None:
+        """Refuse a direct change unless the meeting is held and not yet closed."""
+        if self.status == "closed":
+            raise _refuse("meeting_id", "meeting.closed",
+                          "the minutes of this meeting are approved and closed: change it only by a correction",
+                          "biên bản buổi sinh hoạt đã được thông qua và khóa sổ: chỉ có thể đính chính")
+        if self.status == "cancelled":
+            raise _refuse("meeting_id", "meeting.cancelled", "this meeting was cancelled",
+                          "buổi sinh hoạt này đã bị hủy")
+        if self.status != "held":
+            raise _refuse("meeting_id", "meeting.not_held", "record the meeting as held first",
+                          "cần ghi nhận buổi sinh hoạt đã diễn ra trước")
+
+    def entry(self, member_id: str) -> dict[str, str] | None:
+        for e in self.roster:
+            if e["member_id"] == member_id:
+                return e
+        return None
 
     def status_of(self, member_id: str) -> str:
-        for entry in self.roster:
-            if entry["member_id"] == member_id:
-                return entry["status"]
-        raise DomainError("member_id", f"{member_id} is not on this meeting's roster", rule="attendance.roster",
-                          vi=f"{member_id} không có trong danh sách triệu tập của buổi sinh hoạt")
+        e = self.entry(member_id)
+        if e is None:
+            raise self._not_in_cell("member_id", member_id)
+        return e["status"]
 
-    def record_attendance(self, present: list[str], absent: list[Absence], by: str,
-                          correlation_id: str | None) -> None:
-        """Record every summoned member as present or absent (excused or not), each exactly once."""
+    def _not_in_cell(self, field: str, member_id: str) -> DomainError:
+        return _refuse(field, "attendance.roster",
+                       f"{member_id} was not a member of this cell on {self.date.isoformat()}",
+                       f"{member_id} không phải đảng viên của chi bộ vào ngày {vn_date(self.date)}")
+
+    def is_temporary_participant(self, member_id: str) -> bool:
+        return any(p["member_id"] == member_id for p in self.temporary_participants)
+
+    # ---- counting -----------------------------------------------------------------------------------------
+
+    def present_ids(self) -> list[str]:
+        return [mid for mid, a in self.attendance.items() if a["present"] and self.entry(mid) is not None]
+
+    def attendance_base(self) -> int:
+        base = 0
+        for e in self.roster:
+            if e["status"] == "temporarily_elsewhere":
+                continue
+            if e["status"] == "exempted" and not self.attendance.get(e["member_id"], {}).get("present"):
+                continue
+            base += 1
+        return base
+
+    def voting_base(self) -> list[str]:
+        return [e["member_id"] for e in self.roster if e["status"] == "official"]
+
+    def eligible_voters(self) -> list[str]:
+        """Official members recorded present: the only ones who may vote."""
+        present = set(self.present_ids())
+        return [mid for mid in self.voting_base() if mid in present]
+
+    def able_to_decide(self, decision_majority: str) -> bool:
+        base = len(self.voting_base())
+        return base > 0 and len(self.eligible_voters()) > parse_fraction(decision_majority) * base
+
+    @property
+    def minutes(self) -> int:
+        if self.started_at is None or self.ended_at is None:
+            return 0
+        return int((self.ended_at - self.started_at).total_seconds() // 60)
+
+    def full_procedure(self, required: tuple[str, ...]) -> bool:
+        covered = {a["step"] for a in self.agenda}
+        return all(step in covered for step in required)
+
+    # ---- holding a scheduled meeting ---------------------------------------------------------------------
+
+    def hold(self, *, date: dt.date, started_at: dt.datetime, ended_at: dt.datetime, place: str,
+             chair_id: uuid.UUID | None, minute_taker_id: uuid.UUID | None, roster: list[dict[str, str]],
+             temporary_participants: list[dict[str, str]], today: dt.date, policy_version: str,
+             cell_ended_on: dt.date | None, by: str, correlation_id: str | None) -> None:
+        if self.status != "scheduled":
+            raise _refuse("meeting_id", "meeting.not_scheduled", f"this meeting is {self.status}, not scheduled",
+                          f"buổi sinh hoạt này ở trạng thái {term(self.status)}, không phải đã lên lịch")
+        check_held_facts(kind=self.kind, topic=self.topic, date=date, today=today, started_at=started_at,
+                         ended_at=ended_at, roster=roster, chair_id=chair_id, minute_taker_id=minute_taker_id,
+                         cell_effective_from=None, cell_ended_on=cell_ended_on)
+        self._held_as_scheduled(
+            date=date, started_at=started_at, ended_at=ended_at, place=place.strip() or self.place,
+            chair_id=chair_id, minute_taker_id=minute_taker_id, roster=roster,
+            temporary_participants=temporary_participants, policy_version=policy_version,
+            kind=self.kind, topic=self.topic, **self._ctx(by, correlation_id))
+
+    @event("HeldAsScheduled")
+    def _held_as_scheduled(self, date: dt.date, started_at: dt.datetime, ended_at: dt.datetime, place: str,
+                           chair_id: uuid.UUID | None, minute_taker_id: uuid.UUID | None,
+                           roster: list[dict[str, str]], temporary_participants: list[dict[str, str]],
+                           policy_version: str, kind: str, topic: str | None, cell_id: uuid.UUID,
+                           org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
+        self._take_held(_Facts(cell_id=cell_id, kind=kind, topic=topic, date=date, started_at=started_at,
+                               ended_at=ended_at, place=place, chair_id=chair_id, minute_taker_id=minute_taker_id,
+                               roster=roster, policy_version=policy_version, org_path=org_path,
+                               temporary_participants=temporary_participants))
+
+    def cancel(self, reason: str, by: str, correlation_id: str | None) -> None:
+        if self.status != "scheduled":
+            raise _refuse("meeting_id", "meeting.not_scheduled",
+                          f"only a scheduled meeting can be cancelled; this one is {self.status}",
+                          f"chỉ hủy được buổi sinh hoạt đã lên lịch; buổi này ở trạng thái {term(self.status)}")
+        if not reason.strip():
+            raise _refuse("reason", "cancel.reason", "say why the meeting is cancelled", "phải ghi lý do hủy")
+        self._cancelled(reason=reason.strip(), **self._ctx(by, correlation_id))
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str, cell_id: uuid.UUID, org_path: list[str], recorded_by: str,
+                   correlation_id: str | None) -> None:
+        self.status = "cancelled"
+        self.cancel_reason = reason
+
+    # ---- attendance ---------------------------------------------------------------------------------------
+
+    def record_attendance(self, present: list[str], absent: list[Absence], by: str, correlation_id: str | None,
+                          complete: bool = True) -> None:
+        """Record summoned members as present or absent (excused or not), each exactly once.
+
+        `complete`: every summoned member must be accounted for (the one-command hold; and at closing).
+        """
+        self.check_open()
         seen: set[str] = set()
         for field, ids in (("present", present), ("absent", [a.member_id for a in absent])):
             for i, member_id in enumerate(ids):
                 if member_id in seen or member_id in self.attendance:
-                    raise DomainError(f"{field}.{i}", f"{member_id} is listed twice", rule="attendance.once",
-                                      vi=f"{member_id} được ghi hai lần")
+                    raise _refuse(f"{field}.{i}", "attendance.once", f"{member_id} is listed twice",
+                                  f"{member_id} được ghi hai lần")
                 seen.add(member_id)
-                try:
-                    self.status_of(member_id)
-                except DomainError:
-                    raise DomainError(
-                        f"{field}.{i}",
-                        f"{member_id} was not a member of this cell on {self.date.isoformat()}",
-                        rule="attendance.roster",
-                        vi=f"{member_id} không phải đảng viên của chi bộ vào ngày {vn_date(self.date)}",
-                    ) from None
+                if self.entry(member_id) is None:
+                    raise self._not_in_cell(f"{field}.{i}", member_id)
         for i, absence in enumerate(absent):
             if absence.excused and not absence.reason.strip():
-                raise DomainError(f"absent.{i}.reason", "an excused absence needs its reason",
-                                  rule="attendance.excuse_reason", vi="vắng có lý do thì phải ghi lý do")
-        missing = [e["member_id"] for e in self.roster if e["member_id"] not in seen]
-        if missing:
-            raise DomainError("absent", f"no attendance recorded for {', '.join(missing)}: list each summoned "
-                              "member as present or absent", rule="attendance.complete",
-                              vi=f"chưa ghi có mặt hay vắng mặt cho {', '.join(missing)}: mỗi đảng viên được "
-                                 "triệu tập phải được ghi là có mặt hoặc vắng mặt")
-        # Each attendance event is self-contained (cell, when, where in the tree), for the relay and consumers.
-        context = {"cell_id": self.cell_id, "occurred_at": self.started_at, "org_path": self.org_path,
-                   "recorded_by": by, "correlation_id": correlation_id}
+                raise _refuse(f"absent.{i}.reason", "attendance.excuse_reason", "an excused absence needs its reason",
+                              "vắng có lý do thì phải ghi lý do")
+        if complete:
+            self._check_complete(seen)
+        context = self._ctx(by, correlation_id) | {"occurred_at": self.started_at}
         for member_id in present:
             self._attended(member_id=member_id, status=self.status_of(member_id), **context)
         for a in absent:
             self._absent(member_id=a.member_id, status=self.status_of(a.member_id), excused=a.excused,
                          reason=a.reason.strip(), **context)
+
+    def _check_complete(self, also: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        missing = [e["member_id"] for e in self.roster if e["member_id"] not in self.attendance
+                   and e["member_id"] not in also]
+        if missing:
+            raise _refuse("absent", "attendance.complete",
+                          f"no attendance recorded for {', '.join(missing)}: list each summoned member as present "
+                          "or absent",
+                          f"chưa ghi có mặt hay vắng mặt cho {', '.join(missing)}: mỗi đảng viên được triệu tập "
+                          "phải được ghi là có mặt hoặc vắng mặt")
 
     @event("MemberAttended")
     def _attended(self, member_id: str, status: str, cell_id: uuid.UUID, occurred_at: dt.datetime,
@@ -112,9 +313,413 @@ class Meeting(Aggregate):
                 correlation_id: str | None) -> None:
         self.attendance[member_id] = {"present": False, "excused": excused, "reason": reason}
 
-    @property
-    def minutes(self) -> int:
-        return int((self.ended_at - self.started_at).total_seconds() // 60)
+    def record_guest(self, guest_id: str, full_name: str, is_assigned_supervisor: bool, by: str,
+                     correlation_id: str | None) -> None:
+        """A superior committee member attending (dự sinh hoạt); marked when assigned to this cell."""
+        self.check_open()
+        if self.entry(guest_id) is not None:
+            raise _refuse("guest_id", "guest.not_member", f"{guest_id} is a member of this cell: record attendance",
+                          f"{guest_id} là đảng viên của chi bộ: hãy ghi điểm danh")
+        if guest_id in self.guests:
+            raise _refuse("guest_id", "guest.once", f"{guest_id} is already recorded as a guest",
+                          f"{guest_id} đã được ghi là khách mời")
+        if not full_name.strip():
+            raise _refuse("full_name", "guest.name", "a guest needs a name", "khách mời phải có họ tên")
+        self._guest(guest_id=guest_id, full_name=full_name.strip(), is_assigned_supervisor=is_assigned_supervisor,
+                    occurred_at=self.started_at, **self._ctx(by, correlation_id))
+
+    @event("GuestAttended")
+    def _guest(self, guest_id: str, full_name: str, is_assigned_supervisor: bool, occurred_at: dt.datetime,
+               cell_id: uuid.UUID, org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
+        self.guests[guest_id] = {"full_name": full_name, "is_assigned_supervisor": is_assigned_supervisor}
+
+    # ---- agenda, speakers ---------------------------------------------------------------------------------
+
+    def cover_step(self, step: str, note: str, by: str, correlation_id: str | None) -> None:
+        self.check_open()
+        if step not in AGENDA_ORDER:
+            raise _refuse("step", "agenda.step", f"must be one of {', '.join(AGENDA_ORDER)}",
+                          f"phải là một trong: {', '.join(AGENDA_ORDER)}")
+        covered = [a["step"] for a in self.agenda]
+        if step in covered:
+            raise _refuse("step", "agenda.once", f"{step} is already recorded", f"bước {term(step)} đã được ghi")
+        if covered and AGENDA_ORDER.index(step) < AGENDA_ORDER.index(covered[-1]):
+            raise _refuse("step", "agenda.order", f"{step} comes before {covered[-1]} in the order of a meeting",
+                          f"bước {term(step)} phải diễn ra trước bước {term(covered[-1])} theo trình tự sinh hoạt")
+        self._step(step=step, note=note.strip(), occurred_at=self.started_at, **self._ctx(by, correlation_id))
+
+    @event("AgendaStepCovered")
+    def _step(self, step: str, note: str, occurred_at: dt.datetime, cell_id: uuid.UUID, org_path: list[str],
+              recorded_by: str, correlation_id: str | None) -> None:
+        self.agenda.append({"step": step, "note": note})
+
+    def record_speaker(self, member_id: str, gist: str, by: str, correlation_id: str | None) -> None:
+        """Who spoke and the gist: a present member, a temporary participant or a guest who attended."""
+        self.check_open()
+        if self.entry(member_id) is not None:
+            if not self.attendance.get(member_id, {}).get("present"):
+                raise _refuse("member_id", "speaker.present", f"{member_id} is not recorded as present",
+                              f"{member_id} chưa được ghi là có mặt")
+        elif member_id not in self.guests and not self.is_temporary_participant(member_id):
+            raise self._not_in_cell("member_id", member_id)
+        if not gist.strip():
+            raise _refuse("gist", "speaker.gist", "write the gist of what was said", "phải ghi tóm tắt ý kiến")
+        self._spoke(member_id=member_id, gist=gist.strip(), occurred_at=self.started_at,
+                    **self._ctx(by, correlation_id))
+
+    @event("MemberSpoke")
+    def _spoke(self, member_id: str, gist: str, occurred_at: dt.datetime, cell_id: uuid.UUID, org_path: list[str],
+               recorded_by: str, correlation_id: str | None) -> None:
+        self.speakers.append({"member_id": member_id, "gist": gist})
+
+    def participation(self) -> float | None:
+        """Share of present members who spoke (a quality figure)."""
+        present = set(self.present_ids())
+        if not present:
+            return None
+        spoke = {s["member_id"] for s in self.speakers} & present
+        return round(len(spoke) / len(present), 4)
+
+    # ---- resolutions --------------------------------------------------------------------------------------
+
+    def vote(self, *, text: str, kind: str, votes_for: int, votes_against: int, abstentions: int,
+             voters: list[str], decision_majority: str, admission_majority: str, by: str,
+             correlation_id: str | None) -> uuid.UUID:
+        """Propose a resolution and record its vote; returns the resolution id. Adopted or rejected by the rules."""
+        self.check_open()
+        if kind not in RESOLUTION_KINDS:
+            raise _refuse("kind", "resolution.kind", f"must be one of {', '.join(RESOLUTION_KINDS)}",
+                          f"phải là một trong: {', '.join(RESOLUTION_KINDS)}")
+        if not text.strip():
+            raise _refuse("text", "resolution.text", "a resolution needs its text", "nghị quyết phải có nội dung")
+        eligible = set(self.eligible_voters())
+        seen: set[str] = set()
+        for i, voter in enumerate(voters):
+            field = f"voters.{i}"
+            entry = self.entry(voter)
+            if voter in seen:
+                raise _refuse(field, "vote.once", f"{voter} is listed twice", f"{voter} được ghi hai lần")
+            seen.add(voter)
+            if entry is None:
+                raise _refuse(field, "vote.member",
+                              f"{voter} is not a member of this cell and cannot vote",
+                              f"{voter} không phải đảng viên của chi bộ nên không được biểu quyết")
+            name = entry["full_name"]
+            if entry["status"] == "probationary":
+                raise _refuse(field, "vote.probationary",
+                              f"{name} is a probationary member: probationary members do not vote (Charter art. 3.4)",
+                              f"{name} là đảng viên dự bị: đảng viên dự bị không có quyền biểu quyết (Điều lệ, điều 3)")
+            if entry["status"] != "official":
+                raise _refuse(field, "vote.official", f"{name} is {entry['status']} on the meeting date and not "
+                              "in the voting base", f"{name} là {term(entry['status'])} vào ngày họp, không thuộc "
+                              "số đảng viên biểu quyết")
+            if voter not in eligible:
+                raise _refuse(field, "vote.present", f"{name} is not recorded as present",
+                              f"{name} chưa được ghi là có mặt")
+        cast = votes_for + votes_against + abstentions
+        if min(votes_for, votes_against, abstentions) < 0:
+            raise _refuse("votes_for", "vote.tally", "votes cannot be negative", "số phiếu không thể âm")
+        if cast != len(voters):
+            raise _refuse("voters", "vote.tally_matches_voters",
+                          f"{cast} votes counted but {len(voters)} voters listed",
+                          f"đếm được {cast} phiếu nhưng danh sách có {len(voters)} người biểu quyết")
+        base = self.voting_base()
+        two_thirds = kind in ("admission", "confirmation")
+        fraction = parse_fraction(admission_majority if two_thirds else decision_majority)
+        threshold = f">={admission_majority}" if two_thirds else f">{decision_majority}"
+        reason = ""
+        if not self.able_to_decide(decision_majority):
+            adopted, reason = False, "not_able_to_decide"
+        elif two_thirds:
+            adopted = votes_for >= fraction * len(base)
+        else:
+            adopted = votes_for > fraction * len(base)
+        seq = len(self.resolutions) + 1
+        resolution_id = resolution_id_for(self.id, seq)
+        fields = {"resolution_id": resolution_id, "seq": seq, "kind": kind, "text": text.strip(),
+                  "votes_for": votes_for, "votes_against": votes_against, "abstentions": abstentions,
+                  "voting_base": len(base), "eligible_voters": sorted(eligible), "voters": list(voters),
+                  "threshold": threshold, "reason": reason, "occurred_at": self.started_at}
+        if adopted:
+            self._passed(**fields, **self._ctx(by, correlation_id))
+        else:
+            self._rejected(**fields, **self._ctx(by, correlation_id))
+        return resolution_id
+
+    def _add_resolution(self, adopted: bool, fields: dict[str, Any]) -> None:
+        skip = ("self", "occurred_at", "cell_id", "org_path", "recorded_by", "correlation_id")
+        self.resolutions.append({k: v for k, v in fields.items() if k not in skip} | {"adopted": adopted})
+
+    @event("ResolutionPassed")
+    def _passed(self, resolution_id: uuid.UUID, seq: int, kind: str, text: str, votes_for: int, votes_against: int,
+                abstentions: int, voting_base: int, eligible_voters: list[str], voters: list[str], threshold: str,
+                reason: str, occurred_at: dt.datetime, cell_id: uuid.UUID, org_path: list[str], recorded_by: str,
+                correlation_id: str | None) -> None:
+        self._add_resolution(True, dict(locals()))
+
+    @event("ResolutionRejected")
+    def _rejected(self, resolution_id: uuid.UUID, seq: int, kind: str, text: str, votes_for: int,
+                  votes_against: int, abstentions: int, voting_base: int, eligible_voters: list[str],
+                  voters: list[str], threshold: str, reason: str, occurred_at: dt.datetime, cell_id: uuid.UUID,
+                  org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
+        self._add_resolution(False, dict(locals()))
+
+    def review(self, *, resolution_id: uuid.UUID, resolution_cell_id: uuid.UUID | None,
+               resolution_meeting_id: uuid.UUID | None, resolution_date: dt.date | None, outcome: str, note: str,
+               by: str, correlation_id: str | None) -> None:
+        """Follow-up of an earlier resolution of the same cell (implemented / partly / not)."""
+        self.check_open()
+        if resolution_cell_id is None or resolution_meeting_id is None or resolution_date is None:
+            raise _refuse("resolution_id", "review.known", f"no resolution {resolution_id} is known",
+                          f"không có nghị quyết {resolution_id}")
+        if resolution_cell_id != self.cell_id:
+            raise _refuse("resolution_id", "review.same_cell",
+                          "the resolution belongs to another cell: a cell reviews its own resolutions",
+                          "nghị quyết thuộc chi bộ khác: chi bộ chỉ kiểm điểm nghị quyết của mình")
+        if resolution_meeting_id == self.id or resolution_date > self.date:
+            raise _refuse("resolution_id", "review.later_meeting",
+                          "a resolution is reviewed at a later meeting than the one that voted it",
+                          "nghị quyết được kiểm điểm ở buổi sinh hoạt sau buổi đã thông qua nó")
+        if outcome not in REVIEW_OUTCOMES:
+            raise _refuse("outcome", "review.outcome", f"must be one of {', '.join(REVIEW_OUTCOMES)}",
+                          f"phải là một trong: {', '.join(REVIEW_OUTCOMES)}")
+        if any(r["resolution_id"] == resolution_id for r in self.reviews):
+            raise _refuse("resolution_id", "review.once", "this resolution is already reviewed at this meeting",
+                          "nghị quyết này đã được kiểm điểm trong buổi sinh hoạt này")
+        self._reviewed(resolution_id=resolution_id, resolution_meeting_id=resolution_meeting_id, outcome=outcome,
+                       note=note.strip(), occurred_at=self.started_at, **self._ctx(by, correlation_id))
+
+    @event("ResolutionReviewed")
+    def _reviewed(self, resolution_id: uuid.UUID, resolution_meeting_id: uuid.UUID, outcome: str, note: str,
+                  occurred_at: dt.datetime, cell_id: uuid.UUID, org_path: list[str], recorded_by: str,
+                  correlation_id: str | None) -> None:
+        self.reviews.append({"resolution_id": resolution_id, "resolution_meeting_id": resolution_meeting_id,
+                             "outcome": outcome, "note": note})
+
+    # ---- dues ---------------------------------------------------------------------------------------------
+
+    def collect_dues(self, member_id: str, month: str, paid: bool, by: str, correlation_id: str | None) -> None:
+        self.check_open()
+        if self.entry(member_id) is None:
+            raise self._not_in_cell("member_id", member_id)
+        if member_id in self.dues and self.dues[member_id]["month"] == month:
+            raise _refuse("member_id", "dues.once", f"dues of {month} are already recorded for {member_id}",
+                          f"đảng phí tháng {month} của {member_id} đã được ghi")
+        self._dues(member_id=member_id, month=month, paid=paid, occurred_at=self.started_at,
+                   **self._ctx(by, correlation_id))
+
+    @event("DuesCollected")
+    def _dues(self, member_id: str, month: str, paid: bool, occurred_at: dt.datetime, cell_id: uuid.UUID,
+              org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
+        self.dues[member_id] = {"month": month, "paid": paid}
+
+    # ---- closing and corrections --------------------------------------------------------------------------
+
+    def close(self, approved_at: dt.datetime, required_steps: tuple[str, ...], min_minutes: int, by: str,
+              correlation_id: str | None) -> None:
+        """Minutes approved at the meeting: every summoned member must be accounted for.
+
+        Recorded with the quality flags of the policy in force: full procedure (regular and combined meetings)
+        and a duration below the minimum for the kind (recorded, not refused).
+        """
+        self.check_open()
+        self._check_complete()
+        full = self.full_procedure(required_steps) if self.kind != "thematic" else None
+        self._closed(minutes_approved_at=approved_at, full_procedure=full, minutes=self.minutes,
+                     below_minimum_duration=self.minutes < min_minutes, **self._ctx(by, correlation_id))
+
+    @event("Closed")
+    def _closed(self, minutes_approved_at: dt.datetime, full_procedure: bool | None, minutes: int,
+                below_minimum_duration: bool, cell_id: uuid.UUID, org_path: list[str], recorded_by: str,
+                correlation_id: str | None) -> None:
+        self.status = "closed"
+        self.closed_at = minutes_approved_at
+
+    def correct(self, path: str, value: Any, reason: str, by: str, correlation_id: str | None) -> None:
+        """A signed correction (đính chính): the original events stay; the read view shows the new value."""
+        if self.status not in ("held", "closed"):
+            raise _refuse("meeting_id", "correction.held", "only a held meeting's record can be corrected",
+                          "chỉ đính chính được biên bản của buổi sinh hoạt đã diễn ra")
+        if not reason.strip():
+            raise _refuse("reason", "correction.reason", "a correction needs its reason", "đính chính phải có lý do")
+        old, new = self._check_correction(path, value)
+        if old == new:
+            raise _refuse("value", "correction.changes", "the value is unchanged", "giá trị không thay đổi")
+        self._corrected(path=path, old_value=old, new_value=new, reason=reason.strip(),
+                        occurred_at=self.started_at, **self._ctx(by, correlation_id))
+
+    def _check_correction(self, path: str, value: Any) -> tuple[Any, Any]:
+        bad = _refuse("value", "correction.value", f"not a valid value for {path}",
+                      f"giá trị không hợp lệ cho {path}")
+        head, _, rest = path.partition(".")
+        if path in ("place", "topic"):
+            if not isinstance(value, str) or (path == "topic" and self.kind != "regular" and not value.strip()):
+                raise bad
+            return getattr(self, path) or "", value.strip()
+        if path in ("chair_id", "minute_taker_id"):
+            if value is not None and (not isinstance(value, str) or self.entry(value) is None):
+                raise self._not_in_cell("value", str(value))
+            old = getattr(self, path)
+            return (str(old) if old else None), value
+        if path in ("start_time", "end_time"):
+            try:
+                t = dt.time.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise bad from None
+            assert self.started_at is not None and self.ended_at is not None
+            start = self.started_at.replace(hour=t.hour, minute=t.minute) if path == "start_time" else self.started_at
+            end = self.ended_at.replace(hour=t.hour, minute=t.minute) if path == "end_time" else self.ended_at
+            if end <= start:
+                raise _refuse("value", "time.end_after_start", "the end must be after the start",
+                              "giờ kết thúc phải sau giờ bắt đầu")
+            old_at = self.started_at if path == "start_time" else self.ended_at
+            return old_at.strftime("%H:%M"), t.strftime("%H:%M")
+        if head == "attendance" and self.entry(rest) is not None:
+            if not isinstance(value, dict) or not isinstance(value.get("present"), bool):
+                raise bad
+            new = {"present": value["present"]}
+            if not value["present"]:
+                new |= {"excused": bool(value.get("excused")), "reason": str(value.get("reason") or "").strip()}
+                if new["excused"] and not new["reason"]:
+                    raise _refuse("value.reason", "attendance.excuse_reason", "an excused absence needs its reason",
+                                  "vắng có lý do thì phải ghi lý do")
+            return self.attendance.get(rest), new
+        if head == "speakers":
+            index, _, leaf = rest.partition(".")
+            if index.isdigit() and int(index) < len(self.speakers) and leaf == "gist":
+                if not isinstance(value, str) or not value.strip():
+                    raise bad
+                return self.speakers[int(index)]["gist"], value.strip()
+        if head == "resolutions":
+            rid, _, leaf = rest.partition(".")
+            for r in self.resolutions:
+                if str(r["resolution_id"]) == rid and leaf == "text":
+                    if not isinstance(value, str) or not value.strip():
+                        raise bad
+                    return r["text"], value.strip()
+        raise _refuse("path", "correction.path",
+                      f"{path!r} cannot be corrected; use place, topic, chair_id, minute_taker_id, start_time, "
+                      "end_time, attendance.<member_id>, speakers.<n>.gist or resolutions.<id>.text",
+                      f"không thể đính chính {path!r}")
+
+    @event("Corrected")
+    def _corrected(self, path: str, old_value: Any, new_value: Any, reason: str, occurred_at: dt.datetime,
+                   cell_id: uuid.UUID, org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
+        head, _, rest = path.partition(".")
+        if path in ("place", "topic"):
+            setattr(self, path, new_value)
+        elif path in ("chair_id", "minute_taker_id"):
+            setattr(self, path, uuid.UUID(new_value) if new_value else None)
+        elif path == "start_time" and self.started_at:
+            t = dt.time.fromisoformat(new_value)
+            self.started_at = self.started_at.replace(hour=t.hour, minute=t.minute)
+        elif path == "end_time" and self.ended_at:
+            t = dt.time.fromisoformat(new_value)
+            self.ended_at = self.ended_at.replace(hour=t.hour, minute=t.minute)
+        elif head == "attendance":
+            self.attendance[rest] = new_value
+        elif head == "speakers":
+            self.speakers[int(rest.split(".")[0])]["gist"] = new_value
+        elif head == "resolutions":
+            rid = rest.split(".")[0]
+            for r in self.resolutions:
+                if str(r["resolution_id"]) == rid:
+                    r["text"] = new_value
+        self.corrections.append({"path": path, "old_value": old_value, "new_value": new_value, "reason": reason,
+                                 "recorded_by": recorded_by})
+
+
+@dataclass
+class _Facts:
+    cell_id: uuid.UUID
+    kind: str
+    topic: str | None
+    date: dt.date
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    place: str
+    chair_id: uuid.UUID | None
+    minute_taker_id: uuid.UUID | None
+    roster: list[dict[str, str]]
+    policy_version: str
+    org_path: list[str]
+    temporary_participants: list[dict[str, str]]
+
+
+class ResolutionClaim(Aggregate):
+    """Index entry of a resolution (id = the resolution id): which meeting and cell voted it, and when.
+
+    Saved with the vote, so a later review finds the resolution's cell without scanning meetings.
+    """
+
+    @event("Claimed")
+    def __init__(self, id: uuid.UUID, meeting_id: uuid.UUID, cell_id: uuid.UUID, date: dt.date, text: str):
+        self.meeting_id = meeting_id
+        self.cell_id = cell_id
+        self.date = date
+        self.text = text
+
+
+_CALENDAR_NS = uuid.UUID("9d2e3c61-3a0f-4b57-8c4e-2a7d1b5e6f08")
+
+
+class CellCalendar(Aggregate):
+    """The ids of a cell's meetings (id derived from the cell id), for listing a cell's meetings by date."""
+
+    @staticmethod
+    def id_for(cell_id: uuid.UUID) -> uuid.UUID:
+        return uuid.uuid5(_CALENDAR_NS, str(cell_id))
+
+    @event("Opened")
+    def __init__(self, id: uuid.UUID, cell_id: uuid.UUID):
+        self.cell_id = cell_id
+        self.meetings: list[str] = []
+
+    @event("Listed")
+    def list_meeting(self, meeting_id: uuid.UUID) -> None:
+        self.meetings.append(str(meeting_id))
+
+
+def check_held_facts(*, kind: str, topic: str | None, date: dt.date, today: dt.date, started_at: dt.datetime,
+                     ended_at: dt.datetime, roster: list[dict[str, str]], chair_id: uuid.UUID | None,
+                     minute_taker_id: uuid.UUID | None, cell_effective_from: dt.date | None,
+                     cell_ended_on: dt.date | None) -> None:
+    """The rules a held meeting's facts satisfy, whether recorded in one go or from a schedule."""
+    if kind not in MEETING_KINDS:
+        raise DomainError("kind", f"must be one of {', '.join(MEETING_KINDS)}",
+                          vi=f"phải là một trong: {', '.join(MEETING_KINDS)}")
+    if kind in ("thematic", "combined") and not (topic or "").strip():
+        raise _refuse("topic", "thematic.topic", "a thematic meeting needs its topic",
+                      "sinh hoạt chuyên đề phải có chủ đề")
+    if date > today:
+        raise _refuse("date", "date.not_future", "a meeting cannot be recorded as held in the future",
+                      "không thể ghi nhận một buổi sinh hoạt diễn ra trong tương lai")
+    if cell_effective_from is not None and date < cell_effective_from:
+        raise _refuse("date", "cell.existed", f"is before the cell existed ({cell_effective_from})",
+                      f"trước ngày thành lập chi bộ ({vn_date(cell_effective_from)})")
+    if cell_ended_on is not None and date >= cell_ended_on:
+        raise _refuse("date", "cell.existed", f"the cell was merged or dissolved on {cell_ended_on}",
+                      f"chi bộ đã hợp nhất hoặc giải thể từ ngày {vn_date(cell_ended_on)}")
+    if ended_at <= started_at:
+        raise _refuse("end_time", "time.end_after_start", "must be after the start time",
+                      "giờ kết thúc phải sau giờ bắt đầu")
+    if not roster:
+        raise _refuse("cell_id", "roster.empty", f"the cell had no members on {date.isoformat()}",
+                      f"chi bộ không có đảng viên nào vào ngày {vn_date(date)}")
+    summoned = {e["member_id"] for e in roster}
+    for field, person in (("chair_id", chair_id), ("minute_taker_id", minute_taker_id)):
+        if person is not None and str(person) not in summoned:
+            raise _refuse(field, "attendance.roster", f"{person} was not a member of this cell on {date.isoformat()}",
+                          f"{person} không phải đảng viên của chi bộ vào ngày {vn_date(date)}")
+
+
+def check_cell(cell_id: uuid.UUID, cell_kind: str | None) -> None:
+    if cell_kind is None:
+        raise _refuse("cell_id", "cell.exists", f"no cell {cell_id} is known (yet) to the meetings service",
+                      f"dịch vụ sinh hoạt chưa biết chi bộ {cell_id}")
+    if cell_kind != "cell":
+        raise _refuse("cell_id", "cell.kind", f"meetings are held by cells; this unit is a {cell_kind}",
+                      f"chỉ chi bộ mới tổ chức sinh hoạt chi bộ; đơn vị này là {term(cell_kind)}")
 
 
 def hold_meeting(
@@ -136,40 +741,40 @@ def hold_meeting(
     policy_version: str,
     by: str,
     correlation_id: str | None,
+    cell_ended_on: dt.date | None = None,
+    meeting_id: uuid.UUID | None = None,
 ) -> Meeting:
-    if cell_kind is None:
-        raise DomainError("cell_id", f"no cell {cell_id} is known (yet) to the meetings service",
-                          rule="cell.exists", vi=f"dịch vụ sinh hoạt chưa biết chi bộ {cell_id}")
-    if cell_kind != "cell":
-        raise DomainError("cell_id", f"meetings are held by cells; this unit is a {cell_kind}", rule="cell.kind",
-                          vi=f"chỉ chi bộ mới tổ chức sinh hoạt chi bộ; đơn vị này là {term(cell_kind)}")
-    if kind not in MEETING_KINDS:
-        raise DomainError("kind", f"must be one of {', '.join(MEETING_KINDS)}",
-                          vi=f"phải là một trong: {', '.join(MEETING_KINDS)}")
-    if kind in ("thematic", "combined") and not (topic or "").strip():
-        raise DomainError("topic", "a thematic meeting needs its topic", rule="thematic.topic",
-                          vi="sinh hoạt chuyên đề phải có chủ đề")
-    if date > today:
-        raise DomainError("date", "a meeting cannot be recorded as held in the future", rule="date.not_future",
-                          vi="không thể ghi nhận một buổi sinh hoạt diễn ra trong tương lai")
-    if cell_effective_from is not None and date < cell_effective_from:
-        raise DomainError("date", f"is before the cell existed ({cell_effective_from})", rule="cell.existed",
-                          vi=f"trước ngày thành lập chi bộ ({vn_date(cell_effective_from)})")
-    if ended_at <= started_at:
-        raise DomainError("end_time", "must be after the start time", rule="time.end_after_start",
-                          vi="giờ kết thúc phải sau giờ bắt đầu")
-    if not roster:
-        raise DomainError("cell_id", f"the cell had no members on {date.isoformat()}", rule="roster.empty",
-                          vi=f"chi bộ không có đảng viên nào vào ngày {vn_date(date)}")
-    summoned = {e["member_id"] for e in roster}
-    for field, person in (("chair_id", chair_id), ("minute_taker_id", minute_taker_id)):
-        if person is not None and str(person) not in summoned:
-            raise DomainError(field, f"{person} was not a member of this cell on {date.isoformat()}",
-                              rule="attendance.roster",
-                              vi=f"{person} không phải đảng viên của chi bộ vào ngày {vn_date(date)}")
-    return Meeting(
+    """A meeting recorded as held in one command (the one-form API)."""
+    check_cell(cell_id, cell_kind)
+    check_held_facts(kind=kind, topic=topic, date=date, today=today, started_at=started_at, ended_at=ended_at,
+                     roster=roster, chair_id=chair_id, minute_taker_id=minute_taker_id,
+                     cell_effective_from=cell_effective_from, cell_ended_on=cell_ended_on)
+    return Meeting._create(
+        Meeting.Held, id=meeting_id or uuid.uuid4(),
         cell_id=cell_id, kind=kind, topic=(topic or "").strip() or None, date=date, started_at=started_at,
         ended_at=ended_at, place=place.strip(), chair_id=chair_id, minute_taker_id=minute_taker_id,
         roster=roster, policy_version=policy_version, org_path=org_path, recorded_by=by,
         correlation_id=correlation_id,
     )
+
+
+def schedule_meeting(*, cell_kind: str | None, cell_id: uuid.UUID, cell_ended_on: dt.date | None,
+                     org_path: list[str], kind: str, topic: str | None, scheduled_for: dt.datetime, place: str,
+                     summoned: list[dict[str, str]], guests: list[dict[str, str]], by: str,
+                     correlation_id: str | None) -> Meeting:
+    check_cell(cell_id, cell_kind)
+    if kind not in MEETING_KINDS:
+        raise DomainError("kind", f"must be one of {', '.join(MEETING_KINDS)}",
+                          vi=f"phải là một trong: {', '.join(MEETING_KINDS)}")
+    if kind in ("thematic", "combined") and not (topic or "").strip():
+        raise _refuse("topic", "thematic.topic", "a thematic meeting needs its topic",
+                      "sinh hoạt chuyên đề phải có chủ đề")
+    if cell_ended_on is not None and scheduled_for.date() >= cell_ended_on:
+        raise _refuse("date", "cell.existed", f"the cell was merged or dissolved on {cell_ended_on}",
+                      f"chi bộ đã hợp nhất hoặc giải thể từ ngày {vn_date(cell_ended_on)}")
+    return Meeting._create(
+        Meeting.Scheduled, id=uuid.uuid4(), cell_id=cell_id, kind=kind, topic=(topic or "").strip() or None,
+        scheduled_for=scheduled_for, place=place.strip(), summoned=summoned, guests=guests, org_path=org_path,
+        recorded_by=by, correlation_id=correlation_id,
+    )
+

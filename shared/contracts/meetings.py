@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, JsonValue, model_validator
 
 from shared.contracts.base import Id, MeetingKind, MemberStatus, Payload
 
@@ -44,6 +44,9 @@ class MeetingHeld(Payload):
     minute_taker_id: Id | None = None
     roster: list[RosterEntry]  # the summoned members with their status on the meeting date
     policy_version: str
+    # members of other cells temporarily active here (sinh hoạt tạm thời), with their home status: they may
+    # attend and speak but are outside this cell's attendance and voting bases
+    temporary_participants: list[RosterEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> MeetingHeld:
@@ -118,6 +121,8 @@ class _Vote(Payload):
     voting_base: int = Field(ge=0)
     eligible_voters: list[Id]
     threshold: str  # the rule applied, e.g. ">1/2" or ">=2/3"
+    voters: list[Id] = Field(default_factory=list)  # who voted (each an eligible voter)
+    reason: str = ""  # "not_able_to_decide": no more than half of the voting base was present
 
     @model_validator(mode="after")
     def _tally_within_base(self) -> _Vote:
@@ -140,12 +145,16 @@ class ResolutionReviewed(Payload):
     resolution_id: Id
     outcome: Literal["implemented", "partly", "not_implemented"]
     note: str = Field(default="", max_length=4000)
+    resolution_meeting_id: Id | None = None  # the earlier meeting that voted the resolution
 
 
 class MeetingClosed(Payload):
     meeting_id: Id
     cell_id: Id
     minutes_approved_at: dt.datetime
+    full_procedure: bool | None = None  # every required agenda step covered (None: thematic meeting)
+    minutes: int | None = None  # duration in minutes
+    below_minimum_duration: bool = False  # shorter than the policy's minimum for its kind (a quality flag)
 
 
 class MeetingCancelled(Payload):
@@ -162,6 +171,22 @@ class DuesCollected(Payload):
     paid: bool
 
 
+class MeetingCorrected(Payload):
+    """A signed correction of a meeting's record (đính chính): the original events stay; this one wins.
+
+    `path` names what changed: place, topic, chair_id, minute_taker_id, start_time, end_time,
+    attendance.<member_id>, speakers.<n>.gist or resolutions.<resolution_id>.text. Who corrected it is the
+    envelope's `recorded_by`.
+    """
+
+    meeting_id: Id
+    cell_id: Id
+    path: str = Field(min_length=1, max_length=200)
+    old_value: JsonValue = None
+    new_value: JsonValue = None
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 MEETINGS_PAYLOADS: tuple[type[Payload], ...] = (
     MeetingScheduled,
     MeetingHeld,
@@ -176,4 +201,5 @@ MEETINGS_PAYLOADS: tuple[type[Payload], ...] = (
     MeetingClosed,
     MeetingCancelled,
     DuesCollected,
+    MeetingCorrected,
 )

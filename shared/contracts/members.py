@@ -38,6 +38,7 @@ class CellsMerged(Payload):
     source_ids: list[Id] = Field(min_length=1)
     target_id: Id
     effective_from: dt.date
+    kind: UnitKind = "cell"  # a ward/commune merge names its kind; a cell merge is the default
 
 
 class CellDissolved(Payload):
@@ -71,6 +72,16 @@ class MemberTransferred(Payload):
     kind: Literal["official", "temporary"]
     effective_from: dt.date
     until: dt.date | None = None  # temporary transfers
+    reason: str = Field(default="", max_length=2000)  # e.g. a merge of cells
+
+
+class MemberTemporaryTransferEnded(Payload):
+    """A temporary transfer ended before (or without) its `until` date: back at the home cell from the date."""
+
+    member_id: Id
+    from_cell_id: Id  # the home cell
+    to_cell_id: Id  # the host cell
+    effective_from: dt.date
 
 
 class MemberExempted(Payload):
@@ -116,6 +127,7 @@ MEMBERS_PAYLOADS: tuple[type[Payload], ...] = (
     MemberAdmitted,
     MemberOfficialized,
     MemberTransferred,
+    MemberTemporaryTransferEnded,
     MemberExempted,
     MemberExemptionLifted,
     MemberRemoved,

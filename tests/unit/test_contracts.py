@@ -8,12 +8,14 @@ from shared.contracts import CURRENT, UPCASTERS, ContractError, parse_event
 from shared.contracts import members as mb
 from tests.factories import Source, admitted, held, unit
 
-DESIGN_EVENTS = {  # design.md §4, plus DuesCollected (issue 4) and OrgUnitMoved (issue 3)
+# design.md §4, plus DuesCollected and MeetingCorrected (issue 4), OrgUnitMoved and MemberTemporaryTransferEnded
+DESIGN_EVENTS = {
     "OrgUnitCreated", "OrgUnitRenamed", "OrgUnitMoved", "CellsMerged", "CellDissolved", "MemberAdmitted",
     "MemberOfficialized", "MemberTransferred", "MemberExempted", "MemberExemptionLifted", "MemberRemoved",
     "SupervisorAssigned", "SupervisorUnassigned", "MeetingScheduled", "MeetingHeld", "MemberAttended",
     "MemberAbsent", "GuestAttended", "AgendaStepCovered", "MemberSpoke", "ResolutionPassed", "ResolutionRejected",
-    "ResolutionReviewed", "MeetingClosed", "MeetingCancelled", "DuesCollected",
+    "ResolutionReviewed", "MeetingClosed", "MeetingCancelled", "DuesCollected", "MeetingCorrected",
+    "MemberTemporaryTransferEnded",
 }
 
 
