@@ -36,6 +36,16 @@ TERMS_VI = {
     "enterprise": "khối doanh nghiệp", "armed_forces": "khối lực lượng vũ trang",
     "regular": "thường kỳ", "thematic": "chuyên đề", "combined": "thường kỳ kết hợp chuyên đề",
     "probationary": "dự bị", "official": "chính thức", "member": "đảng viên", "unit": "đơn vị",
+    "exempted": "miễn sinh hoạt", "temporarily_elsewhere": "sinh hoạt tạm thời nơi khác",
+    "new": "mới", "scheduled": "đã lên lịch", "held": "đã diễn ra", "closed": "đã khóa sổ", "cancelled": "đã hủy",
+    "opening": "khai mạc", "news_and_policy": "thông tin thời sự, chính sách",
+    "review_and_follow_up": "kiểm điểm tháng trước và nghị quyết trước",
+    "ho_chi_minh_study": "học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh",
+    "discussion": "thảo luận", "praise_and_criticism": "biểu dương, phê bình",
+    "next_month_tasks": "nhiệm vụ tháng tới và phân công", "conclusion_and_vote": "kết luận và biểu quyết",
+    "minutes_read": "thông qua biên bản", "ordinary": "thông thường", "admission": "kết nạp đảng viên",
+    "confirmation": "công nhận đảng viên chính thức", "implemented": "đã thực hiện", "partly": "thực hiện một phần",
+    "not_implemented": "chưa thực hiện",
 }
 
 

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
+
+from werkzeug.wrappers import Response
 
 from services.meetings import roster
 from services.meetings.application import MeetingsApplication
 from services.meetings.integration import translate
-from services.meetings.schemas import HoldMeeting
+from services.meetings.minutes import render_docx, render_html
+from services.meetings.schemas import (
+    AgendaSteps,
+    Attendance,
+    Cancel,
+    Close,
+    Correction,
+    Dues,
+    Guests,
+    HoldMeeting,
+    HoldScheduled,
+    MeetingCommand,
+    Resolution,
+    Review,
+    ScheduleMeeting,
+    Speakers,
+)
 from shared.errors import DomainError
 from shared.idempotency import CommandKey
 from shared.nameko_ext import Application, EmbeddedRelay, TrackedViews, tracked_consumer
@@ -23,6 +42,17 @@ from shared.web import (
     notifications_response,
     parse_body,
 )
+
+
+def query_date(request: Any, name: str) -> dt.date | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(name, f"must be a date as YYYY-MM-DD, not {raw!r}",
+                          vi=f"phải là ngày dạng YYYY-MM-DD, không phải {raw!r}") from None
 
 
 class MeetingsService:
@@ -42,9 +72,9 @@ class MeetingsService:
 
         def run(key: CommandKey | None) -> Any:
             meeting = self.app.hold_meeting(
-                roster=roster.RosterReader(self.views.store),
-                **cmd.model_dump(exclude={"recorded_by", "absent"}),
-                absent=[a.model_dump() for a in cmd.absent],
+                roster=self.roster(),
+                **cmd.model_dump(exclude={"recorded_by", "absent", "guests", "agenda_steps", "speakers", "dues"}),
+                **cmd.model_dump(include={"absent", "guests", "agenda_steps", "speakers", "dues"}),
                 by=cmd.recorded_by,
                 correlation_id=correlation_id(request),
                 key=key,
@@ -54,24 +84,122 @@ class MeetingsService:
 
         return idempotent(self.app, request, cmd, run, self.app.meeting)
 
+    def roster(self) -> roster.RosterReader:
+        return roster.RosterReader(self.views.store)
+
+    @http("POST", "/meetings/meetings/schedule")
+    def schedule(self, request: Any) -> Any:
+        """Schedule a meeting and notify: the cell's members and its assigned supervisors are summoned."""
+        cmd = parse_body(ScheduleMeeting, request)
+
+        def run(key: CommandKey | None) -> Any:
+            meeting = self.app.schedule_meeting(roster=self.roster(), **cmd.model_dump(exclude={"recorded_by"}),
+                                                by=cmd.recorded_by, correlation_id=correlation_id(request), key=key)
+            self.relay.nudge()
+            return meeting.id
+
+        return idempotent(self.app, request, cmd, run, self.app.meeting)
+
+    def _change(self, request: Any, model: type[MeetingCommand], command: Callable[..., Any],
+                meeting_id: uuid.UUID, with_roster: bool = False) -> Any:
+        """A command on an existing meeting: one transaction, idempotent, optionally version-checked."""
+        cmd = parse_body(model, request)
+
+        def run(key: CommandKey | None) -> Any:
+            extra = {"roster": self.roster()} if with_roster else {}
+            meeting = command(meeting_id, **cmd.model_dump(exclude={"recorded_by"}), **extra, by=cmd.recorded_by,
+                              correlation_id=correlation_id(request), key=key)
+            self.relay.nudge()
+            return meeting.id
+
+        return idempotent(self.app, request, cmd, run, self.app.meeting, status=200)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/hold")
+    def hold_scheduled(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, HoldScheduled, self.app.hold_scheduled, meeting_id, with_roster=True)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/attendance")
+    def attendance(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Attendance, self.app.record_attendance, meeting_id)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/guests")
+    def guests(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Guests, self.app.record_guests, meeting_id, with_roster=True)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/agenda-steps")
+    def agenda_steps(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, AgendaSteps, self.app.cover_steps, meeting_id)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/speakers")
+    def speakers(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Speakers, self.app.record_speakers, meeting_id)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/resolutions")
+    def resolutions(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Resolution, self.app.vote, meeting_id)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/reviews")
+    def reviews(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Review, self.app.review, meeting_id)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/dues")
+    def dues(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Dues, self.app.collect_dues, meeting_id)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/close")
+    def close_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Close, self.app.close_meeting, meeting_id)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/cancel")
+    def cancel_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Cancel, self.app.cancel, meeting_id)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/corrections")
+    def corrections(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return self._change(request, Correction, self.app.correct, meeting_id)
+
     @http("GET", "/meetings/meetings/<uuid:meeting_id>")
     def get_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self.app.meeting(meeting_id)
 
+    @http("GET", "/meetings/meetings/<uuid:meeting_id>/history")
+    def history(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        return {"meeting_id": str(meeting_id), "events": self.app.history(meeting_id)}
+
+    @http("GET", "/meetings/meetings/<uuid:meeting_id>/minutes")
+    def minutes(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        """The minutes (biên bản) in Vietnamese: ?format=html (default) or docx."""
+        fmt = request.args.get("format", "html")
+        if fmt not in ("html", "docx"):
+            raise DomainError("format", "must be html or docx", rule="minutes.format", vi="phải là html hoặc docx")
+        view = self.app.meeting(meeting_id)
+        if view["status"] not in ("held", "closed"):
+            raise DomainError("meeting_id", "a meeting has minutes once it is held", rule="meeting.not_held",
+                              vi="chỉ buổi sinh hoạt đã diễn ra mới có biên bản")
+        cell = self.roster().unit(view["cell_id"])
+        cell_name = cell.name if cell else view["cell_id"]
+        if fmt == "html":
+            return Response(render_html(view, cell_name), mimetype="text/html")
+        return Response(render_docx(view, cell_name), headers={
+            "Content-Disposition": f'attachment; filename="bien-ban-{view["date"]}-{meeting_id}.docx"'},
+            mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+    @http("GET", "/meetings/cells/<uuid:cell_id>/meetings")
+    def cell_meetings(self, request: Any, cell_id: uuid.UUID) -> Any:
+        start, end = query_date(request, "from"), query_date(request, "to")
+        return {"cell_id": str(cell_id), "meetings": self.app.cell_meetings(cell_id, start, end)}
+
     @http("GET", "/meetings/cells/<uuid:cell_id>/roster")
     def get_roster(self, request: Any, cell_id: uuid.UUID) -> Any:
-        raw = request.args.get("date") or dt.date.today().isoformat()
-        try:
-            day = dt.date.fromisoformat(raw)
-        except ValueError:
-            raise DomainError("date", f"must be a date as YYYY-MM-DD, not {raw!r}",
-                              vi=f"phải là ngày dạng YYYY-MM-DD, không phải {raw!r}") from None
-        reader = roster.RosterReader(self.views.store)
+        day = query_date(request, "date") or dt.date.today()
+        reader = self.roster()
         if reader.unit(str(cell_id)) is None:
             raise DomainError("cell_id", f"no cell {cell_id} is known to the meetings service",
                               vi=f"dịch vụ sinh hoạt chưa biết chi bộ {cell_id}")
         members = reader.roster_on(str(cell_id), day)
-        return {"cell_id": str(cell_id), "date": day.isoformat(), "members": [m.__dict__ for m in members]}
+        return {"cell_id": str(cell_id), "date": day.isoformat(), "members": [m.__dict__ for m in members],
+                "temporary_participants": [m.__dict__ for m in reader.temporary_participants(str(cell_id), day)],
+                "supervisors": [s.__dict__ for s in reader.supervisors_on(str(cell_id), day)]}
 
     @http("GET", "/meetings/notifications")
     def notifications(self, request: Any) -> Any:
