@@ -71,7 +71,7 @@ def meeting_life(client: ChiboClient) -> dict[str, Any]:
     assert held["status"] == "held" and {e["status"] for e in held["roster"]} == {"official", "probationary"}
 
     refused(client, f"{url}/attendance", {"present": [w["other"]]}, "present.0", "attendance.roster")
-    attendance = {"present": m[:3] + [m[4]], "absent": [{"member_id": m[3], "excused": True, "reason": "ốm"}]}
+    attendance = {"present": [*m[:3], m[4]], "absent": [{"member_id": m[3], "excused": True, "reason": "ốm"}]}
     first = send(client, f"{url}/attendance", attendance, 200, key="att-1")
     again = send(client, f"{url}/attendance", attendance, 200, key="att-1")  # a resubmitted form: once
     assert again == first and first["counts"]["present"] == 4
