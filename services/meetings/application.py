@@ -97,6 +97,7 @@ class MeetingsApplication(ChiboApplication):
             chair_id=chair_id,
             minute_taker_id=minute_taker_id,
             roster=_roster_dicts(members),
+            temporary_participants=_roster_dicts(roster.temporary_participants(str(cell_id), date)),
             today=self.today(),
             policy_version=policy_on(date).version,
             by=by,

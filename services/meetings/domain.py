@@ -19,6 +19,7 @@ Counting (design.md §2):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class Meeting(Aggregate):
         org_path: list[str]
         recorded_by: str
         correlation_id: str | None
+        temporary_participants: list[dict[str, str]] = dataclasses.field(default_factory=list)  # added later: optional
 
         def apply(self, m: Meeting) -> None:
             m._take_held(self)
@@ -743,6 +745,7 @@ def hold_meeting(
     correlation_id: str | None,
     cell_ended_on: dt.date | None = None,
     meeting_id: uuid.UUID | None = None,
+    temporary_participants: list[dict[str, str]] | None = None,
 ) -> Meeting:
     """A meeting recorded as held in one command (the one-form API)."""
     check_cell(cell_id, cell_kind)
@@ -754,7 +757,7 @@ def hold_meeting(
         cell_id=cell_id, kind=kind, topic=(topic or "").strip() or None, date=date, started_at=started_at,
         ended_at=ended_at, place=place.strip(), chair_id=chair_id, minute_taker_id=minute_taker_id,
         roster=roster, policy_version=policy_version, org_path=org_path, recorded_by=by,
-        correlation_id=correlation_id,
+        correlation_id=correlation_id, temporary_participants=temporary_participants or [],
     )
 
 

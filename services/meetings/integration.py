@@ -18,7 +18,7 @@ def _held(event: Any) -> c.MeetingHeld:
         date=event.date, started_at=event.started_at, ended_at=event.ended_at, place=event.place,
         chair_id=event.chair_id, minute_taker_id=event.minute_taker_id,
         roster=[c.RosterEntry(**e) for e in event.roster], policy_version=event.policy_version,
-        temporary_participants=[c.RosterEntry(**e) for e in getattr(event, "temporary_participants", [])],
+        temporary_participants=[c.RosterEntry(**e) for e in event.temporary_participants],
     )
 
 

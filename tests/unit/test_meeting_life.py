@@ -349,3 +349,30 @@ def test_every_event_of_a_full_life_translates_to_a_valid_self_contained_contrac
     closed = next(e for e in items if e.type == "MeetingClosed")
     assert closed.payload["full_procedure"] is False and closed.payload["minutes"] == 120
     assert isinstance(app.get_meeting(mid), Meeting)
+
+
+def test_a_member_temporarily_active_here_may_attend_and_speak_but_is_outside_the_bases(w, sqlite_settings):
+    # given: a member of the other cell temporarily active in this one (sinh hoạt tạm thời) since 2025-12-01
+    guest_member = w["others"][0]
+    env, payload = parse_event(Source("members", start=100).emit(mb.MemberTransferred(
+        member_id=guest_member, from_cell_id=w["other"], to_cell_id=w["cell"], kind="temporary",
+        effective_from=dt.date(2025, 12, 1))))
+    with w["roster"].store.tracked("members", env.position) as sql:
+        roster.project(sql, env, payload)
+    for one_form in (False, True):
+        if one_form:
+            mid = w["app"].hold_meeting(roster=w["roster"], cell_id=w["cell"], kind="regular", topic=None, date=DAY,
+                                        start_time=dt.time(19), end_time=dt.time(21), place="", chair_id=None,
+                                        minute_taker_id=None, present=w["m"], absent=[], by="s").id
+        else:
+            mid = held_meeting(w, present=7)
+        view = w["app"].meeting(mid)
+        assert [p["member_id"] for p in view["temporary_participants"]] == [str(guest_member)]
+        assert (view["counts"]["summoned"], view["counts"]["attendance_base"]) == (7, 7)
+        w["app"].record_speakers(mid, speakers=[{"member_id": guest_member, "gist": "kinh nghiệm nơi cư trú"}],
+                                 by="s")
+        refused(lambda mid=mid: vote(w, mid, [w["m"][0], guest_member]), "voters.1", "vote.member")
+    # and at home, the member is temporarily elsewhere: outside the other cell's attendance base
+    home = held_meeting(w, cell="other", members="others", present=3)
+    entry = {e["member_id"]: e["status"] for e in w["app"].meeting(home)["roster"]}
+    assert entry[str(guest_member)] == "temporarily_elsewhere"
