@@ -79,7 +79,13 @@ class Meeting(Aggregate):
         org_path: list[str]
         recorded_by: str
         correlation_id: str | None
-        temporary_participants: list[dict[str, str]] = dataclasses.field(default_factory=list)  # added later: optional
+        temporary_participants: list[dict[str, str]] = dataclasses.field(default_factory=list)
+
+        class_version = 2  # v2 added temporary_participants
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["temporary_participants"] = []
 
         def apply(self, m: Meeting) -> None:
             m._take_held(self)

@@ -136,3 +136,16 @@ def test_translated_events_are_valid_contracts(world):
     for e in items:
         parse_event(e.to_json())
     assert items[-1].payload["excused"] is True and items[-1].payload["reason"] == "ốm"
+
+
+def test_a_held_event_stored_before_temporary_participants_is_upcast(world):
+    app = world["app"]
+    meeting = hold(world)
+    stored = app.mapper.to_stored_event(next(iter(app.events.get(meeting.id))))
+    state = app.mapper.transcoder.decode(stored.state)
+    state.pop("temporary_participants")
+    state.pop("class_version", None)
+    old = type(stored)(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                       topic=stored.topic, state=app.mapper.transcoder.encode(state))
+    event = app.mapper.to_domain_event(old)
+    assert event.temporary_participants == []
