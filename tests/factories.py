@@ -48,6 +48,17 @@ def unit(kind: str = "cell", parent: uuid.UUID | None = None, code: str | None =
                              block="residential" if kind == "cell" else None, effective_from=dt.date(2020, 1, 1))
 
 
+def ward_with_two_cells(src: Source) -> tuple[mb.OrgUnitCreated, mb.OrgUnitCreated, mb.OrgUnitCreated,
+                                               list[dict[str, Any]]]:
+    """A ward and two cells under it, and their events (with org paths) from `src`."""
+    ward = unit("ward", code="W")
+    cell = unit("cell", parent=ward.unit_id, code="C1")
+    other = unit("cell", parent=ward.unit_id, code="C2")
+    events = [src.emit(ward, [str(ward.unit_id)]), src.emit(cell, [str(ward.unit_id), str(cell.unit_id)]),
+              src.emit(other, [str(ward.unit_id), str(other.unit_id)])]
+    return ward, cell, other, events
+
+
 def admitted(cell: uuid.UUID, name: str = "Nguyễn Văn A", official: bool = True) -> mb.MemberAdmitted:
     return mb.MemberAdmitted(member_id=uuid.uuid4(), code=uuid.uuid4().hex[:8], full_name=name, cell_id=cell,
                              admitted_on=dt.date(2020, 2, 1), status="official" if official else "probationary",

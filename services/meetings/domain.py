@@ -24,6 +24,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from fractions import Fraction
+from types import SimpleNamespace
 from typing import Any, get_args
 
 from eventsourcing.domain import Aggregate, event
@@ -249,10 +250,9 @@ class Meeting(Aggregate):
                            roster: list[dict[str, str]], temporary_participants: list[dict[str, str]],
                            policy_version: str, kind: str, topic: str | None, cell_id: uuid.UUID,
                            org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
-        self._take_held(_Facts(cell_id=cell_id, kind=kind, topic=topic, date=date, started_at=started_at,
-                               ended_at=ended_at, place=place, chair_id=chair_id, minute_taker_id=minute_taker_id,
-                               roster=roster, policy_version=policy_version, org_path=org_path,
-                               temporary_participants=temporary_participants))
+        facts = dict(locals())
+        facts.pop("self")
+        self._take_held(SimpleNamespace(**facts))
 
     def cancel(self, reason: str, by: str, correlation_id: str | None) -> None:
         if self.status != "scheduled":
@@ -637,23 +637,6 @@ class Meeting(Aggregate):
                                  "recorded_by": recorded_by})
 
 
-@dataclass
-class _Facts:
-    cell_id: uuid.UUID
-    kind: str
-    topic: str | None
-    date: dt.date
-    started_at: dt.datetime
-    ended_at: dt.datetime
-    place: str
-    chair_id: uuid.UUID | None
-    minute_taker_id: uuid.UUID | None
-    roster: list[dict[str, str]]
-    policy_version: str
-    org_path: list[str]
-    temporary_participants: list[dict[str, str]]
-
-
 class ResolutionClaim(Aggregate):
     """Index entry of a resolution (id = the resolution id): which meeting and cell voted it, and when.
 
@@ -688,17 +671,21 @@ class CellCalendar(Aggregate):
         self.meetings.append(str(meeting_id))
 
 
-def check_held_facts(*, kind: str, topic: str | None, date: dt.date, today: dt.date, started_at: dt.datetime,
-                     ended_at: dt.datetime, roster: list[dict[str, str]], chair_id: uuid.UUID | None,
-                     minute_taker_id: uuid.UUID | None, cell_effective_from: dt.date | None,
-                     cell_ended_on: dt.date | None) -> None:
-    """The rules a held meeting's facts satisfy, whether recorded in one go or from a schedule."""
+def check_kind_and_topic(kind: str, topic: str | None) -> None:
     if kind not in MEETING_KINDS:
         raise DomainError("kind", f"must be one of {', '.join(MEETING_KINDS)}",
                           vi=f"phải là một trong: {', '.join(MEETING_KINDS)}")
     if kind in ("thematic", "combined") and not (topic or "").strip():
         raise _refuse("topic", "thematic.topic", "a thematic meeting needs its topic",
                       "sinh hoạt chuyên đề phải có chủ đề")
+
+
+def check_held_facts(*, kind: str, topic: str | None, date: dt.date, today: dt.date, started_at: dt.datetime,
+                     ended_at: dt.datetime, roster: list[dict[str, str]], chair_id: uuid.UUID | None,
+                     minute_taker_id: uuid.UUID | None, cell_effective_from: dt.date | None,
+                     cell_ended_on: dt.date | None) -> None:
+    """The rules a held meeting's facts satisfy, whether recorded in one go or from a schedule."""
+    check_kind_and_topic(kind, topic)
     if date > today:
         raise _refuse("date", "date.not_future", "a meeting cannot be recorded as held in the future",
                       "không thể ghi nhận một buổi sinh hoạt diễn ra trong tương lai")
@@ -772,12 +759,7 @@ def schedule_meeting(*, cell_kind: str | None, cell_id: uuid.UUID, cell_ended_on
                      summoned: list[dict[str, str]], guests: list[dict[str, str]], by: str,
                      correlation_id: str | None) -> Meeting:
     check_cell(cell_id, cell_kind)
-    if kind not in MEETING_KINDS:
-        raise DomainError("kind", f"must be one of {', '.join(MEETING_KINDS)}",
-                          vi=f"phải là một trong: {', '.join(MEETING_KINDS)}")
-    if kind in ("thematic", "combined") and not (topic or "").strip():
-        raise _refuse("topic", "thematic.topic", "a thematic meeting needs its topic",
-                      "sinh hoạt chuyên đề phải có chủ đề")
+    check_kind_and_topic(kind, topic)
     if cell_ended_on is not None and scheduled_for.date() >= cell_ended_on:
         raise _refuse("date", "cell.existed", f"the cell was merged or dissolved on {cell_ended_on}",
                       f"chi bộ đã hợp nhất hoặc giải thể từ ngày {vn_date(cell_ended_on)}")

@@ -183,6 +183,10 @@ class Supervisor:
     full_name: str
 
 
+def _home_status(official_since: str | None, iso: str) -> str:
+    return "official" if official_since is not None and official_since <= iso else "probationary"
+
+
 class RosterReader:
     def __init__(self, store: TrackedStore):
         self.store = store
@@ -220,7 +224,7 @@ class RosterReader:
                 return "temporarily_elsewhere"
             if r["member_id"] in exempt:
                 return "exempted"
-            return "official" if r["official_since"] is not None and r["official_since"] <= iso else "probationary"
+            return _home_status(r["official_since"], iso)
 
         return [RosterMember(r["member_id"], r["full_name"], status(r)) for r in rows]
 
@@ -236,9 +240,7 @@ class RosterReader:
                 " ORDER BY m.full_name, t.member_id",
                 (iso, iso, cell_id, iso, iso),
             ).fetchall()
-        return [RosterMember(r["member_id"], r["full_name"],
-                             "official" if r["official_since"] and r["official_since"] <= iso else "probationary")
-                for r in rows]
+        return [RosterMember(r["member_id"], r["full_name"], _home_status(r["official_since"], iso)) for r in rows]
 
     def supervisors_on(self, cell_id: str, day: dt.date) -> list[Supervisor]:
         """Committee members assigned to the cell on `day` (summoned as guests)."""

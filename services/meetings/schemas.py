@@ -41,27 +41,6 @@ class DuesEntry(Strict):
     paid: bool
 
 
-class HoldMeeting(Strict):
-    """A held meeting in one form: facts, full attendance, and optionally the rest of the minutes."""
-
-    recorded_by: str = Field(min_length=1, max_length=200)
-    cell_id: uuid.UUID
-    kind: MeetingKind = "regular"
-    topic: str | None = Field(default=None, max_length=500)
-    date: dt.date
-    start_time: dt.time
-    end_time: dt.time
-    place: str = Field(default="", max_length=500)
-    chair_id: uuid.UUID | None = None
-    minute_taker_id: uuid.UUID | None = None
-    present: list[uuid.UUID] = Field(default_factory=list, max_length=2000)
-    absent: list[AbsentEntry] = Field(default_factory=list, max_length=2000)
-    guests: list[GuestEntry] = Field(default_factory=list, max_length=100)
-    agenda_steps: list[StepEntry] = Field(default_factory=list, max_length=20)
-    speakers: list[SpeakerEntry] = Field(default_factory=list, max_length=500)
-    dues: list[DuesEntry] = Field(default_factory=list, max_length=2000)
-
-
 class ScheduleMeeting(Strict):
     recorded_by: str = Field(min_length=1, max_length=200)
     cell_id: uuid.UUID
@@ -70,6 +49,20 @@ class ScheduleMeeting(Strict):
     date: dt.date
     start_time: dt.time
     place: str = Field(default="", max_length=500)
+
+
+class HoldMeeting(ScheduleMeeting):
+    """A held meeting in one form: facts, full attendance, and optionally the rest of the minutes."""
+
+    end_time: dt.time
+    chair_id: uuid.UUID | None = None
+    minute_taker_id: uuid.UUID | None = None
+    present: list[uuid.UUID] = Field(default_factory=list, max_length=2000)
+    absent: list[AbsentEntry] = Field(default_factory=list, max_length=2000)
+    guests: list[GuestEntry] = Field(default_factory=list, max_length=100)
+    agenda_steps: list[StepEntry] = Field(default_factory=list, max_length=20)
+    speakers: list[SpeakerEntry] = Field(default_factory=list, max_length=500)
+    dues: list[DuesEntry] = Field(default_factory=list, max_length=2000)
 
 
 class MeetingCommand(Strict):

@@ -15,8 +15,8 @@ from shared.contracts import members as mb
 from shared.contracts import parse_event
 from shared.errors import Conflict, DomainError, NotFound
 from shared.relay import EnvelopeReader
-from shared.stores import TrackedStore
-from tests.factories import Source, admitted, unit
+from tests.factories import Source, admitted, ward_with_two_cells
+from tests.unit.test_meetings_domain import replica
 
 TODAY = dt.date(2026, 11, 23)
 DAY = dt.date(2026, 1, 10)
@@ -24,24 +24,15 @@ DAY = dt.date(2026, 1, 10)
 
 @pytest.fixture
 def w(sqlite_settings):
-    store = TrackedStore(sqlite_settings, "meetings")
-    store.create_tables(roster.DDL)
     src = Source("members")
-    ward = unit("ward", code="W")
-    cell = unit("cell", parent=ward.unit_id, code="C1")
-    other = unit("cell", parent=ward.unit_id, code="C2")
-    events = [src.emit(ward, [str(ward.unit_id)]), src.emit(cell, [str(ward.unit_id), str(cell.unit_id)]),
-              src.emit(other, [str(ward.unit_id), str(other.unit_id)])]
+    _, cell, other, events = ward_with_two_cells(src)
     members = [admitted(cell.unit_id, f"Thành viên {i}", official=i < 6) for i in range(7)]
     stranger = admitted(other.unit_id, "Người ngoài")
     other_members = [admitted(other.unit_id, f"Khác {i}") for i in range(3)]
     supervisor = mb.SupervisorAssigned(supervisor_id=stranger.member_id, cell_id=cell.unit_id,
                                        effective_from=dt.date(2020, 1, 1))
     events += [src.emit(m) for m in [*members, stranger, *other_members, supervisor]]
-    for data in events:
-        env, payload = parse_event(data)
-        with store.tracked("members", env.position) as sql:
-            roster.project(sql, env, payload)
+    store = replica(sqlite_settings, events)
     app = MeetingsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, today=lambda: TODAY)
     return {"app": app, "roster": roster.RosterReader(store), "cell": cell.unit_id, "other": other.unit_id,
             "m": [m.member_id for m in members], "stranger": stranger.member_id,

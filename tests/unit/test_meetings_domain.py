@@ -11,30 +11,31 @@ from services.meetings.domain import Meeting
 from shared.contracts import parse_event
 from shared.errors import DomainError
 from shared.stores import TrackedStore
-from tests.factories import Source, admitted, unit
+from tests.factories import Source, admitted, ward_with_two_cells
 
 TODAY = dt.date(2026, 11, 23)
+
+
+def replica(settings, events) -> TrackedStore:
+    """A roster replica fed with `events` (envelopes as published)."""
+    store = TrackedStore(settings, "meetings")
+    store.create_tables(roster.DDL)
+    for data in events:
+        env, payload = parse_event(data)
+        with store.tracked("members", env.position) as sql:
+            roster.project(sql, env, payload)
+    return store
 
 
 @pytest.fixture
 def world(sqlite_settings):
     """Given: a ward, a cell with three official members and one probationary, all in the replica."""
-    store = TrackedStore(sqlite_settings, "meetings")
-    store.create_tables(roster.DDL)
     src = Source("members")
-    ward = unit("ward", code="W")
-    cell = unit("cell", parent=ward.unit_id, code="C1")
-    other = unit("cell", parent=ward.unit_id, code="C2")
-    events = [src.emit(ward, [str(ward.unit_id)]),
-              src.emit(cell, [str(ward.unit_id), str(cell.unit_id)]),
-              src.emit(other, [str(ward.unit_id), str(other.unit_id)])]
+    ward, cell, other, events = ward_with_two_cells(src)
     members = [admitted(cell.unit_id, f"Member {i}", official=i < 3) for i in range(4)]
     stranger = admitted(other.unit_id, "Stranger")
     events += [src.emit(m) for m in [*members, stranger]]
-    for data in events:
-        env, payload = parse_event(data)
-        with store.tracked("members", env.position) as sql:
-            roster.project(sql, env, payload)
+    store = replica(sqlite_settings, events)
     app = MeetingsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, today=lambda: TODAY)
     return {"store": store, "app": app, "cell": cell.unit_id, "ward": ward.unit_id,
             "members": [m.member_id for m in members], "stranger": stranger.member_id}
