@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from fractions import Fraction
@@ -510,6 +511,8 @@ class Meeting(Aggregate):
         self.check_open()
         if self.entry(member_id) is None:
             raise self._not_in_cell("member_id", member_id)
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            raise _refuse("month", "dues.month", "must be a month as YYYY-MM", "phải là tháng dạng YYYY-MM")
         if member_id in self.dues and self.dues[member_id]["month"] == month:
             raise _refuse("member_id", "dues.once", f"dues of {month} are already recorded for {member_id}",
                           f"đảng phí tháng {month} của {member_id} đã được ghi")

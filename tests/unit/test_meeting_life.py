@@ -367,3 +367,9 @@ def test_a_member_temporarily_active_here_may_attend_and_speak_but_is_outside_th
     home = held_meeting(w, cell="other", members="others", present=3)
     entry = {e["member_id"]: e["status"] for e in w["app"].meeting(home)["roster"]}
     assert entry[str(guest_member)] == "temporarily_elsewhere"
+
+
+def test_dues_month_must_be_a_month(w):
+    mid = held_meeting(w)
+    refused(lambda: w["app"].collect_dues(mid, dues=[{"member_id": w["m"][0], "month": "2026-13", "paid": True}],
+                                          by="s"), "month", "dues.month")
