@@ -35,8 +35,9 @@ def min_minutes(policy: Policy, kind: str) -> int:
     return policy.regular_min_minutes if kind == "regular" else 0
 
 
-def _roster_dicts(members: list[Any]) -> list[dict[str, str]]:
-    return [{"member_id": m.member_id, "full_name": m.full_name, "status": m.status} for m in members]
+def _roster_dicts(members: list[Any]) -> list[dict[str, Any]]:
+    return [{"member_id": m.member_id, "full_name": m.full_name, "status": m.status, "official": m.official}
+            for m in members]
 
 
 class MeetingsApplication(ChiboApplication):

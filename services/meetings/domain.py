@@ -7,8 +7,8 @@ except through a `Corrected` event (path, old value, new value, reason, who): th
 
 Counting (design.md §2):
 - attendance base = summoned members - temporarily elsewhere - exempted members who are absent;
-- voting base = the official members of the attendance base (exempted members are recorded with the status
-  `exempted` on the date, so they are never in the voting base; probationary members never vote);
+- voting base = the official members of the attendance base: official members, and exempted members who are
+  official (roster entry `official: true`) and attend; probationary members never vote;
 - "able to decide": more than half (policy `decision_majority`) of the voting base is present. A vote at a
   meeting that is not able to decide is *recorded* as `ResolutionRejected` with reason `not_able_to_decide`
   (the minutes show that the cell tried and could not decide), never adopted.
@@ -205,8 +205,20 @@ class Meeting(Aggregate):
             base += 1
         return base
 
+    @staticmethod
+    def is_official(entry: dict[str, Any]) -> bool:
+        """Official on the date: status official, or exempted (or elsewhere) while official."""
+        return entry["status"] == "official" or entry.get("official") is True
+
     def voting_base(self) -> list[str]:
-        return [e["member_id"] for e in self.roster if e["status"] == "official"]
+        """The official members of the attendance base: official members not temporarily elsewhere, and
+        exempted official members who attend."""
+        def counts(e: dict[str, Any]) -> bool:
+            if e["status"] == "exempted":
+                return self.is_official(e) and bool(self.attendance.get(e["member_id"], {}).get("present"))
+            return e["status"] == "official"
+
+        return [e["member_id"] for e in self.roster if counts(e)]
 
     def eligible_voters(self) -> list[str]:
         """Official members recorded present: the only ones who may vote."""
@@ -414,11 +426,11 @@ class Meeting(Aggregate):
                               f"{voter} is not a member of this cell and cannot vote",
                               f"{voter} không phải đảng viên của chi bộ nên không được biểu quyết")
             name = entry["full_name"]
-            if entry["status"] == "probationary":
+            if entry["status"] == "probationary" or not self.is_official(entry):
                 raise _refuse(field, "vote.probationary",
                               f"{name} is a probationary member: probationary members do not vote (Charter art. 3.4)",
                               f"{name} là đảng viên dự bị: đảng viên dự bị không có quyền biểu quyết (Điều lệ, điều 3)")
-            if entry["status"] != "official":
+            if entry["status"] == "temporarily_elsewhere":
                 raise _refuse(field, "vote.official", f"{name} is {entry['status']} on the meeting date and not "
                               "in the voting base", f"{name} là {term(entry['status'])} vào ngày họp, không thuộc "
                               "số đảng viên biểu quyết")

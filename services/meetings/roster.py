@@ -175,6 +175,7 @@ class RosterMember:
     member_id: str
     full_name: str
     status: str  # official | probationary | exempted | temporarily_elsewhere (as of the date asked)
+    official: bool = False  # official (not probationary) on the date, whatever the status
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,8 @@ class RosterReader:
                 return "exempted"
             return _home_status(r["official_since"], iso)
 
-        return [RosterMember(r["member_id"], r["full_name"], status(r)) for r in rows]
+        return [RosterMember(r["member_id"], r["full_name"], status(r),
+                             _home_status(r["official_since"], iso) == "official") for r in rows]
 
     def temporary_participants(self, cell_id: str, day: dt.date) -> list[RosterMember]:
         """Members of other cells active in this cell on `day` (sinh hoạt tạm thời), with their home status."""
@@ -240,7 +242,8 @@ class RosterReader:
                 " ORDER BY m.full_name, t.member_id",
                 (iso, iso, cell_id, iso, iso),
             ).fetchall()
-        return [RosterMember(r["member_id"], r["full_name"], _home_status(r["official_since"], iso)) for r in rows]
+        return [RosterMember(r["member_id"], r["full_name"], _home_status(r["official_since"], iso),
+                             _home_status(r["official_since"], iso) == "official") for r in rows]
 
     def supervisors_on(self, cell_id: str, day: dt.date) -> list[Supervisor]:
         """Committee members assigned to the cell on `day` (summoned as guests)."""

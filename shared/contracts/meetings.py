@@ -18,6 +18,7 @@ class RosterEntry(Payload):
     member_id: Id
     full_name: str = Field(min_length=1, max_length=200)
     status: MemberStatus
+    official: bool | None = None  # official (not probationary) on the date, also when exempted or elsewhere
 
 
 class MeetingScheduled(Payload):

@@ -20,6 +20,7 @@ from tests.unit.test_meetings_domain import replica
 
 TODAY = dt.date(2026, 11, 23)
 DAY = dt.date(2026, 1, 10)
+D2025 = dt.date(2025, 1, 1)
 
 
 @pytest.fixture
@@ -345,11 +346,8 @@ def test_every_event_of_a_full_life_translates_to_a_valid_self_contained_contrac
 def test_a_member_temporarily_active_here_may_attend_and_speak_but_is_outside_the_bases(w, sqlite_settings):
     # given: a member of the other cell temporarily active in this one (sinh hoạt tạm thời) since 2025-12-01
     guest_member = w["others"][0]
-    env, payload = parse_event(Source("members", start=100).emit(mb.MemberTransferred(
-        member_id=guest_member, from_cell_id=w["other"], to_cell_id=w["cell"], kind="temporary",
-        effective_from=dt.date(2025, 12, 1))))
-    with w["roster"].store.tracked("members", env.position) as sql:
-        roster.project(sql, env, payload)
+    feed(w, mb.MemberTransferred(member_id=guest_member, from_cell_id=w["other"], to_cell_id=w["cell"],
+                                 kind="temporary", effective_from=dt.date(2025, 12, 1)))
     for one_form in (False, True):
         if one_form:
             mid = w["app"].hold_meeting(roster=w["roster"], cell_id=w["cell"], kind="regular", topic=None, date=DAY,
@@ -373,3 +371,31 @@ def test_dues_month_must_be_a_month(w):
     mid = held_meeting(w)
     refused(lambda: w["app"].collect_dues(mid, dues=[{"member_id": w["m"][0], "month": "2026-13", "paid": True}],
                                           by="s"), "month", "dues.month")
+
+
+def feed(w, *payloads):
+    src = Source("members", start=200)
+    for p in payloads:
+        env, payload = parse_event(src.emit(p))
+        with w["roster"].store.tracked("members", env.position) as sql:
+            roster.project(sql, env, payload)
+
+
+@pytest.mark.parametrize(("present", "base", "voting_base"), [(False, 6, 5), (True, 7, 6)])
+def test_an_exempted_member_counts_in_the_bases_only_when_attending(w, present, base, voting_base):
+    exempted = w["m"][5]  # an official member, exempted from activity since 2025
+    feed(w, mb.MemberExempted(member_id=exempted, cell_id=w["cell"], reason="health", effective_from=D2025))
+    meeting = schedule(w)
+    hold(w, meeting.id)
+    others = [x for x in w["m"] if x != exempted]
+    w["app"].record_attendance(meeting.id, by="s", present=others + ([exempted] if present else []),
+                               absent=[] if present else [{"member_id": exempted, "excused": False}])
+    view = w["app"].meeting(meeting.id)
+    assert {e["member_id"]: e["status"] for e in view["roster"]}[str(exempted)] == "exempted"
+    assert (view["counts"]["attendance_base"], view["counts"]["voting_base"]) == (base, voting_base)
+    call = lambda: vote(w, meeting.id, [w["m"][0], exempted])  # noqa: E731
+    if present:
+        call()
+        assert last_resolution(w, meeting.id)["voting_base"] == 6
+    else:
+        refused(call, "voters.1", "vote.present")

@@ -31,12 +31,13 @@ def state_of(m: Meeting) -> dict:
 
 
 class MeetingMachine(RuleBasedStateMachine):
-    @initialize(statuses=st.lists(st.sampled_from(STATUSES), min_size=1, max_size=8))
-    def hold(self, statuses: list[str]) -> None:
+    @initialize(statuses=st.lists(st.tuples(st.sampled_from(STATUSES), st.booleans()), min_size=1, max_size=8))
+    def hold(self, statuses: list[tuple[str, bool]]) -> None:
         self.members = [str(uuid.uuid4()) for _ in statuses]
         self.strangers = [str(uuid.uuid4()) for _ in range(2)]
-        roster = [{"member_id": mid, "full_name": f"M{i}", "status": s}
-                  for i, (mid, s) in enumerate(zip(self.members, statuses, strict=True))]
+        roster = [{"member_id": mid, "full_name": f"M{i}", "status": s,
+                   "official": s == "official" or (official and s != "probationary")}
+                  for i, (mid, (s, official)) in enumerate(zip(self.members, statuses, strict=True))]
         self.meeting = hold_meeting(
             cell_kind="cell", cell_id=uuid.uuid4(), cell_effective_from=dt.date(2020, 1, 1), org_path=[],
             kind="regular", topic=None, date=DAY, started_at=START, ended_at=START + dt.timedelta(minutes=100),
@@ -124,10 +125,10 @@ class MeetingMachine(RuleBasedStateMachine):
 
     @invariant()
     def tallies_within_the_voting_base(self):
-        official = {e["member_id"] for e in self.meeting.roster if e["status"] == "official"}
+        official = {e["member_id"] for e in self.meeting.roster if Meeting.is_official(e)}
         for r in self.meeting.resolutions:
             cast = r["votes_for"] + r["votes_against"] + r["abstentions"]
-            assert cast <= r["voting_base"] == len(official)
+            assert cast <= r["voting_base"] <= len(official)
             assert cast <= len(r["eligible_voters"])
             assert set(r["voters"]) <= set(r["eligible_voters"]) <= official
             if r["adopted"]:
