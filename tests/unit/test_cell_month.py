@@ -111,3 +111,16 @@ def test_months_between_and_month_parsing():
     with pytest.raises(DomainError) as err:
         cell_month.parse_month("from", "2026-13", "2026-01")
     assert err.value.field == "from"
+
+
+def test_a_correction_of_attendance_changes_the_figures(feed):
+    c1 = feed["cells"][0]
+    roster = people("official", "official")
+    event = feed["meeting"](c1, roster, ["present", "unexcused"])
+    assert feed["rows"]()[("C1", "2026-01")].present == 1
+    feed["apply"](feed["meetings"].emit(mt.MeetingCorrected(
+        meeting_id=event.meeting_id, cell_id=c1.unit_id, path=f"attendance.{roster[1][0]}",
+        old_value={"present": False, "excused": False, "reason": ""}, new_value={"present": True},
+        reason="ghi nhầm")))
+    r = feed["rows"]()[("C1", "2026-01")]
+    assert (r.present, r.attendance_base, r.attendance_rate) == (2, 2, 1.0)

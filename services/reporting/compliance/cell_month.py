@@ -76,6 +76,15 @@ def project(sql: Sql, envelope: Envelope, payload: Payload) -> None:
                 f"{envelope.type} for {payload.member_id}, who is not on the roster of meeting "
                 f"{payload.meeting_id}"
             )
+    elif isinstance(payload, mt.MeetingCorrected) and payload.path.startswith("attendance."):
+        # A signed correction of a member's attendance (issue 4): the figures follow the corrected record.
+        value = payload.new_value if isinstance(payload.new_value, dict) else {}
+        if value.get("present"):
+            outcome = "present"
+        else:
+            outcome = "absent_excused" if value.get("excused") else "absent_unexcused"
+        sql.execute("UPDATE meeting_roster SET outcome = ? WHERE meeting_id = ? AND member_id = ?",
+                    (outcome, str(payload.meeting_id), payload.path.removeprefix("attendance.")))
 
 
 @dataclass(frozen=True)
