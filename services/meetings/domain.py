@@ -689,7 +689,7 @@ class CellCalendar(Aggregate):
 def check_kind_and_topic(kind: str, topic: str | None) -> None:
     if kind not in MEETING_KINDS:
         raise DomainError("kind", f"must be one of {', '.join(MEETING_KINDS)}",
-                          vi=f"phải là một trong: {', '.join(MEETING_KINDS)}")
+                          rule="meeting.kind", vi=f"phải là một trong: {', '.join(MEETING_KINDS)}")
     if kind in ("thematic", "combined") and not (topic or "").strip():
         raise _refuse("topic", "thematic.topic", "a thematic meeting needs its topic",
                       "sinh hoạt chuyên đề phải có chủ đề")
