@@ -35,12 +35,21 @@ class OrgUnitMoved(Payload):
 
 
 class CellsMerged(Payload):
+    """Units (cells, or wards/communes) merged into a target; the sources end on `effective_from`.
+
+    The same transaction also publishes one MemberTransferred (official, reason "merge") per member of each
+    source cell and one OrgUnitMoved per unit under a merged source, so each stays self-contained.
+    """
+
     source_ids: list[Id] = Field(min_length=1)
     target_id: Id
     effective_from: dt.date
+    kind: UnitKind = "cell"  # the kind of the target (a merge of wards/communes: "ward" or "commune")
 
 
 class CellDissolved(Payload):
+    """A unit of any kind (not only a cell) dissolved from `effective_from`."""
+
     unit_id: Id
     reason: str = Field(default="", max_length=2000)
     effective_from: dt.date
@@ -70,7 +79,9 @@ class MemberTransferred(Payload):
     to_cell_id: Id
     kind: Literal["official", "temporary"]
     effective_from: dt.date
-    until: dt.date | None = None  # temporary transfers
+    # temporary transfers: the day the member is back in the home cell (the spell is [effective_from, until))
+    until: dt.date | None = None
+    reason: str = Field(default="", max_length=200)  # "merge" when the transfer follows a merge of cells
 
 
 class MemberExempted(Payload):
