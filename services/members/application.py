@@ -122,6 +122,12 @@ class MembersApplication(ChiboApplication):
                       correlation_id=correlation_id)
         changed: list[Any] = []
         for source in sources:
+            hosted = views.hosted_from(str(source.id), effective_from)
+            if hosted:
+                raise DomainError("source_ids", f"{source.code} hosts {len(hosted)} member(s) temporarily on or after "
+                                  "that date: end or move those temporary transfers first", rule="unit.hosts_temporary",
+                                  vi=f"{source.code} đang có {len(hosted)} đảng viên sinh hoạt tạm thời từ ngày đó: "
+                                     "hãy kết thúc hoặc chuyển trước")
             for member_id in views.members_from(str(source.id), effective_from):
                 member = self._member(uuid.UUID(member_id), field="source_ids")
                 try:
@@ -153,7 +159,7 @@ class MembersApplication(ChiboApplication):
         unit = self._unit(unit_id, field="unit_id")
         unit.dissolve(reason=reason, effective_from=effective_from, today=self.today(), org_path=self._path(unit),
                       by=by, correlation_id=correlation_id)
-        members = views.members_from(str(unit.id), effective_from)
+        members = views.members_from(str(unit.id), effective_from) + views.hosted_from(str(unit.id), effective_from)
         children = views.open_children(str(unit.id))
         if members or children:
             raise DomainError("unit_id", f"{unit.code} still has {len(members)} member(s) and {len(children)} unit(s) "

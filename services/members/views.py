@@ -254,6 +254,13 @@ class MembersViews:
                                (cell_id, day.isoformat())).fetchall()
         return [r["member_id"] for r in rows]
 
+    def hosted_from(self, cell_id: str, day: dt.date) -> list[str]:
+        """Members temporarily active in `cell_id` on `day` or later."""
+        with self.store.read() as sql:
+            rows = sql.execute("SELECT DISTINCT member_id FROM mv_temporaries WHERE host_cell_id = ? AND valid_to > ?"
+                               " ORDER BY member_id", (cell_id, day.isoformat())).fetchall()
+        return [r["member_id"] for r in rows]
+
     def roster(self, cell_id: str, day: dt.date) -> list[dict[str, Any]]:
         """The cell's members on `day` with each one's status; members temporarily hosted here included.
 
