@@ -50,6 +50,11 @@ def _not_future(field: str, day: dt.date, today: dt.date) -> None:
                           vi="không thể là ngày trong tương lai")
 
 
+def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise DomainError(field, f"must be one of {', '.join(allowed)}", vi=f"phải là một trong: {', '.join(allowed)}")
+
+
 def _as_of(timeline: list[tuple[dt.date, Any]], day: dt.date) -> Any:
     """The value of a dated timeline [(from, value), ...] (in date order) on `day`; None before it began."""
     value = None
@@ -371,9 +376,7 @@ def create_unit(
     parent_path: list[str] | None = None,
 ) -> OrgUnit:
     """Validate and create a unit under `parent` (None for the root). `parent_path`: the parent's live path."""
-    if kind not in UNIT_KINDS:
-        raise DomainError("kind", f"must be one of {', '.join(UNIT_KINDS)}",
-                          vi=f"phải là một trong: {', '.join(UNIT_KINDS)}")
+    _one_of("kind", kind, UNIT_KINDS)
     check_parent_kind(kind, parent.kind if parent is not None else None)
     if kind == "cell" and block is None:
         raise DomainError("block", "a cell must belong to a block", rule="cell.block_required",
@@ -381,8 +384,8 @@ def create_unit(
     if kind != "cell" and block is not None:
         raise DomainError("block", "only cells have a block", rule="unit.block_cells_only",
                           vi="chỉ chi bộ mới có khối")
-    if block is not None and block not in BLOCKS:
-        raise DomainError("block", f"must be one of {', '.join(BLOCKS)}", vi=f"phải là một trong: {', '.join(BLOCKS)}")
+    if block is not None:
+        _one_of("block", block, BLOCKS)
     if parent is not None:
         parent.check_open("parent_id")
         if effective_from < parent.effective_from:
@@ -502,9 +505,7 @@ class Member(Aggregate):
                by: str, correlation_id: str | None) -> None:
         """Exempt from work and activity (miễn công tác và sinh hoạt đảng)."""
         self._check_change(effective_from, today)
-        if reason not in EXEMPTION_REASONS:
-            raise DomainError("reason", f"must be one of {', '.join(EXEMPTION_REASONS)}",
-                              vi=f"phải là một trong: {', '.join(EXEMPTION_REASONS)}")
+        _one_of("reason", reason, EXEMPTION_REASONS)
         if self.exemption is not None:
             raise DomainError("member_id", f"{self.full_name} is already exempted", rule="member.already_exempted",
                               vi=f"{self.full_name} đã được miễn sinh hoạt")
@@ -590,9 +591,7 @@ class Member(Aggregate):
                by: str, correlation_id: str | None) -> None:
         """Remove from the register: struck off (xóa tên), expelled (khai trừ), deceased, moved away."""
         self._check_change(effective_from, today)
-        if reason not in REMOVAL_REASONS:
-            raise DomainError("reason", f"must be one of {', '.join(REMOVAL_REASONS)}",
-                              vi=f"phải là một trong: {', '.join(REMOVAL_REASONS)}")
+        _one_of("reason", reason, REMOVAL_REASONS)
         self._removed(cell_id=self.cell_id, reason=reason, note=note.strip(), effective_from=effective_from,
                       org_path=org_path, recorded_by=by, correlation_id=correlation_id)
 

@@ -32,6 +32,8 @@ DDL = (
     " name TEXT NOT NULL, seq BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS mv_unit_parents (unit_id TEXT NOT NULL, valid_from TEXT NOT NULL,"
     " parent_id TEXT, seq BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS mv_unit_parents_unit ON mv_unit_parents (unit_id)",
+    "CREATE INDEX IF NOT EXISTS mv_unit_parents_parent ON mv_unit_parents (parent_id)",
     "CREATE TABLE IF NOT EXISTS mv_members (member_id TEXT PRIMARY KEY, code TEXT NOT NULL,"
     " full_name TEXT NOT NULL, admitted_on TEXT NOT NULL, official_since TEXT, removed_on TEXT,"
     " removal_reason TEXT)",
@@ -241,8 +243,17 @@ class MembersViews:
 
     def open_children(self, unit_id: str) -> list[str]:
         """Units whose latest parent is `unit_id` and that have not ended (a merge moves them)."""
-        return sorted(u.id for u in self.units().values()
-                      if u.ended_on is None and u.parents and u.parents[-1][1] == unit_id)
+        with self.store.read() as sql:
+            candidates = sql.execute(
+                "SELECT DISTINCT p.unit_id FROM mv_unit_parents p JOIN mv_units u ON u.unit_id = p.unit_id"
+                " WHERE p.parent_id = ? AND u.ended_on IS NULL ORDER BY p.unit_id", (unit_id,)).fetchall()
+            children = []
+            for row in candidates:
+                latest = sql.execute("SELECT parent_id FROM mv_unit_parents WHERE unit_id = ?"
+                                     " ORDER BY valid_from DESC, seq DESC LIMIT 1", (row["unit_id"],)).fetchone()
+                if latest["parent_id"] == unit_id:
+                    children.append(row["unit_id"])
+        return children
 
     # --- the register -----------------------------------------------------------------------------------
 
