@@ -237,6 +237,16 @@ class MembersApplication(ChiboApplication):
         self.record(member, key=key)
         return member
 
+    def end_temporary_transfer(self, *, member_id: uuid.UUID, effective_from: dt.date,
+                               expected_version: int | None = None, by: str, correlation_id: str | None = None,
+                               key: CommandKey | None = None) -> Member:
+        member = self._member(member_id)
+        check_version(member, expected_version)
+        member.end_temporary_transfer(effective_from=effective_from, today=self.today(),
+                                      org_path=self._member_path(member), by=by, correlation_id=correlation_id)
+        self.record(member, key=key)
+        return member
+
     def remove_member(self, *, member_id: uuid.UUID, reason: str, note: str, effective_from: dt.date,
                       expected_version: int | None = None, by: str, correlation_id: str | None = None,
                       key: CommandKey | None = None) -> Member:

@@ -587,6 +587,25 @@ class Member(Aggregate):
             self.temporaries.append({"cell_id": to_cell_id, "from": effective_from, "until": until})
         self.last_change = effective_from
 
+    def end_temporary_transfer(self, *, effective_from: dt.date, today: dt.date, org_path: list[str], by: str,
+                               correlation_id: str | None) -> None:
+        """End a temporary transfer early: back in the home cell from `effective_from`."""
+        self._check_change(effective_from, today)
+        spell = self.temporaries[-1] if self.temporaries else None
+        if spell is None or not spell["from"] < effective_from < spell["until"]:
+            raise DomainError("effective_from", f"{self.full_name} is not temporarily elsewhere before that day",
+                              rule="transfer.no_temporary",
+                              vi=f"{self.full_name} không sinh hoạt tạm thời nơi khác trước ngày đó")
+        self._temporary_transfer_ended(home_cell_id=self.cell_id, host_cell_id=spell["cell_id"],
+                                       effective_from=effective_from, org_path=org_path, recorded_by=by,
+                                       correlation_id=correlation_id)
+
+    @event("TemporaryTransferEnded")
+    def _temporary_transfer_ended(self, home_cell_id: uuid.UUID, host_cell_id: uuid.UUID, effective_from: dt.date,
+                                  org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
+        self.temporaries[-1]["until"] = effective_from
+        self.last_change = effective_from
+
     def remove(self, *, reason: str, note: str, effective_from: dt.date, today: dt.date, org_path: list[str],
                by: str, correlation_id: str | None) -> None:
         """Remove from the register: struck off (xóa tên), expelled (khai trừ), deceased, moved away."""

@@ -57,6 +57,9 @@ def _payload(event: Any) -> Payload | None:
         return c.MemberTransferred(member_id=event.originator_id, from_cell_id=event.from_cell_id,
                                    to_cell_id=event.to_cell_id, kind=event.kind, effective_from=event.effective_from,
                                    until=event.until, reason=event.reason)
+    if isinstance(event, Member.TemporaryTransferEnded):
+        return c.MemberTemporaryTransferEnded(member_id=event.originator_id, cell_id=event.home_cell_id,
+                                              host_cell_id=event.host_cell_id, effective_from=event.effective_from)
     if isinstance(event, Member.Removed):
         return c.MemberRemoved(member_id=event.originator_id, cell_id=event.cell_id, reason=event.reason,
                                note=event.note, effective_from=event.effective_from)

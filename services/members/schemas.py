@@ -87,6 +87,10 @@ class TransferMember(Change):
     until: dt.date | None = None
 
 
+class EndTemporaryTransfer(Change):
+    effective_from: dt.date
+
+
 class RemoveMember(Change):
     reason: Literal["struck_off", "expelled", "deceased", "moved_away"]
     note: str = Note

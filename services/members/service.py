@@ -167,6 +167,11 @@ class MembersService:
         return self._command(request, s.TransferMember, self.app.transfer_member, self.app.member,
                              member_id=member_id)
 
+    @http("POST", "/members/members/<uuid:member_id>/end-temporary-transfer")
+    def end_temporary_transfer(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self._command(request, s.EndTemporaryTransfer, self.app.end_temporary_transfer, self.app.member,
+                             member_id=member_id)
+
     @http("POST", "/members/members/<uuid:member_id>/remove")
     def remove_member(self, request: Any, member_id: uuid.UUID) -> Any:
         return self._command(request, s.RemoveMember, self.app.remove_member, self.app.member, member_id=member_id)

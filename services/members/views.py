@@ -103,6 +103,11 @@ def project(sql: Sql, envelope: Envelope, payload: Payload) -> None:
         else:
             sql.execute("INSERT INTO mv_temporaries VALUES (?, ?, ?, ?, ?, ?)",
                         (member, str(payload.from_cell_id), str(payload.to_cell_id), day, _iso(payload.until), seq))
+    elif isinstance(payload, m.MemberTemporaryTransferEnded):
+        day = _iso(payload.effective_from)
+        sql.execute("UPDATE mv_temporaries SET valid_to = ? WHERE member_id = ? AND host_cell_id = ?"
+                    " AND valid_from < ? AND valid_to > ?",
+                    (day, str(payload.member_id), str(payload.host_cell_id), day, day))
     elif isinstance(payload, m.MemberExempted):
         sql.execute("INSERT INTO mv_exemptions VALUES (?, ?, ?, NULL, ?)",
                     (str(payload.member_id), payload.reason, _iso(payload.effective_from), seq))

@@ -84,6 +84,18 @@ class MemberTransferred(Payload):
     reason: str = Field(default="", max_length=200)  # "merge" when the transfer follows a merge of cells
 
 
+class MemberTemporaryTransferEnded(Payload):
+    """A temporary transfer ended early: the member is back in the home cell from `effective_from`.
+
+    (A temporary transfer that runs its course needs no event: its `until` says when it ends.)
+    """
+
+    member_id: Id
+    cell_id: Id  # the home cell
+    host_cell_id: Id
+    effective_from: dt.date
+
+
 class MemberExempted(Payload):
     member_id: Id
     cell_id: Id
@@ -127,6 +139,7 @@ MEMBERS_PAYLOADS: tuple[type[Payload], ...] = (
     MemberAdmitted,
     MemberOfficialized,
     MemberTransferred,
+    MemberTemporaryTransferEnded,
     MemberExempted,
     MemberExemptionLifted,
     MemberRemoved,

@@ -52,6 +52,9 @@ def test_the_register_over_http(members, tap):  # noqa: F811 - fixtures
     hosted = ok(requests.get(f"{members}/cells/{c2['id']}/roster", params={"date": "2025-03-15"}))
     assert {m["code"]: m["status"] for m in hosted["members"]} == {"B": "temporary", "P": "probationary"}
 
+    back = ok(post(f"{members}/members/{b['id']}/end-temporary-transfer", {"effective_from": "2025-04-01"}))
+    assert back["temporary_transfers"][0]["until"] == "2025-04-01"
+
     sup = ok(post(f"{members}/supervisors", {"supervisor_id": a["id"], "cell_id": c2["id"],
                                              "effective_from": "2025-01-01"}), 201)
     assert [s["code"] for s in sup["supervisors"]] == ["A"]
@@ -74,7 +77,7 @@ def test_the_register_over_http(members, tap):  # noqa: F811 - fixtures
     assert [(u["code"], u["depth"]) for u in subtree["units"]] == [("TG-2", 1)]
 
     history = ok(requests.get(f"{members}/members/{b['id']}/history"))["events"]
-    assert [h["type"] for h in history] == ["Admitted", "Transferred", "Transferred"]
+    assert [h["type"] for h in history] == ["Admitted", "Transferred", "TemporaryTransferEnded", "Transferred"]
     assert history[-1]["data"]["reason"] == "merge" and history[-1]["recorded_by"] == "ward-staff"
     assert [h["type"] for h in ok(requests.get(f"{members}/units/{c1['id']}/history"))["events"]] == [
         "Created", "MergedInto"]
@@ -84,11 +87,11 @@ def test_the_register_over_http(members, tap):  # noqa: F811 - fixtures
     ok(post(f"{members}/members/{a['id']}/remove", {"reason": "moved_away", "effective_from": "2025-10-01"}))
 
     seen = []
-    wait_for(lambda: seen.extend(tap()) or len(seen) >= 16, what="16 published events")
+    wait_for(lambda: seen.extend(tap()) or len(seen) >= 17, what="17 published events")
     types = [rk for rk, _, _ in seen]
     assert types[6:] == ["MemberOfficialized", "MemberExempted", "MemberExemptionLifted", "MemberTransferred",
-                         "SupervisorAssigned", "MemberTransferred", "MemberTransferred", "CellsMerged",
-                         "SupervisorUnassigned", "MemberRemoved"]
+                         "MemberTemporaryTransferEnded", "SupervisorAssigned", "MemberTransferred",
+                         "MemberTransferred", "CellsMerged", "SupervisorUnassigned", "MemberRemoved"]
 
 
 @pytest.mark.parametrize(

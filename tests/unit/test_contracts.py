@@ -13,7 +13,7 @@ DESIGN_EVENTS = {  # design.md §4, plus DuesCollected (issue 4) and OrgUnitMove
     "MemberOfficialized", "MemberTransferred", "MemberExempted", "MemberExemptionLifted", "MemberRemoved",
     "SupervisorAssigned", "SupervisorUnassigned", "MeetingScheduled", "MeetingHeld", "MemberAttended",
     "MemberAbsent", "GuestAttended", "AgendaStepCovered", "MemberSpoke", "ResolutionPassed", "ResolutionRejected",
-    "ResolutionReviewed", "MeetingClosed", "MeetingCancelled", "DuesCollected",
+    "ResolutionReviewed", "MeetingClosed", "MeetingCancelled", "DuesCollected", "MemberTemporaryTransferEnded",
 }
 
 

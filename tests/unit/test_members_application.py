@@ -306,3 +306,37 @@ def test_moving_a_unit_checks_the_parent_kind_and_the_date(app):
     after = app.tree(MERGE_DAY)["units"][0]
     assert [(u["code"], [k["code"] for k in u["children"]]) for u in before["children"]] == [("ML", ["TG"])]
     assert [(u["code"], u["children"]) for u in after["children"]] == [("TG", [])]
+
+
+def test_an_early_return_ends_the_spell_in_both_rosters(app):
+    ward = unit(app, "ward", "W")
+    home, host = unit(app, "cell", "W-1", ward), unit(app, "cell", "W-2", ward)
+    t = member(app, home, "T")
+    app.transfer_member(member_id=t.id, to_cell_id=host.id, kind="temporary", effective_from=D(2025, 3, 1),
+                        until=D(2025, 9, 1), by="staff")
+    app.end_temporary_transfer(member_id=t.id, effective_from=D(2025, 5, 1), expected_version=2, by="staff")
+    [e] = published(app, last_position(app) - 1)
+    assert (e.type, e.payload["cell_id"], e.payload["host_cell_id"]) == ("MemberTemporaryTransferEnded",
+                                                                         str(home.id), str(host.id))
+    assert statuses(app, home, D(2025, 4, 30)) == {"T": "temporarily_elsewhere"}
+    assert statuses(app, home, D(2025, 5, 1)) == {"T": "official"}
+    assert statuses(app, host, D(2025, 5, 1)) == {}
+
+
+def test_two_processes_catching_up_at_once_apply_each_event_once(app, store_settings):
+    ward = unit(app, "ward", "W")
+    c = unit(app, "cell", "W-1", ward)
+    member(app, c, "A")
+    other = make_app(store_settings)
+    try:
+        other.views.catch_up()
+        member(app, c, "B")
+        app.views.catch_up()  # this process applies B first...
+        # ...while the other one had read its position before that commit: it tries the same batch again
+        real, stale = other._views.store.position, [0]
+        other._views.store.position = lambda source: stale.pop() if stale else real(source)
+        assert other._views.catch_up() == 0 and not stale
+        roster = other.roster(c.id, D(2025, 1, 1))["members"]
+        assert sorted(m["code"] for m in roster) == ["A", "B"]
+    finally:
+        other.close()

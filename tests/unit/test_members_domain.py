@@ -456,3 +456,21 @@ def test_admission_into_an_ended_cell_is_refused_and_born_on_is_kept_on_the_even
     with pytest.raises(DomainError) as err:
         admit(cell(w, code="C2"), born_on=D(2024, 1, 10))
     assert err.value.field == "born_on"
+
+
+def test_a_temporary_transfer_can_end_early():
+    w = ward()
+    home, host = cell(w), cell(w, code="TG-2")
+    m = member_in(home)
+    with pytest.raises(DomainError) as err:
+        m.end_temporary_transfer(effective_from=D(2025, 2, 1), **ARGS)
+    assert err.value.rule == "transfer.no_temporary"
+    m.transfer(to_cell=host, kind="temporary", effective_from=D(2025, 1, 1), until=D(2025, 6, 1), **ARGS)
+    with pytest.raises(DomainError) as err:  # on or after the planned return: nothing to end
+        m.end_temporary_transfer(effective_from=D(2025, 6, 1), **ARGS)
+    assert err.value.rule == "transfer.no_temporary"
+    m.end_temporary_transfer(effective_from=D(2025, 3, 1), **ARGS)
+    assert m.temporary_on(D(2025, 3, 1)) is None and m.temporary_on(D(2025, 2, 28))["cell_id"] == host.id
+    ended = m.collect_events()[-1]
+    assert (ended.home_cell_id, ended.host_cell_id, ended.effective_from) == (home.id, host.id, D(2025, 3, 1))
+    m.transfer(to_cell=host, kind="official", effective_from=D(2025, 3, 1), until=None, **ARGS)  # no longer away

@@ -49,6 +49,8 @@ def replay_rosters(envelopes, day):
         elif t == "MemberTransferred":
             if p["until"] > iso:
                 away[p["member_id"]] = p["to_cell_id"]
+        elif t == "MemberTemporaryTransferEnded":
+            away.pop(p["member_id"], None)
         elif t == "MemberExempted":
             exempted.add(p["member_id"])
         elif t == "MemberExemptionLifted":
@@ -186,6 +188,15 @@ class Register(RuleBasedStateMachine):
         self.attempt(self.app.transfer_member, member_id=self.pick(self.members, member),
                      to_cell_id=self.pick(self.cells, cell), kind="temporary" if temporary else "official",
                      effective_from=day, until=day + dt.timedelta(days=30 * months) if temporary else None)
+
+    @rule(member=picks, months=st.integers(0, 6))
+    def end_temporary_transfer(self, member, months):
+        away = [m for m in map(self.app.get_or_none, self.members) if m.temporaries]
+        chosen = self.pick(away or [self.app.get_or_none(i) for i in self.members], member) if self.members else None
+        if chosen is None:
+            return
+        day = (chosen.temporaries[-1]["from"] if chosen.temporaries else START) + dt.timedelta(days=30 * months)
+        self.attempt(self.app.end_temporary_transfer, member_id=chosen.id, effective_from=day)
 
     @rule(day=days, member=picks)
     def remove(self, day, member):
