@@ -52,7 +52,8 @@ def _not_future(field: str, day: dt.date, today: dt.date) -> None:
 
 def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise DomainError(field, f"must be one of {', '.join(allowed)}", vi=f"phải là một trong: {', '.join(allowed)}")
+        raise DomainError(field, f"must be one of {', '.join(allowed)}", rule="value.one_of",
+                          vi=f"phải là một trong: {', '.join(allowed)}")
 
 
 def _as_of(timeline: list[tuple[dt.date, Any]], day: dt.date) -> Any:
@@ -539,7 +540,8 @@ class Member(Aggregate):
         """Transfer to another cell: officially (the home cell changes) or temporarily (until a date)."""
         self._check_change(effective_from, today)
         if kind not in TRANSFER_KINDS:
-            raise DomainError("kind", "must be official or temporary", vi="phải là chính thức hoặc tạm thời")
+            raise DomainError("kind", "must be official or temporary", rule="value.one_of",
+                              vi="phải là chính thức hoặc tạm thời")
         if not to_cell.is_cell:
             raise DomainError("to_cell_id", f"members belong to a cell, and this unit is a {to_cell.kind}",
                               rule="member.cell_kind",
@@ -653,11 +655,11 @@ def admit_member(
     if status == "probationary":
         if official_since is not None:
             raise DomainError("official_since", "a probationary member has no official date",
-                              vi="đảng viên dự bị chưa có ngày chính thức")
+                              rule="member.probationary_no_official_date", vi="đảng viên dự bị chưa có ngày chính thức")
     elif status == "official":
         if official_since is None:
             raise DomainError("official_since", "is required for an official member",
-                              vi="bắt buộc với đảng viên chính thức")
+                              rule="member.official_date_required", vi="bắt buộc với đảng viên chính thức")
         if official_since < add_months(admitted_on, probation_months):
             raise DomainError(
                 "official_since",
@@ -669,7 +671,8 @@ def admit_member(
             raise DomainError("official_since", "cannot be in the future", rule="date.not_future",
                               vi="không thể là ngày trong tương lai")
     else:
-        raise DomainError("status", "must be probationary or official", vi="phải là dự bị hoặc chính thức")
+        raise DomainError("status", "must be probationary or official", rule="value.one_of",
+                          vi="phải là dự bị hoặc chính thức")
     return Member(
         code=code.strip(),
         full_name=" ".join(full_name.split()),
