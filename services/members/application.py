@@ -252,9 +252,20 @@ class MembersApplication(ChiboApplication):
                       key: CommandKey | None = None) -> Member:
         member = self._member(member_id)
         check_version(member, expected_version)
-        member.remove(reason=reason, note=note, effective_from=effective_from, today=self.today(),
+        today = self.today()
+        member.remove(reason=reason, note=note, effective_from=effective_from, today=today,
                       org_path=self._member_path(member), by=by, correlation_id=correlation_id)
-        self.record(member, key=key)
+        # A member who leaves the register stops following cells, in the same transaction.
+        cells = []
+        for cell_id in self.views.supervised_by(str(member.id)):
+            cell = self._unit(uuid.UUID(cell_id), field="member_id")
+            try:
+                cell.unassign_supervisor(supervisor_id=member.id, effective_from=effective_from, today=today,
+                                         org_path=self._path(cell), by=by, correlation_id=correlation_id)
+            except DomainError as exc:
+                raise _named(f"{member.full_name}, {cell.code}", exc) from None
+            cells.append(cell)
+        self.record(member, *cells, key=key)
         return member
 
     # --- supervision ----------------------------------------------------------------------------------

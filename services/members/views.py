@@ -338,6 +338,13 @@ class MembersViews:
                 counts[r["cell_id"]] = int(r["n"])
         return counts
 
+    def supervised_by(self, supervisor_id: str) -> list[str]:
+        """The cells a member follows now (an open assignment)."""
+        with self.store.read() as sql:
+            rows = sql.execute("SELECT cell_id FROM mv_supervisions WHERE supervisor_id = ? AND valid_to IS NULL"
+                               " ORDER BY cell_id", (supervisor_id,)).fetchall()
+        return [r["cell_id"] for r in rows]
+
     def supervisors(self, cell_id: str, day: dt.date) -> list[dict[str, Any]]:
         iso = day.isoformat()
         with self.store.read() as sql:

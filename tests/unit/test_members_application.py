@@ -340,3 +340,21 @@ def test_two_processes_catching_up_at_once_apply_each_event_once(app, store_sett
         assert sorted(m["code"] for m in roster) == ["A", "B"]
     finally:
         other.close()
+
+
+def test_a_removed_member_stops_following_cells_in_the_same_transaction(app):
+    ward = unit(app, "ward", "W")
+    c1, c2 = unit(app, "cell", "W-1", ward), unit(app, "cell", "W-2", ward)
+    sup = member(app, c1, "S")
+    for c in (c1, c2):
+        app.assign_supervisor(supervisor_id=sup.id, cell_id=c.id, effective_from=D(2025, 1, 1), by="staff")
+    with pytest.raises(DomainError) as err:  # dated before an assignment began: refused, nothing recorded
+        before = last_position(app)
+        app.remove_member(member_id=sup.id, reason="deceased", note="", effective_from=D(2024, 12, 1), by="staff")
+    assert err.value.rule == "supervisor.date_order" and last_position(app) == before
+    before = last_position(app)
+    app.remove_member(member_id=sup.id, reason="deceased", note="", effective_from=D(2025, 5, 1), by="staff")
+    assert [e.type for e in published(app, before)] == ["MemberRemoved", "SupervisorUnassigned",
+                                                        "SupervisorUnassigned"]
+    assert app.supervisors(c2.id, D(2025, 5, 1))["supervisors"] == []
+    assert len(app.supervisors(c2.id, D(2025, 4, 30))["supervisors"]) == 1
