@@ -17,6 +17,7 @@ from services.members.domain import (
     Member,
     OrgUnit,
     UniqueCode,
+    UnitGuard,
     admit_member,
     create_unit,
 )
@@ -74,13 +75,15 @@ class MembersApplication(ChiboApplication):
         correlation_id: str | None = None,
         key: CommandKey | None = None,
     ) -> OrgUnit:
+        # The guard is read before the unit it guards, so a merge or dissolution saved in between is seen.
+        guards = [self._guard(parent_id)] if parent_id is not None else []
         parent = None
         if parent_id is not None:
             parent = self._unit(parent_id, field="parent_id")
         unit = create_unit(kind=kind, name=name, code=code, parent=parent, block=block,
                            effective_from=effective_from, by=by, correlation_id=correlation_id,
                            parent_path=self._path(parent) if parent is not None else None)
-        self._save_with_code(unit, "unit", code, field="code", key=key)
+        self._save_with_code(unit, "unit", code, field="code", key=key, guards=guards)
         return unit
 
     def rename_unit(self, *, unit_id: uuid.UUID, name: str, effective_from: dt.date,
@@ -98,10 +101,11 @@ class MembersApplication(ChiboApplication):
                   key: CommandKey | None = None) -> OrgUnit:
         unit = self._unit(unit_id, field="unit_id")
         check_version(unit, expected_version)
+        guard = self._guard(new_parent_id)
         parent = self._unit(new_parent_id, field="new_parent_id")
         unit.move(new_parent=parent, effective_from=effective_from, today=self.today(), get_unit=self._unit_or_none,
                   org_path=[*self._path(parent), str(unit.id)], by=by, correlation_id=correlation_id)
-        self.record(unit, key=key)
+        self.record(guard, unit, key=key, result_id=unit.id)
         return unit
 
     def merge_units(self, *, source_ids: list[uuid.UUID], target_id: uuid.UUID, effective_from: dt.date, by: str,
@@ -112,9 +116,10 @@ class MembersApplication(ChiboApplication):
         the target, and each unit under a source is moved under the target; any of them refusing (a change
         recorded after the merge date, say) refuses the whole merge.
         """
-        views = self.views
         target = self._unit(target_id, field="target_id")
         sources = [self._unit(i, field="source_ids") for i in source_ids]
+        guards = [self._guard(source.id) for source in sources]  # before reading who is in them (see UnitGuard)
+        views = self.views
         today = self.today()
         target_path = self._path(target)
         target.absorb(sources=sources, effective_from=effective_from, today=today,
@@ -149,14 +154,15 @@ class MembersApplication(ChiboApplication):
             source.merge_into(target=target, effective_from=effective_from, today=today,
                               org_path=self._path(source), by=by, correlation_id=correlation_id)
         # Transfers and moves first, then the merge itself: a consumer sees the sources emptied before they end.
-        self.record(*changed, *sources, target, key=key, result_id=target.id)
+        self.record(*guards, *changed, *sources, target, key=key, result_id=target.id)
         return target
 
     def dissolve_unit(self, *, unit_id: uuid.UUID, reason: str, effective_from: dt.date, by: str,
                       correlation_id: str | None = None, key: CommandKey | None = None) -> OrgUnit:
         """Dissolve a unit (any kind). Refused while members or units still belong to it on or after the date."""
-        views = self.views
         unit = self._unit(unit_id, field="unit_id")
+        guard = self._guard(unit.id)  # before reading what is in it (see UnitGuard)
+        views = self.views
         unit.dissolve(reason=reason, effective_from=effective_from, today=self.today(), org_path=self._path(unit),
                       by=by, correlation_id=correlation_id)
         members = views.members_from(str(unit.id), effective_from) + views.hosted_from(str(unit.id), effective_from)
@@ -166,7 +172,7 @@ class MembersApplication(ChiboApplication):
                               "on or after that date: transfer, move or merge them first", rule="unit.not_empty",
                               vi=f"{unit.code} vẫn còn {len(members)} đảng viên và {len(children)} đơn vị trực thuộc "
                                  "từ ngày đó: hãy chuyển hoặc hợp nhất trước")
-        self.record(unit, key=key)
+        self.record(guard, unit, key=key, result_id=unit.id)
         return unit
 
     # --- the register ---------------------------------------------------------------------------------
@@ -185,6 +191,7 @@ class MembersApplication(ChiboApplication):
         correlation_id: str | None = None,
         key: CommandKey | None = None,
     ) -> Member:
+        guard = self._guard(cell_id)
         cell = self._unit(cell_id, field="cell_id")
         member = admit_member(
             code=code, full_name=full_name, cell=cell, admitted_on=admitted_on, status=status,
@@ -192,7 +199,7 @@ class MembersApplication(ChiboApplication):
             probation_months=policy_on(admitted_on).probation_months, by=by, correlation_id=correlation_id,
             born_on=born_on, cell_path=self._path(cell),
         )
-        self._save_with_code(member, "member", code, field="code", key=key)
+        self._save_with_code(member, "member", code, field="code", key=key, guards=[guard])
         return member
 
     def confirm_member(self, *, member_id: uuid.UUID, official_since: dt.date, override_reason: str | None = None,
@@ -230,11 +237,12 @@ class MembersApplication(ChiboApplication):
                         correlation_id: str | None = None, key: CommandKey | None = None) -> Member:
         member = self._member(member_id)
         check_version(member, expected_version)
+        guard = self._guard(to_cell_id)
         to_cell = self._unit(to_cell_id, field="to_cell_id")
         home = to_cell if kind == "official" else self._unit(member.cell_id, field="member_id")
         member.transfer(to_cell=to_cell, kind=kind, effective_from=effective_from, until=until, today=self.today(),
                         org_path=self._path(home), by=by, correlation_id=correlation_id)
-        self.record(member, key=key)
+        self.record(guard, member, key=key, result_id=member.id)
         return member
 
     def end_temporary_transfer(self, *, member_id: uuid.UUID, effective_from: dt.date,
@@ -438,15 +446,33 @@ class MembersApplication(ChiboApplication):
             for e in self.repository.event_store.get(aggregate_id)
         ]
 
-    def _save_with_code(self, record: Any, scope: str, code: str, field: str, key: CommandKey | None) -> None:
+    def _guard(self, unit_id: uuid.UUID) -> UnitGuard:
+        """The unit's guard, moved to a new version (see UnitGuard): save it with the command.
+
+        Read it before the unit itself, and before the read model: whatever was saved after it makes the
+        command lose with 409.
+        """
+        guard = self.get_or_none(UnitGuard.id_for(unit_id))
+        if guard is None:
+            return UnitGuard(id=UnitGuard.id_for(unit_id))
+        guard.touch()
+        return guard
+
+    def _save_with_code(self, record: Any, scope: str, code: str, field: str, key: CommandKey | None,
+                        guards: list[UnitGuard]) -> None:
         claim_id = UniqueCode.id_for(scope, code)
         taken = Conflict(field, f"the {scope} code {code!r} is already used", rule=f"{scope}.code_unique",
                          vi=f"mã {term(scope)} {code!r} đã được dùng")
         if self.get_or_none(claim_id) is not None:
             raise taken
-        # A concurrent claim of the same code loses the race on the claim's id: the same refusal.
-        self.record(record, UniqueCode(id=claim_id, scope=scope, code=code, owner_id=record.id), key=key,
-                    conflict=taken)
+        try:
+            self.record(*guards, record, UniqueCode(id=claim_id, scope=scope, code=code, owner_id=record.id), key=key,
+                        result_id=record.id)
+        except Conflict:
+            # A concurrent claim of the same code: say so; otherwise the unit changed meanwhile (409 as is).
+            if self.get_or_none(claim_id) is not None:
+                raise taken from None
+            raise
 
 
 def _dates(value: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -358,3 +358,33 @@ def test_a_removed_member_stops_following_cells_in_the_same_transaction(app):
                                                         "SupervisorUnassigned"]
     assert app.supervisors(c2.id, D(2025, 5, 1))["supervisors"] == []
     assert len(app.supervisors(c2.id, D(2025, 4, 30))["supervisors"]) == 1
+
+
+def test_a_member_admitted_while_a_merge_is_under_way_makes_the_merge_retry_not_miss_them(app, store_settings):
+    ward = unit(app, "ward", "W")
+    c1, c2 = unit(app, "cell", "W-1", ward), unit(app, "cell", "W-2", ward)
+    member(app, c1, "A")
+    other = make_app(store_settings)
+    try:
+        views = app._views
+        read = views.members_from
+
+        def meanwhile(cell_id, day):  # another process admits into the source after the merge read its members
+            found = read(cell_id, day)
+            if not other.member_by_code("LATE"):
+                member(other, other.repository.get(c1.id), "LATE")
+            return found
+
+        views.members_from = meanwhile
+        before = last_position(app)
+        with pytest.raises(Conflict):
+            app.merge_units(source_ids=[c1.id], target_id=c2.id, effective_from=MERGE_DAY, by="staff")
+        assert [e.type for e in published(app, before)] == ["MemberAdmitted"]  # the admission, not the merge
+        views.members_from = read
+        app.merge_units(source_ids=[c1.id], target_id=c2.id, effective_from=MERGE_DAY, by="staff")  # the retry
+        assert statuses(app, c2, MERGE_DAY) == {"A": "official", "LATE": "official"}
+        with pytest.raises(DomainError) as err:  # and an admission arriving after the merge is refused
+            member(other, other.repository.get(c1.id), "LATER")
+        assert err.value.rule == "unit.ended"
+    finally:
+        other.close()
