@@ -3,7 +3,8 @@ members service's events by a tracked consumer. Queries answer "who was in this 
 on this date" without calling the members service.
 
 Dated validity: every period is [valid_from, valid_to), valid_to being the effective date of the change that
-ends it (NULL: still open). A temporary transfer's `until` is its last day, so its period ends the day after.
+ends it (NULL: still open). A temporary transfer's `until` is the day the member is back home (the members
+service's contract: the spell is [effective_from, until)).
 
 - MemberAdmitted opens a home stay in the cell; MemberTransferred(official) ends it and opens one in the
   to-cell; MemberRemoved ends it. MemberOfficialized sets the date from which the member is official.
@@ -124,7 +125,7 @@ def project(sql: Sql, envelope: Envelope, payload: Payload) -> None:
                      row["official_since"]),
                 )
         else:
-            until = (p.until + dt.timedelta(days=1)).isoformat() if p.until else None
+            until = p.until.isoformat() if p.until else None
             sql.execute(
                 "INSERT INTO roster_temporary (member_id, home_cell_id, host_cell_id, valid_from, valid_to)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -134,7 +135,7 @@ def project(sql: Sql, envelope: Envelope, payload: Payload) -> None:
         sql.execute(
             "UPDATE roster_temporary SET valid_to = ? WHERE member_id = ? AND host_cell_id = ? AND valid_from <= ?"
             " AND (valid_to IS NULL OR valid_to > ?)",
-            (p.effective_from.isoformat(), str(p.member_id), str(p.to_cell_id), p.effective_from.isoformat(),
+            (p.effective_from.isoformat(), str(p.member_id), str(p.host_cell_id), p.effective_from.isoformat(),
              p.effective_from.isoformat()),
         )
     elif isinstance(p, m.MemberExempted):

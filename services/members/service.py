@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
+
+from services.members import schemas as s
 from services.members.application import MembersApplication
 from services.members.integration import translate
-from services.members.schemas import AdmitMember, CreateUnit
+from shared.errors import DomainError
 from shared.idempotency import CommandKey
-from shared.nameko_ext import Application, EmbeddedRelay
+from shared.nameko_ext import Application, EmbeddedRelay, chibo_settings
 from shared.relay import EnvelopeReader
+from shared.stores import TrackedStore, event_store_env
 from shared.web import (
     correlation_id,
     http,
@@ -22,43 +28,172 @@ from shared.web import (
 )
 
 
+class MembersApp(Application):
+    """The members application with its read model (a TrackedStore in the service's own database)."""
+
+    def __init__(self) -> None:
+        super().__init__(MembersApplication)
+
+    def setup(self) -> None:
+        settings = chibo_settings(self.container)
+        name = self.container.service_name
+        self.views_store = TrackedStore(settings.store, name, name="views")
+        self.app = MembersApplication(event_store_env(settings.store, name), views_store=self.views_store)
+
+    def stop(self) -> None:
+        super().stop()
+        self.views_store.close()
+
+
+def query_date(request: Any, today: Callable[[], dt.date], name: str = "date") -> dt.date:
+    """`?date=YYYY-MM-DD`, today when absent."""
+    raw = request.args.get(name)
+    if not raw:
+        return today()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(name, f"must be a date YYYY-MM-DD, not {raw!r}", rule="date_parsing",
+                          vi=f"không phải ngày hợp lệ (YYYY-MM-DD): {raw!r}") from None
+
+
+def query_uuid(request: Any, name: str) -> uuid.UUID | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise DomainError(name, f"must be an id (UUID), not {raw!r}", rule="uuid_parsing",
+                          vi=f"không phải mã định danh (UUID) hợp lệ: {raw!r}") from None
+
+
 class MembersService:
     name = "members"
 
-    app: MembersApplication = Application(MembersApplication)
+    app: MembersApplication = MembersApp()
     relay: Any = EmbeddedRelay(translate)
+
+    def _command(self, request: Any, model: type[BaseModel], command: Callable[..., Any],
+                 show: Callable[[Any], Any], status: int = 200, **path: Any) -> Any:
+        """Parse, validate and run a command once per idempotency key; answer the changed record."""
+        cmd = parse_body(model, request)
+
+        def run(key: CommandKey | None) -> Any:
+            result = command(**path, **cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by,
+                             correlation_id=correlation_id(request), key=key)
+            self.relay.nudge()
+            return result.id
+
+        return idempotent(self.app, request, cmd, run, show, status=status)
+
+    # --- the tree -------------------------------------------------------------------------------------
 
     @http("POST", "/members/units")
     def create_unit(self, request: Any) -> Any:
-        cmd = parse_body(CreateUnit, request)
-
-        def run(key: CommandKey | None) -> Any:
-            unit = self.app.create_unit(**cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by,
-                                        correlation_id=correlation_id(request), key=key)
-            self.relay.nudge()
-            return unit.id
-
-        return idempotent(self.app, request, cmd, run, self.app.unit)
+        return self._command(request, s.CreateUnit, self.app.create_unit, self.app.unit, status=201)
 
     @http("GET", "/members/units/<uuid:unit_id>")
     def get_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
         return self.app.unit(unit_id)
 
+    @http("POST", "/members/units/<uuid:unit_id>/rename")
+    def rename_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
+        return self._command(request, s.RenameUnit, self.app.rename_unit, self.app.unit, unit_id=unit_id)
+
+    @http("POST", "/members/units/<uuid:unit_id>/move")
+    def move_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
+        return self._command(request, s.MoveUnit, self.app.move_unit, self.app.unit, unit_id=unit_id)
+
+    @http("POST", "/members/units/merge")
+    def merge_units(self, request: Any) -> Any:
+        return self._command(request, s.MergeUnits, self.app.merge_units, self.app.unit)
+
+    @http("POST", "/members/units/<uuid:unit_id>/dissolve")
+    def dissolve_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
+        return self._command(request, s.DissolveUnit, self.app.dissolve_unit, self.app.unit, unit_id=unit_id)
+
+    @http("GET", "/members/units/<uuid:unit_id>/history")
+    def unit_history(self, request: Any, unit_id: uuid.UUID) -> Any:
+        return self.app.unit_history(unit_id)
+
+    @http("GET", "/members/units/<uuid:unit_id>/children")
+    def units_under(self, request: Any, unit_id: uuid.UUID) -> Any:
+        depth = request.args.get("depth", "1")
+        if depth not in ("1", "all"):
+            raise DomainError("depth", "must be 1 or all", rule="query.depth", vi="phải là 1 hoặc all")
+        return self.app.units_under(unit_id, query_date(request, self.app.today), all_depths=depth == "all")
+
+    @http("GET", "/members/tree")
+    def tree(self, request: Any) -> Any:
+        return self.app.tree(query_date(request, self.app.today), query_uuid(request, "root"))
+
+    @http("GET", "/members/cells/<uuid:cell_id>/roster")
+    def roster(self, request: Any, cell_id: uuid.UUID) -> Any:
+        return self.app.roster(cell_id, query_date(request, self.app.today))
+
+    @http("GET", "/members/cells/health")
+    def cell_health(self, request: Any) -> Any:
+        return self.app.cell_health(query_uuid(request, "unit"), query_date(request, self.app.today))
+
+    # --- the register ---------------------------------------------------------------------------------
+
     @http("POST", "/members/members")
     def admit_member(self, request: Any) -> Any:
-        cmd = parse_body(AdmitMember, request)
-
-        def run(key: CommandKey | None) -> Any:
-            member = self.app.admit_member(**cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by,
-                                           correlation_id=correlation_id(request), key=key)
-            self.relay.nudge()
-            return member.id
-
-        return idempotent(self.app, request, cmd, run, self.app.member)
+        return self._command(request, s.AdmitMember, self.app.admit_member, self.app.member, status=201)
 
     @http("GET", "/members/members/<uuid:member_id>")
     def get_member(self, request: Any, member_id: uuid.UUID) -> Any:
         return self.app.member(member_id)
+
+    @http("GET", "/members/members/<uuid:member_id>/history")
+    def member_history(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self.app.member_history(member_id)
+
+    @http("POST", "/members/members/<uuid:member_id>/confirm")
+    def confirm_member(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self._command(request, s.ConfirmMember, self.app.confirm_member, self.app.member, member_id=member_id)
+
+    @http("POST", "/members/members/<uuid:member_id>/exempt")
+    def exempt_member(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self._command(request, s.ExemptMember, self.app.exempt_member, self.app.member, member_id=member_id)
+
+    @http("POST", "/members/members/<uuid:member_id>/lift-exemption")
+    def lift_exemption(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self._command(request, s.LiftExemption, self.app.lift_exemption, self.app.member, member_id=member_id)
+
+    @http("POST", "/members/members/<uuid:member_id>/transfer")
+    def transfer_member(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self._command(request, s.TransferMember, self.app.transfer_member, self.app.member,
+                             member_id=member_id)
+
+    @http("POST", "/members/members/<uuid:member_id>/end-temporary-transfer")
+    def end_temporary_transfer(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self._command(request, s.EndTemporaryTransfer, self.app.end_temporary_transfer, self.app.member,
+                             member_id=member_id)
+
+    @http("POST", "/members/members/<uuid:member_id>/remove")
+    def remove_member(self, request: Any, member_id: uuid.UUID) -> Any:
+        return self._command(request, s.RemoveMember, self.app.remove_member, self.app.member, member_id=member_id)
+
+    # --- supervision ----------------------------------------------------------------------------------
+
+    def _supervision(self, cell_id: uuid.UUID) -> Any:
+        return self.app.supervisors(cell_id, self.app.today())
+
+    @http("POST", "/members/supervisors")
+    def assign_supervisor(self, request: Any) -> Any:
+        return self._command(request, s.Supervision, self.app.assign_supervisor, self._supervision, status=201)
+
+    @http("POST", "/members/supervisors/unassign")
+    def unassign_supervisor(self, request: Any) -> Any:
+        return self._command(request, s.Supervision, self.app.unassign_supervisor, self._supervision)
+
+    @http("GET", "/members/cells/<uuid:cell_id>/supervisors")
+    def supervisors(self, request: Any, cell_id: uuid.UUID) -> Any:
+        return self.app.supervisors(cell_id, query_date(request, self.app.today))
+
+    # --- plumbing -------------------------------------------------------------------------------------
 
     @http("GET", "/members/notifications")
     def notifications(self, request: Any) -> Any:

@@ -35,13 +35,21 @@ class OrgUnitMoved(Payload):
 
 
 class CellsMerged(Payload):
+    """Units (cells, or wards/communes) merged into a target; the sources end on `effective_from`.
+
+    The same transaction also publishes one MemberTransferred (official, reason "merge") per member of each
+    source cell and one OrgUnitMoved per unit under a merged source, so each stays self-contained.
+    """
+
     source_ids: list[Id] = Field(min_length=1)
     target_id: Id
     effective_from: dt.date
-    kind: UnitKind = "cell"  # a ward/commune merge names its kind; a cell merge is the default
+    kind: UnitKind = "cell"  # the kind of the target (a merge of wards/communes: "ward" or "commune")
 
 
 class CellDissolved(Payload):
+    """A unit of any kind (not only a cell) dissolved from `effective_from`."""
+
     unit_id: Id
     reason: str = Field(default="", max_length=2000)
     effective_from: dt.date
@@ -71,16 +79,20 @@ class MemberTransferred(Payload):
     to_cell_id: Id
     kind: Literal["official", "temporary"]
     effective_from: dt.date
-    until: dt.date | None = None  # temporary transfers
-    reason: str = Field(default="", max_length=2000)  # e.g. a merge of cells
+    # temporary transfers: the day the member is back in the home cell (the spell is [effective_from, until))
+    until: dt.date | None = None
+    reason: str = Field(default="", max_length=2000)  # "merge" when the transfer follows a merge of cells
 
 
 class MemberTemporaryTransferEnded(Payload):
-    """A temporary transfer ended before (or without) its `until` date: back at the home cell from the date."""
+    """A temporary transfer ended early: the member is back in the home cell from `effective_from`.
+
+    (A temporary transfer that runs its course needs no event: its `until` says when it ends.)
+    """
 
     member_id: Id
-    from_cell_id: Id  # the home cell
-    to_cell_id: Id  # the host cell
+    cell_id: Id  # the home cell
+    host_cell_id: Id
     effective_from: dt.date
 
 

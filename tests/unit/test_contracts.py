@@ -113,3 +113,18 @@ def test_tallies_cannot_exceed_the_voting_base():
 def test_non_objects_are_rejected(bad):
     with pytest.raises(ContractError):
         parse_event(bad)
+
+
+def test_fields_added_for_issue_3_are_optional_so_version_1_payloads_still_parse():
+    source = Source("members")
+    a, b, m = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    merged = source.emit(mb.CellsMerged(source_ids=[a], target_id=b, effective_from=dt.date(2025, 7, 1)))
+    del merged["payload"]["kind"]  # as published before the field existed
+    _, payload = parse_event(merged)
+    assert payload.kind == "cell"
+    moved = source.emit(mb.MemberTransferred(member_id=m, from_cell_id=a, to_cell_id=b, kind="official",
+                                             effective_from=dt.date(2025, 7, 1)))
+    del moved["payload"]["reason"]
+    assert parse_event(moved)[1].reason == ""
+    wards = mb.CellsMerged(source_ids=[a], target_id=b, effective_from=dt.date(2025, 7, 1), kind="ward")
+    assert parse_event(source.emit(wards))[1].kind == "ward"

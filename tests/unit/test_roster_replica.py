@@ -69,9 +69,9 @@ def test_a_temporary_transfer_marks_the_member_elsewhere_at_home_and_lists_them_
     apply, reader, _, a, b = cells
     m = admitted(a, "Mai")
     apply(m, mb.MemberTransferred(member_id=m.member_id, from_cell_id=a, to_cell_id=b, kind="temporary",
-                                  effective_from=D(2025, 4, 1), until=D(2025, 6, 30)))
+                                  effective_from=D(2025, 4, 1), until=D(2025, 7, 1)))
     assert statuses(reader, a, D(2025, 3, 31)) == {"Mai": "official"}
-    assert statuses(reader, a, D(2025, 6, 30)) == {"Mai": "temporarily_elsewhere"}  # `until` is the last day
+    assert statuses(reader, a, D(2025, 6, 30)) == {"Mai": "temporarily_elsewhere"}  # `until` is the day back
     assert statuses(reader, a, D(2025, 7, 1)) == {"Mai": "official"}
     assert statuses(reader, b, D(2025, 5, 1)) == {}  # not a member of the host cell ...
     assert [p.full_name for p in reader.temporary_participants(str(b), D(2025, 5, 1))] == ["Mai"]  # ... a participant
@@ -83,7 +83,7 @@ def test_a_temporary_transfer_can_end_early(cells):
     m = admitted(a, "Mai")
     apply(m, mb.MemberTransferred(member_id=m.member_id, from_cell_id=a, to_cell_id=b, kind="temporary",
                                   effective_from=D(2025, 4, 1)),
-          mb.MemberTemporaryTransferEnded(member_id=m.member_id, from_cell_id=a, to_cell_id=b,
+          mb.MemberTemporaryTransferEnded(member_id=m.member_id, cell_id=a, host_cell_id=b,
                                           effective_from=D(2025, 5, 15)))
     assert statuses(reader, a, D(2025, 5, 14)) == {"Mai": "temporarily_elsewhere"}
     assert statuses(reader, a, D(2025, 5, 15)) == {"Mai": "official"}
