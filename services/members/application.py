@@ -54,6 +54,7 @@ class MembersApplication(ChiboApplication):
         admitted_on: dt.date,
         status: str = "probationary",
         official_since: dt.date | None = None,
+        born_on: dt.date | None = None,
         by: str,
         correlation_id: str | None = None,
         key: CommandKey | None = None,
@@ -63,6 +64,7 @@ class MembersApplication(ChiboApplication):
             code=code, full_name=full_name, cell=cell, admitted_on=admitted_on, status=status,
             official_since=official_since, today=self.today(),
             probation_months=policy_on(admitted_on).probation_months, by=by, correlation_id=correlation_id,
+            born_on=born_on,
         )
         self._save_with_code(member, "member", code, field="code", key=key)
         return member
@@ -85,6 +87,7 @@ class MembersApplication(ChiboApplication):
             "id": str(m.id), "code": m.code, "full_name": m.full_name, "cell_id": str(m.cell_id),
             "admitted_on": m.admitted_on.isoformat(), "status": m.status,
             "official_since": m.official_since.isoformat() if m.official_since else None,
+            "born_on": m.born_on.isoformat() if m.born_on else None,
             "version": m.version,
         }
 

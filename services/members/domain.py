@@ -129,6 +129,7 @@ class Member(Aggregate):
         org_path: list[str],
         recorded_by: str,
         correlation_id: str | None,
+        born_on: dt.date | None = None,  # ngày sinh: kept in the register, not published
     ):
         self.code = code
         self.full_name = full_name
@@ -137,6 +138,7 @@ class Member(Aggregate):
         self.status = status  # probationary (dự bị) | official (chính thức)
         self.official_since = official_since
         self.org_path = org_path
+        self.born_on = born_on
 
 
 def admit_member(
@@ -151,6 +153,7 @@ def admit_member(
     probation_months: int,
     by: str,
     correlation_id: str | None = None,
+    born_on: dt.date | None = None,
 ) -> Member:
     """Admit a new member (probationary), or enter an existing official member into the register."""
     if not cell.is_cell:
@@ -182,6 +185,9 @@ def admit_member(
                               vi="không thể là ngày trong tương lai")
     else:
         raise DomainError("status", "must be probationary or official", vi="phải là dự bị hoặc chính thức")
+    if born_on is not None and born_on >= admitted_on:
+        raise DomainError("born_on", "must be before the admission date", rule="member.born_before_admission",
+                          vi="phải trước ngày vào Đảng")
     return Member(
         code=code.strip(),
         full_name=" ".join(full_name.split()),
@@ -192,6 +198,7 @@ def admit_member(
         org_path=list(cell.org_path),
         recorded_by=by,
         correlation_id=correlation_id,
+        born_on=born_on,
     )
 
 
