@@ -69,6 +69,23 @@ class MembersApplication(ChiboApplication):
         self._save_with_code(member, "member", code, field="code", key=key)
         return member
 
+    def exempt_member(
+        self,
+        *,
+        member_id: uuid.UUID,
+        reason: str,
+        note: str = "",
+        effective_from: dt.date,
+        by: str,
+        correlation_id: str | None = None,
+        key: CommandKey | None = None,
+    ) -> Member:
+        member = self._member(member_id)
+        member.exempt(reason=reason, note=note, effective_from=effective_from, today=self.today(), by=by,
+                      correlation_id=correlation_id)
+        self.record(member, key=key)
+        return member
+
     # --- queries --------------------------------------------------------------------------------------
 
     def unit(self, unit_id: uuid.UUID) -> dict[str, Any]:
@@ -80,14 +97,14 @@ class MembersApplication(ChiboApplication):
         }
 
     def member(self, member_id: uuid.UUID) -> dict[str, Any]:
-        m = self.get_or_none(member_id)
-        if not isinstance(m, Member):
-            raise NotFound("member_id", f"no member {member_id}", vi=f"không có đảng viên {member_id}")
+        m = self._member(member_id)
+        exemption = m.exemption and {**m.exemption, "effective_from": m.exemption["effective_from"].isoformat()}
         return {
             "id": str(m.id), "code": m.code, "full_name": m.full_name, "cell_id": str(m.cell_id),
             "admitted_on": m.admitted_on.isoformat(), "status": m.status,
             "official_since": m.official_since.isoformat() if m.official_since else None,
             "born_on": m.born_on.isoformat() if m.born_on else None,
+            "exemption": exemption,
             "version": m.version,
         }
 
@@ -99,6 +116,13 @@ class MembersApplication(ChiboApplication):
             raise NotFound(field, f"no organisation unit {unit_id}", rule="unit.exists",
                            vi=f"không có đơn vị {unit_id}")
         return unit
+
+    def _member(self, member_id: uuid.UUID) -> Member:
+        m = self.get_or_none(member_id)
+        if not isinstance(m, Member):
+            raise NotFound("member_id", f"no member {member_id}", rule="member.exists",
+                           vi=f"không có đảng viên {member_id}")
+        return m
 
     def _save_with_code(self, record: Any, scope: str, code: str, field: str, key: CommandKey | None) -> None:
         claim_id = UniqueCode.id_for(scope, code)

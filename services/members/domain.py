@@ -16,6 +16,8 @@ from shared.i18n import term, vn_date
 
 UNIT_KINDS = ("city", "district", "ward", "commune", "base_organisation", "cell")
 BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
+# miễn công tác và sinh hoạt đảng: tuổi cao, sức khỏe, điều trị dài ngày, công tác nước ngoài, khác
+EXEMPTION_REASONS = ("age", "health", "long_treatment", "work_abroad", "other")
 # Which kinds of unit may stand directly under which. Any depth; no district level since 2025, so a ward
 # may sit directly under the city. A deployment may be rooted at any level above the cell.
 ALLOWED_PARENTS: dict[str, tuple[str | None, ...]] = {
@@ -139,6 +141,31 @@ class Member(Aggregate):
         self.official_since = official_since
         self.org_path = org_path
         self.born_on = born_on
+        self.exemption: dict[str, object] | None = None  # {"reason", "note", "effective_from"} while exempted
+
+    def exempt(self, *, reason: str, note: str, effective_from: dt.date, today: dt.date, by: str,
+               correlation_id: str | None = None) -> None:
+        """Exempt the member from party work and activity (miễn công tác và sinh hoạt đảng)."""
+        if self.exemption is not None:
+            raise DomainError("member_id", "is already exempted", rule="member.already_exempted",
+                              vi="đảng viên đã được miễn công tác và sinh hoạt đảng")
+        if reason not in EXEMPTION_REASONS:
+            raise DomainError("reason", f"must be one of {', '.join(EXEMPTION_REASONS)}",
+                              rule="exemption.reason", vi=f"phải là một trong: {', '.join(EXEMPTION_REASONS)}")
+        if effective_from > today:
+            raise DomainError("effective_from", "cannot be in the future", rule="date.not_future",
+                              vi="không thể là ngày trong tương lai")
+        if effective_from < self.admitted_on:
+            raise DomainError("effective_from", f"is before the admission ({self.admitted_on})",
+                              rule="exemption.after_admission",
+                              vi=f"trước ngày vào Đảng ({vn_date(self.admitted_on)})")
+        self._exempted(reason=reason, note=note.strip(), effective_from=effective_from, cell_id=self.cell_id,
+                       org_path=list(self.org_path), recorded_by=by, correlation_id=correlation_id)
+
+    @event("Exempted")
+    def _exempted(self, reason: str, note: str, effective_from: dt.date, cell_id: uuid.UUID, org_path: list[str],
+                  recorded_by: str, correlation_id: str | None) -> None:
+        self.exemption = {"reason": reason, "note": note, "effective_from": effective_from}
 
 
 def admit_member(

@@ -32,4 +32,10 @@ def translate(event: Any) -> Translated | None:
             ),
             _at(event.admitted_on),
         )
+    if isinstance(event, Member.Exempted):
+        return Translated(
+            c.MemberExempted(member_id=event.originator_id, cell_id=event.cell_id, reason=event.reason,
+                             note=event.note, effective_from=event.effective_from),
+            _at(event.effective_from),
+        )
     return None  # internal events (code claims) are not published
