@@ -7,6 +7,7 @@ from typing import Any
 
 from services.members.application import MembersApplication
 from services.members.integration import translate
+from services.members.register_import import import_request
 from services.members.schemas import AdmitMember, CreateUnit
 from shared.idempotency import CommandKey
 from shared.nameko_ext import Application, EmbeddedRelay
@@ -59,6 +60,13 @@ class MembersService:
     @http("GET", "/members/members/<uuid:member_id>")
     def get_member(self, request: Any, member_id: uuid.UUID) -> Any:
         return self.app.member(member_id)
+
+    @http("POST", "/members/imports")
+    def import_register(self, request: Any) -> Any:
+        """A ward's register from a spreadsheet: a dry run by default, `dry_run=false` to apply."""
+        answer = import_request(self.app, request, correlation_id(request))
+        self.relay.nudge()
+        return answer
 
     @http("GET", "/members/notifications")
     def notifications(self, request: Any) -> Any:
