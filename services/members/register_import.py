@@ -304,7 +304,7 @@ def exemption_reason(text: str) -> str | None:
     """The domain's exemption reason for what a ward wrote; None when the cell is blank."""
     key = header_key(text)
     if not key:
-        return None
+        return "other" if text.strip() else None  # a tick mark: exempted, reason not written
     for words, reason in EXEMPTION_WORDS:
         if words in key:
             return reason
@@ -429,8 +429,8 @@ def _check_row(app: MembersApplication, lookups: _Lookups, sheet: Sheet, ward: O
     cell = _check_cell(lookups, ward, clean_text(cells.get("cell_code")), add)
     note = clean_text(cells.get("exemption"))
     reason = exemption_reason(note)
-    if header_key(note) in TICKS:
-        note = ""
+    if note.casefold() in TICKS or header_key(note) in TICKS:
+        note = ""  # a tick is not a note
     if reason is not None and dates["exempted_on"] is None and _blank(cells.get("exempted_on")):
         add("exempted_on", "import.exemption_date", "is required for an exempted member",
             "bắt buộc khi đảng viên được miễn sinh hoạt")

@@ -154,7 +154,7 @@ def test_real_excel_dates_and_numeric_codes_are_read():
 @pytest.mark.parametrize(
     ("written", "reason"),
     [("Tuổi cao", "age"), ("TUOI CAO, sức yếu", "age"), ("Sức khỏe yếu", "health"), ("sức khoẻ", "health"),
-     ("Điều trị dài ngày", "long_treatment"), ("Đi công tác nước ngoài", "work_abroad"), ("x", "other"),
+     ("Điều trị dài ngày", "long_treatment"), ("Đi công tác nước ngoài", "work_abroad"), ("x", "other"), ("✓", "other"),
      ("Lý do gia đình", "other"), ("", None), ("  ", None)],
 )
 def test_exemption_reasons_as_written(written, reason):
@@ -174,6 +174,13 @@ def test_dry_run_of_a_clean_file_plans_every_admission_and_records_nothing(app, 
     assert official.admission["status"] == "official" and probationary.admission["status"] == "probationary"
     assert exempted.exemption == {"reason": "age", "note": "Tuổi cao", "effective_from": dt.date(2020, 1, 1)}
     assert app.recorder.max_notification_id() == before
+
+
+@pytest.mark.parametrize(("written", "note"), [("x", ""), ("✓", ""), ("Có", ""), ("Lý do gia đình", "Lý do gia đình")])
+def test_a_tick_in_the_exemption_column_exempts_for_another_reason_without_a_note(app, written, note):
+    [plan] = dry(app, xlsx([row(**{"Miễn sinh hoạt": written, "Ngày miễn": "01/06/2021"})])).plans
+    assert plan.exemption == {"reason": "other", "note": note, "effective_from": dt.date(2021, 6, 1)}
+    assert plan.outcome == "admit"
 
 
 def test_names_are_normalised_to_nfc_with_spaces_collapsed(app):
