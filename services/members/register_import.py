@@ -626,10 +626,21 @@ def _apply(app: MembersApplication, sheet: Sheet, plan: RowPlan, by: str, correl
             plan.member_id = member.id
         if plan.exemption is not None:
             app.exempt_member(member_id=plan.member_id, **plan.exemption, by=by, correlation_id=correlation_id)
-    except DomainError as err:  # the register changed since the check (a concurrent admission of the code)
-        plan.problems.append(_domain_problem(sheet, plan.row, err))
-        plan.outcome = "problem"
-        return
+    except DomainError as err:  # the register changed since the check
+        existing = _Lookups(app).member_by_code(plan.code) if err.rule == "member.code_unique" else None
+        if existing is None:
+            plan.problems.append(_domain_problem(sheet, plan.row, err))
+        else:  # admitted meanwhile (the same file imported twice at once): compare as a re-run would
+            plan.outcome = "admit"
+            _compare(plan, existing, sheet)
+            if plan.outcome == "exempt":  # the other import has not exempted them yet
+                plan.problems.append(_problem(
+                    sheet, plan.row, "code", "import.concurrent",
+                    "was admitted by another import running at the same time; import the file again to finish",
+                    "vừa được một lần nhập khác cùng lúc ghi vào sổ; hãy nhập lại tệp để hoàn tất"))
+        if plan.problems:
+            plan.outcome = "problem"
+            return
     plan.outcome = APPLIED_OUTCOME[plan.outcome]
 
 

@@ -23,8 +23,8 @@ from tests.register_files import HEADER, ROWS, csv_file, xlsx
 TODAY = dt.date(2026, 11, 23)
 
 
-def make_app(env):
-    app = MembersApplication(env=env, today=lambda: TODAY)
+def make_app(env, cls=MembersApplication):
+    app = cls(env=env, today=lambda: TODAY)
     ward = app.create_unit(kind="ward", name="Tân Giang", code="TG", parent_id=None, block=None,
                            effective_from=dt.date(1960, 1, 1), by="s")
     for code in ("TG-1", "TG-2"):
@@ -368,3 +368,20 @@ def test_a_file_over_the_size_limit_is_refused_with_413(app):
     with pytest.raises(DomainError) as err:
         dry(app, csv_file(ROWS), max_bytes=100)
     assert (err.value.status, err.value.field, err.value.rule) == (413, "file", "import.file_size")
+
+
+class RacingApp(MembersApplication):
+    """Another import admits each member just before this one does (the same file posted twice at once)."""
+
+    def admit_member(self, **kwargs):
+        super().admit_member(**kwargs | {"by": "the-other-import"})
+        return super().admit_member(**kwargs)
+
+
+def test_a_member_admitted_meanwhile_by_the_same_file_is_unchanged_and_with_other_data_a_problem():
+    racing = make_app({"PERSISTENCE_MODULE": "eventsourcing.popo"}, RacingApp)
+    report = apply(racing, xlsx(ROWS[:2]))
+    assert [p.outcome for p in report.plans] == ["unchanged", "unchanged"]
+    assert [m["code"] for m in register(racing)] == ["01001", "01002"]  # each admitted once, by the other import
+    exempted = apply(racing, xlsx([[4, "01009", *ROWS[2][2:]]]))
+    assert [(p.outcome, [q.rule for q in p.problems]) for p in exempted.plans] == [("problem", ["import.concurrent"])]
