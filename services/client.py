@@ -41,7 +41,8 @@ class ChiboClient:
         params = {"ward": ward, "dry_run": str(not apply).lower(), "skip_invalid": str(skip_invalid).lower(),
                   "recorded_by": self.recorded_by, "lang": lang}
         r = self.session.post(f"{self.urls['members']}/members/imports", params=params, data=data,
-                              headers={"Content-Type": content_type}, timeout=self.timeout)
+                              headers={"Content-Type": content_type},
+                              timeout=max(self.timeout, 600.0))  # one transaction per admitted row
         return self._answer(r)
 
     def _answer(self, r: requests.Response) -> Any:

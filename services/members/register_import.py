@@ -180,6 +180,7 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         raise _refuse_file("file.format", f"is not a valid XLSX file ({exc})", "không phải tệp XLSX hợp lệ") from None
     try:
         sheet = book.worksheets[0]  # the register is the first sheet
+        sheet.reset_dimensions()  # some tools write a wrong size (e.g. "A1"); read every row and column
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, list(values)
     finally:

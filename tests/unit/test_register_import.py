@@ -385,3 +385,20 @@ def test_a_member_admitted_meanwhile_by_the_same_file_is_unchanged_and_with_othe
     assert [m["code"] for m in register(racing)] == ["01001", "01002"]  # each admitted once, by the other import
     exempted = apply(racing, xlsx([[4, "01009", *ROWS[2][2:]]]))
     assert [(p.outcome, [q.rule for q in p.problems]) for p in exempted.plans] == [("problem", ["import.concurrent"])]
+
+
+def test_an_xlsx_whose_recorded_size_is_wrong_is_still_read_whole():
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(xlsx(ROWS)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                data = data.replace(b'<dimension ref="A1:I4" />', b'<dimension ref="A1" />')
+                assert b'<dimension ref="A1" />' in data
+            target.writestr(item, data)
+    sheet = read_register(out.getvalue())
+    assert [c["full_name"] for _, c in sheet.rows] == [r[2] for r in ROWS]
