@@ -1,6 +1,7 @@
 """Bulk import of a ward's member register from the spreadsheets wards keep today (XLSX or CSV).
 
-Three steps, all framework-free (the nameko route and the CLI only call `import_register`):
+Three steps, all framework-free (`import_register` runs them; the nameko route delegates to `import_request`,
+and `chibo import-register` posts to that route):
 
 1. `read_register(data, content_type)`: the file's rows, keyed by field. Headers are Vietnamese, matched
    without regard to case, diacritics or spacing ("Họ và tên", "HO TEN", "Mã ĐV" ...). A file without a
@@ -119,9 +120,8 @@ class ImportRefused(DomainError):
         self.report = report
 
     def body(self, lang: str) -> dict[str, Any]:
-        fields = [{"field": p.field, "column": p.column, "row": p.row, "rule": p.rule,
-                   "message": p.vi if lang == "vi" else p.message} for p in self.problems]
-        body: dict[str, Any] = {"error": "rejected", "message": self.message_in(lang), "fields": fields}
+        body: dict[str, Any] = {"error": "rejected", "message": self.message_in(lang),
+                                "fields": [p.to_json(lang) for p in self.problems]}
         if self.report is not None:
             body["report"] = self.report.to_json(lang)
         return body
