@@ -131,8 +131,8 @@ class TooLarge(DomainError):
     status = 413
 
 
-def _refuse_file(rule: str, message: str, vi: str, column: str | None = None) -> ImportRefused:
-    return ImportRefused([Problem(None, column, "file", rule, message, vi)], message, vi)
+def _refuse_file(rule: str, message: str, vi: str) -> ImportRefused:
+    return ImportRefused([Problem(None, None, "file", rule, message, vi)], message, vi)
 
 
 # --- reading the file ----------------------------------------------------------------------------------
@@ -527,7 +527,7 @@ def _compare(plan: RowPlan, member: Member, sheet: Sheet) -> None:
     if wanted is not None and has is None and member.version == 1:
         # Admitted by an earlier run that stopped before the exemption: finish it (nothing else happened since).
         plan.outcome = "exempt"
-    else:
+    elif "exemption" in sheet.columns:  # a file without the exemption columns says nothing about them
         stated["exemption"] = (wanted, has)
     differing = [f for f, (file_value, register_value) in stated.items() if file_value != register_value]
     if not differing:

@@ -402,3 +402,14 @@ def test_an_xlsx_whose_recorded_size_is_wrong_is_still_read_whole():
             target.writestr(item, data)
     sheet = read_register(out.getvalue())
     assert [c["full_name"] for _, c in sheet.rows] == [r[2] for r in ROWS]
+
+
+def test_a_file_without_the_optional_columns_says_nothing_about_them(app):
+    apply(app, xlsx(ROWS))
+    short = [[*r[:3], *r[4:7]] for r in ROWS]
+    header = ["STT", "Mã đảng viên", "Họ và tên", "Chi bộ", "Ngày vào Đảng", "Ngày chính thức"]
+    report = dry(app, csv_file(short, header))
+    assert [p.outcome for p in report.plans] == ["unchanged", "unchanged", "unchanged"]  # born_on, exemption kept
+    official_missing = dry(app, csv_file([r[:5] for r in short], header[:5]))
+    assert problems(official_missing) == [(2, "Ngày chính thức", "official_since", "import.exists_different"),
+                                          (4, "Ngày chính thức", "official_since", "import.exists_different")]
