@@ -5,6 +5,8 @@
     chibo relay SOURCE               one outbox relay as its own process
     chibo declare                    declare exchanges and queues on the broker (deploy step)
     chibo cluster [--demo]           the distributed run as local processes (make cluster)
+    chibo import-register FILE --ward CODE [--apply]
+                                     check (or import) a ward's register from an XLSX/CSV file
 """
 
 from __future__ import annotations
@@ -159,6 +161,64 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         cluster.stop()
 
 
+# Row outcomes of an import report, as the table names them.
+IMPORT_OUTCOMES = {
+    "admit": ("sẽ nhập", "to admit"), "admitted": ("đã nhập", "admitted"),
+    "exempt": ("sẽ ghi miễn sinh hoạt", "to exempt"), "exempted": ("đã ghi miễn sinh hoạt", "exempted"),
+    "unchanged": ("đã có, không đổi", "unchanged"), "problem": ("có lỗi", "with problems"),
+}
+
+
+def format_import_report(body: dict, lang: str = "vi") -> str:
+    """The problems of an import answer as a table (row, column, message), then the totals."""
+    vi = lang == "vi"
+    report = body.get("report", body)
+    problems = [p for r in report.get("rows", []) for p in r["problems"]]
+    if "rows" not in report:  # the file itself was refused: its fields are the problems
+        problems = body.get("fields", [])
+    lines = []
+    if body.get("error"):
+        lines.append(("Từ chối: " if vi else "Refused: ") + body.get("message", ""))
+    for w in report.get("warnings", []):
+        lines.append(("Cảnh báo: cột " if vi else "Warning: column ") + f"\"{w['column']}\": {w['message']}")
+    if problems:
+        header = ("Dòng", "Cột", "Vấn đề") if vi else ("Row", "Column", "Problem")
+        cells = [(str(p.get("row") or ""), p.get("column") or p.get("field", ""), p["message"]) for p in problems]
+        widths = [max(len(c[i]) for c in [header, *cells]) for i in range(2)]
+        for row in [header, ("-" * widths[0], "-" * widths[1], "-" * 6), *cells]:
+            lines.append(f"{row[0]:>{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}")
+    totals = report.get("totals")
+    if totals:
+        parts = [f"{n} {IMPORT_OUTCOMES.get(k, (k, k))[0 if vi else 1]}" for k, n in totals.items() if k != "rows"]
+        lines.append((f"{totals['rows']} dòng: " if vi else f"{totals['rows']} rows: ") + ", ".join(parts))
+        if report.get("dry_run"):
+            lines.append("Chạy thử: chưa ghi gì; thêm --apply để nhập." if vi
+                         else "Dry run: nothing recorded; add --apply to import.")
+    return "\n".join(lines)
+
+
+def cmd_import_register(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import requests
+
+    from services.client import ApiError, ChiboClient
+
+    path = Path(args.file)
+    client = ChiboClient.single(args.url.rstrip("/"), recorded_by=args.recorded_by)
+    try:
+        body = client.import_register(path.read_bytes(), ward=args.ward, apply=args.apply,
+                                      skip_invalid=args.skip_invalid, filename=path.name, lang=args.lang)
+    except ApiError as refused:
+        body = refused.body if isinstance(refused.body, dict) else {"error": "http", "message": str(refused)}
+    except (OSError, requests.RequestException) as exc:
+        print(f"chibo import-register: {exc}", file=sys.stderr)
+        return 2
+    print(format_import_report(body, args.lang))
+    report = body.get("report", body)
+    return 1 if body.get("error") or report.get("totals", {}).get("problem") else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chibo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demo", action="store_true", help="record the demo ward and print its table")
     p.add_argument("--no-serve", action="store_true")
     p.set_defaults(func=cmd_cluster)
+    p = sub.add_parser("import-register", help="check (dry run) or import a ward's register from XLSX/CSV")
+    p.add_argument("file", help="the register: .xlsx, or .csv in UTF-8 (\",\" or \";\" separated)")
+    p.add_argument("--ward", required=True, help="code (or id) of the ward whose cells the file lists")
+    p.add_argument("--apply", action="store_true", help="record the members (default: a dry run)")
+    p.add_argument("--skip-invalid", action="store_true", help="with --apply: import the valid rows only")
+    p.add_argument("--url", default=os.environ.get("CHIBO_URL", "http://127.0.0.1:8000"),
+                   help="the members service (default: the embedded run)")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p.add_argument("--recorded-by", default=os.environ.get("USER", "import"), help="who records the import")
+    p.set_defaults(func=cmd_import_register)
     args = parser.parse_args(argv)
     if args.command in ("demo", "run"):
         import warnings

@@ -31,6 +31,21 @@ class ChiboClient:
     def post(self, service: str, path: str, body: dict[str, Any]) -> Any:
         r = self.session.post(f"{self.urls[service]}/{service}{path}",
                               json={"recorded_by": self.recorded_by, **body}, timeout=self.timeout)
+        return self._answer(r)
+
+    def import_register(self, data: bytes, *, ward: str, apply: bool = False, skip_invalid: bool = False,
+                        filename: str = "", lang: str = "vi") -> Any:
+        """POST a ward's register file to /members/imports: the report (ApiError with the refusal otherwise)."""
+        xlsx = data.startswith(b"PK") or filename.lower().endswith(".xlsx")
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if xlsx else "text/csv"
+        params = {"ward": ward, "dry_run": str(not apply).lower(), "skip_invalid": str(skip_invalid).lower(),
+                  "recorded_by": self.recorded_by, "lang": lang}
+        r = self.session.post(f"{self.urls['members']}/members/imports", params=params, data=data,
+                              headers={"Content-Type": content_type},
+                              timeout=max(self.timeout, 600.0))  # one transaction per admitted row
+        return self._answer(r)
+
+    def _answer(self, r: requests.Response) -> Any:
         if r.status_code >= 300:
             raise ApiError(r.status_code, r.json() if r.headers.get("content-type", "").startswith(
                 "application/json") else r.text)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from services.members import schemas as s
 from services.members.application import MembersApplication
 from services.members.integration import translate
+from services.members.register_import import import_request
 from shared.errors import DomainError
 from shared.idempotency import CommandKey
 from shared.nameko_ext import Application, EmbeddedRelay, chibo_settings
@@ -145,6 +146,13 @@ class MembersService:
     @http("GET", "/members/members/<uuid:member_id>")
     def get_member(self, request: Any, member_id: uuid.UUID) -> Any:
         return self.app.member(member_id)
+
+    @http("POST", "/members/imports")
+    def import_register(self, request: Any) -> Any:
+        """A ward's register from a spreadsheet: a dry run by default, `dry_run=false` to apply."""
+        answer = import_request(self.app, request, correlation_id(request))
+        self.relay.nudge()
+        return answer
 
     @http("GET", "/members/members/<uuid:member_id>/history")
     def member_history(self, request: Any, member_id: uuid.UUID) -> Any:
