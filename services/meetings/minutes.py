@@ -99,9 +99,40 @@ def minutes_sections(view: dict[str, Any], cell_name: str) -> Minutes:
             f"Biên bản đã được đọc và thông qua tại buổi sinh hoạt lúc {approved:%H:%M} ngày {vn_date(approved)}."]))
     if view["corrections"]:
         sections.append(Section("Đính chính (ghi sau, có ký tên)", [
-            f"{c['path']}: {c['old_value']} → {c['new_value']}. Lý do: {c['reason']}. Người đính chính: "
+            f"{_correction_label(c['path'], name)}: {_correction_value(c['path'], c['old_value'], name)} → "
+            f"{_correction_value(c['path'], c['new_value'], name)}. Lý do: {c['reason']}. Người đính chính: "
             f"{c['recorded_by']}" for c in view["corrections"]]))
     return Minutes(TITLES.get(view["kind"], TITLES["regular"]), cell_name, facts, sections)
+
+
+_CORRECTION_LABELS = {"place": "Địa điểm", "topic": "Chủ đề", "chair_id": "Chủ trì", "minute_taker_id": "Thư ký",
+                      "start_time": "Giờ bắt đầu", "end_time": "Giờ kết thúc"}
+
+
+def _correction_label(path: str, name: Any) -> str:
+    """What a correction changed, as the minutes say it (the path stays in the event and the API)."""
+    head, _, rest = path.partition(".")
+    if path in _CORRECTION_LABELS:
+        return _CORRECTION_LABELS[path]
+    if head == "attendance":
+        return f"Điểm danh {name(rest)}"
+    if head == "speakers":
+        return f"Ý kiến phát biểu thứ {int(rest.partition('.')[0]) + 1}"
+    if head == "resolutions":
+        return "Nội dung nghị quyết"
+    return path
+
+
+def _correction_value(path: str, value: Any, name: Any) -> str:
+    if value is None or value == "":
+        return "(trống)"
+    if path in ("chair_id", "minute_taker_id"):
+        return name(value)
+    if path.startswith("attendance.") and isinstance(value, dict):
+        if value.get("present"):
+            return "có mặt"
+        return f"vắng có lý do ({value.get('reason')})" if value.get("excused") else "vắng không lý do"
+    return str(value)
 
 
 def render_html(view: dict[str, Any], cell_name: str) -> str:

@@ -18,6 +18,8 @@ def closed_meeting(w):  # noqa: F811
     vote(w, meeting.id, m[:5], against=1)
     app.close_meeting(meeting.id, by="s")
     app.correct(meeting.id, path="end_time", value="21:15", reason="ghi nhầm giờ kết thúc", by="Trần Thư Ký")
+    app.correct(meeting.id, path=f"attendance.{m[6]}", value={"present": False, "excused": True, "reason": "ốm"},
+                reason="đã báo ốm trước buổi họp", by="Trần Thư Ký")
     return app.meeting(meeting.id)
 
 
@@ -29,14 +31,16 @@ def test_docx_minutes_carry_the_fields_of_the_book(w):  # noqa: F811
     assert facts["Thời gian"] == (f"bắt đầu lúc 19 giờ 00 ngày {DAY:%d/%m/%Y}, kết thúc lúc 21 giờ 15 (135 phút)")
     assert facts["Chủ trì"] == "Thành viên 0" and facts["Thư ký"] == "Thành viên 1"
     assert facts["Có mặt/Tổng số"].startswith("5/7 đảng viên")
-    assert facts["Vắng có lý do"] == "Thành viên 5 (đi công tác)"
-    assert facts["Vắng không lý do"] == "Thành viên 6"
+    # the record shows the corrected attendance; the correction itself is a signed later entry
+    assert facts["Vắng có lý do"] == "Thành viên 5 (đi công tác); Thành viên 6 (ốm)"
+    assert facts["Vắng không lý do"] == "không"
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "Thành viên 2: Đề nghị sửa đường ngõ 5" in text
     assert "4 tán thành, 1 không tán thành, 0 không biểu quyết, trên 6 đảng viên chính thức" in text
     assert "thông qua" in text
-    assert "Đính chính" in text and "end_time: 21:00 → 21:15. Lý do: ghi nhầm giờ kết thúc. Người đính chính: " \
+    assert "Đính chính" in text and "Giờ kết thúc: 21:00 → 21:15. Lý do: ghi nhầm giờ kết thúc. Người đính chính: " \
         "Trần Thư Ký" in text
+    assert "Điểm danh Thành viên 6: vắng không lý do → vắng có lý do (ốm). Lý do: đã báo ốm trước buổi họp." in text
 
 
 def test_html_minutes_escape_what_users_typed(w):  # noqa: F811
