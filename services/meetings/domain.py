@@ -29,7 +29,7 @@ from typing import Any, get_args
 
 from eventsourcing.domain import Aggregate, event
 
-from services.meetings import counting
+from services.meetings import corrections, counting
 from shared.contracts.meetings import AgendaStep
 from shared.errors import DomainError
 from shared.i18n import term, vn_date
@@ -504,89 +504,16 @@ class Meeting(Aggregate):
                           "chỉ đính chính được biên bản của buổi sinh hoạt đã diễn ra")
         if not reason.strip():
             raise _refuse("reason", "correction.reason", "a correction needs its reason", "đính chính phải có lý do")
-        old, new = self._check_correction(path, value)
+        old, new = corrections.old_and_new(self, path, value)
         if old == new:
             raise _refuse("value", "correction.changes", "the value is unchanged", "giá trị không thay đổi")
         self._corrected(path=path, old_value=old, new_value=new, reason=reason.strip(),
                         occurred_at=self.started_at, **self._ctx(by, correlation_id))
 
-    def _check_correction(self, path: str, value: Any) -> tuple[Any, Any]:
-        bad = _refuse("value", "correction.value", f"not a valid value for {path}",
-                      f"giá trị không hợp lệ cho {path}")
-        head, _, rest = path.partition(".")
-        if path in ("place", "topic"):
-            if not isinstance(value, str) or (path == "topic" and self.kind != "regular" and not value.strip()):
-                raise bad
-            return getattr(self, path) or "", value.strip()
-        if path in ("chair_id", "minute_taker_id"):
-            if value is not None and (not isinstance(value, str) or self.entry(value) is None):
-                raise self._not_in_cell("value", str(value))
-            old = getattr(self, path)
-            return (str(old) if old else None), value
-        if path in ("start_time", "end_time"):
-            try:
-                t = dt.time.fromisoformat(value)
-            except (TypeError, ValueError):
-                raise bad from None
-            assert self.started_at is not None and self.ended_at is not None
-            start = self.started_at.replace(hour=t.hour, minute=t.minute) if path == "start_time" else self.started_at
-            end = self.ended_at.replace(hour=t.hour, minute=t.minute) if path == "end_time" else self.ended_at
-            if end <= start:
-                raise _refuse("value", "time.end_after_start", "the end must be after the start",
-                              "giờ kết thúc phải sau giờ bắt đầu")
-            old_at = self.started_at if path == "start_time" else self.ended_at
-            return old_at.strftime("%H:%M"), t.strftime("%H:%M")
-        if head == "attendance" and self.entry(rest) is not None:
-            if not isinstance(value, dict) or not isinstance(value.get("present"), bool):
-                raise bad
-            new = {"present": value["present"]}
-            if not value["present"]:
-                new |= {"excused": bool(value.get("excused")), "reason": str(value.get("reason") or "").strip()}
-                if new["excused"] and not new["reason"]:
-                    raise _refuse("value.reason", "attendance.excuse_reason", "an excused absence needs its reason",
-                                  "vắng có lý do thì phải ghi lý do")
-            return self.attendance.get(rest), new
-        if head == "speakers":
-            index, _, leaf = rest.partition(".")
-            if index.isdigit() and int(index) < len(self.speakers) and leaf == "gist":
-                if not isinstance(value, str) or not value.strip():
-                    raise bad
-                return self.speakers[int(index)]["gist"], value.strip()
-        if head == "resolutions":
-            rid, _, leaf = rest.partition(".")
-            for r in self.resolutions:
-                if str(r["resolution_id"]) == rid and leaf == "text":
-                    if not isinstance(value, str) or not value.strip():
-                        raise bad
-                    return r["text"], value.strip()
-        raise _refuse("path", "correction.path",
-                      f"{path!r} cannot be corrected; use place, topic, chair_id, minute_taker_id, start_time, "
-                      "end_time, attendance.<member_id>, speakers.<n>.gist or resolutions.<id>.text",
-                      f"không thể đính chính {path!r}")
-
     @event("Corrected")
     def _corrected(self, path: str, old_value: Any, new_value: Any, reason: str, occurred_at: dt.datetime,
                    cell_id: uuid.UUID, org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
-        head, _, rest = path.partition(".")
-        if path in ("place", "topic"):
-            setattr(self, path, new_value)
-        elif path in ("chair_id", "minute_taker_id"):
-            setattr(self, path, uuid.UUID(new_value) if new_value else None)
-        elif path == "start_time" and self.started_at:
-            t = dt.time.fromisoformat(new_value)
-            self.started_at = self.started_at.replace(hour=t.hour, minute=t.minute)
-        elif path == "end_time" and self.ended_at:
-            t = dt.time.fromisoformat(new_value)
-            self.ended_at = self.ended_at.replace(hour=t.hour, minute=t.minute)
-        elif head == "attendance":
-            self.attendance[rest] = new_value
-        elif head == "speakers":
-            self.speakers[int(rest.split(".")[0])]["gist"] = new_value
-        elif head == "resolutions":
-            rid = rest.split(".")[0]
-            for r in self.resolutions:
-                if str(r["resolution_id"]) == rid:
-                    r["text"] = new_value
+        corrections.apply(self, path, new_value)
         self.corrections.append({"path": path, "old_value": old_value, "new_value": new_value, "reason": reason,
                                  "recorded_by": recorded_by})
 
