@@ -19,6 +19,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.members.timeline import add_months, as_of
 from services.members.tree import ALLOWED_PARENTS as ALLOWED_PARENTS  # re-exported: tests patch the kinds
 from services.members.tree import MERGE_GROUPS, check_no_cycle, check_parent_kind
 from shared.errors import DomainError
@@ -43,17 +44,6 @@ def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise DomainError(field, f"must be one of {', '.join(allowed)}", rule="value.one_of",
                           vi=f"phải là một trong: {', '.join(allowed)}")
-
-
-def _as_of(timeline: list[tuple[dt.date, Any]], day: dt.date) -> Any:
-    """The value of a dated timeline [(from, value), ...] (in date order) on `day`; None before it began."""
-    value = None
-    for since, v in timeline:
-        if since <= day:
-            value = v
-        else:
-            break
-    return value
 
 
 class OrgUnit(Aggregate):
@@ -102,10 +92,10 @@ class OrgUnit(Aggregate):
         return self.effective_from <= day and (self.ended_on is None or day < self.ended_on)
 
     def parent_on(self, day: dt.date) -> uuid.UUID | None:
-        return _as_of(self.parents, day)
+        return as_of(self.parents, day)
 
     def name_on(self, day: dt.date) -> str | None:
-        return _as_of(self.names, day)
+        return as_of(self.names, day)
 
     def parent_change_dates(self) -> list[dt.date]:
         return [since for since, _ in self.parents]
@@ -666,14 +656,3 @@ class UnitGuard(Aggregate):
     @staticmethod
     def id_for(unit_id: uuid.UUID) -> uuid.UUID:
         return uuid.uuid5(_INDEX_NS, f"guard:{unit_id}")
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    for d in (day.day, 30, 29, 28):
-        try:
-            return dt.date(year, month, d)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
