@@ -5,7 +5,7 @@ go (`hold_meeting`) starts held. While held, the secretary records attendance, g
 speakers, resolutions with their votes, reviews of earlier resolutions and dues. Once closed, nothing changes
 except through a `Corrected` event (path, old value, new value, reason, who): the original events stay.
 
-Counting (design.md §2):
+Counting (design.md §2; the rules are services.meetings.counting):
 - attendance base = summoned members - temporarily elsewhere - exempted members who are absent;
 - voting base = the official members of the attendance base: official members, and exempted members who are
   official (roster entry `official: true`) and attend; probationary members never vote;
@@ -24,12 +24,12 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
-from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any, get_args
 
 from eventsourcing.domain import Aggregate, event
 
+from services.meetings import corrections, counting
 from shared.contracts.meetings import AgendaStep
 from shared.errors import DomainError
 from shared.i18n import term, vn_date
@@ -44,10 +44,6 @@ _RESOLUTION_NS = uuid.UUID("0b7f0d3e-4c1a-4f55-9b51-8f3f1f6a2c11")
 def resolution_id_for(meeting_id: uuid.UUID, seq: int) -> uuid.UUID:
     """The id of a meeting's `seq`-th resolution: stable, so a replayed command derives the same one."""
     return uuid.uuid5(_RESOLUTION_NS, f"{meeting_id}/{seq}")
-
-
-def parse_fraction(text: str) -> Fraction:
-    return Fraction(text.strip())
 
 
 @dataclass(frozen=True)
@@ -171,10 +167,7 @@ class Meeting(Aggregate):
                           "cần ghi nhận buổi sinh hoạt đã diễn ra trước")
 
     def entry(self, member_id: str) -> dict[str, str] | None:
-        for e in self.roster:
-            if e["member_id"] == member_id:
-                return e
-        return None
+        return counting.entry_of(self.roster, member_id)
 
     def status_of(self, member_id: str) -> str:
         e = self.entry(member_id)
@@ -193,41 +186,23 @@ class Meeting(Aggregate):
     # ---- counting -----------------------------------------------------------------------------------------
 
     def present_ids(self) -> list[str]:
-        return [mid for mid, a in self.attendance.items() if a["present"] and self.entry(mid) is not None]
+        return counting.present_ids(self.roster, self.attendance)
 
     def attendance_base(self) -> int:
-        base = 0
-        for e in self.roster:
-            if e["status"] == "temporarily_elsewhere":
-                continue
-            if e["status"] == "exempted" and not self.attendance.get(e["member_id"], {}).get("present"):
-                continue
-            base += 1
-        return base
+        return counting.attendance_base(self.roster, self.attendance)
 
     @staticmethod
     def is_official(entry: dict[str, Any]) -> bool:
-        """Official on the date: status official, or exempted (or elsewhere) while official."""
-        return entry["status"] == "official" or entry.get("official") is True
+        return counting.is_official(entry)
 
     def voting_base(self) -> list[str]:
-        """The official members of the attendance base: official members not temporarily elsewhere, and
-        exempted official members who attend."""
-        def counts(e: dict[str, Any]) -> bool:
-            if e["status"] == "exempted":
-                return self.is_official(e) and bool(self.attendance.get(e["member_id"], {}).get("present"))
-            return e["status"] == "official"
-
-        return [e["member_id"] for e in self.roster if counts(e)]
+        return counting.voting_base(self.roster, self.attendance)
 
     def eligible_voters(self) -> list[str]:
-        """Official members recorded present: the only ones who may vote."""
-        present = set(self.present_ids())
-        return [mid for mid in self.voting_base() if mid in present]
+        return counting.eligible_voters(self.roster, self.attendance)
 
     def able_to_decide(self, decision_majority: str) -> bool:
-        base = len(self.voting_base())
-        return base > 0 and len(self.eligible_voters()) > parse_fraction(decision_majority) * base
+        return counting.able_to_decide(self.roster, self.attendance, decision_majority)
 
     @property
     def minutes(self) -> int:
@@ -414,47 +389,11 @@ class Meeting(Aggregate):
         if not text.strip():
             raise _refuse("text", "resolution.text", "a resolution needs its text", "nghị quyết phải có nội dung")
         eligible = set(self.eligible_voters())
-        seen: set[str] = set()
-        for i, voter in enumerate(voters):
-            field = f"voters.{i}"
-            entry = self.entry(voter)
-            if voter in seen:
-                raise _refuse(field, "vote.once", f"{voter} is listed twice", f"{voter} được ghi hai lần")
-            seen.add(voter)
-            if entry is None:
-                raise _refuse(field, "vote.member",
-                              f"{voter} is not a member of this cell and cannot vote",
-                              f"{voter} không phải đảng viên của chi bộ nên không được biểu quyết")
-            name = entry["full_name"]
-            if entry["status"] == "probationary" or not self.is_official(entry):
-                raise _refuse(field, "vote.probationary",
-                              f"{name} is a probationary member: probationary members do not vote (Charter art. 3.4)",
-                              f"{name} là đảng viên dự bị: đảng viên dự bị không có quyền biểu quyết (Điều lệ, điều 3)")
-            if entry["status"] == "temporarily_elsewhere":
-                raise _refuse(field, "vote.official", f"{name} is {entry['status']} on the meeting date and not "
-                              "in the voting base", f"{name} là {term(entry['status'])} vào ngày họp, không thuộc "
-                              "số đảng viên biểu quyết")
-            if voter not in eligible:
-                raise _refuse(field, "vote.present", f"{name} is not recorded as present",
-                              f"{name} chưa được ghi là có mặt")
-        cast = votes_for + votes_against + abstentions
-        if min(votes_for, votes_against, abstentions) < 0:
-            raise _refuse("votes_for", "vote.tally", "votes cannot be negative", "số phiếu không thể âm")
-        if cast != len(voters):
-            raise _refuse("voters", "vote.tally_matches_voters",
-                          f"{cast} votes counted but {len(voters)} voters listed",
-                          f"đếm được {cast} phiếu nhưng danh sách có {len(voters)} người biểu quyết")
+        counting.check_voters(self.roster, voters, eligible)
+        counting.check_tally(votes_for, votes_against, abstentions, voters)
         base = self.voting_base()
-        two_thirds = kind in ("admission", "confirmation")
-        fraction = parse_fraction(admission_majority if two_thirds else decision_majority)
-        threshold = f">={admission_majority}" if two_thirds else f">{decision_majority}"
-        reason = ""
-        if not self.able_to_decide(decision_majority):
-            adopted, reason = False, "not_able_to_decide"
-        elif two_thirds:
-            adopted = votes_for >= fraction * len(base)
-        else:
-            adopted = votes_for > fraction * len(base)
+        adopted, reason, threshold = counting.outcome(kind, votes_for, self.roster, self.attendance,
+                                                      decision_majority, admission_majority)
         seq = len(self.resolutions) + 1
         resolution_id = resolution_id_for(self.id, seq)
         fields = {"resolution_id": resolution_id, "seq": seq, "kind": kind, "text": text.strip(),
@@ -565,89 +504,16 @@ class Meeting(Aggregate):
                           "chỉ đính chính được biên bản của buổi sinh hoạt đã diễn ra")
         if not reason.strip():
             raise _refuse("reason", "correction.reason", "a correction needs its reason", "đính chính phải có lý do")
-        old, new = self._check_correction(path, value)
+        old, new = corrections.old_and_new(self, path, value)
         if old == new:
             raise _refuse("value", "correction.changes", "the value is unchanged", "giá trị không thay đổi")
         self._corrected(path=path, old_value=old, new_value=new, reason=reason.strip(),
                         occurred_at=self.started_at, **self._ctx(by, correlation_id))
 
-    def _check_correction(self, path: str, value: Any) -> tuple[Any, Any]:
-        bad = _refuse("value", "correction.value", f"not a valid value for {path}",
-                      f"giá trị không hợp lệ cho {path}")
-        head, _, rest = path.partition(".")
-        if path in ("place", "topic"):
-            if not isinstance(value, str) or (path == "topic" and self.kind != "regular" and not value.strip()):
-                raise bad
-            return getattr(self, path) or "", value.strip()
-        if path in ("chair_id", "minute_taker_id"):
-            if value is not None and (not isinstance(value, str) or self.entry(value) is None):
-                raise self._not_in_cell("value", str(value))
-            old = getattr(self, path)
-            return (str(old) if old else None), value
-        if path in ("start_time", "end_time"):
-            try:
-                t = dt.time.fromisoformat(value)
-            except (TypeError, ValueError):
-                raise bad from None
-            assert self.started_at is not None and self.ended_at is not None
-            start = self.started_at.replace(hour=t.hour, minute=t.minute) if path == "start_time" else self.started_at
-            end = self.ended_at.replace(hour=t.hour, minute=t.minute) if path == "end_time" else self.ended_at
-            if end <= start:
-                raise _refuse("value", "time.end_after_start", "the end must be after the start",
-                              "giờ kết thúc phải sau giờ bắt đầu")
-            old_at = self.started_at if path == "start_time" else self.ended_at
-            return old_at.strftime("%H:%M"), t.strftime("%H:%M")
-        if head == "attendance" and self.entry(rest) is not None:
-            if not isinstance(value, dict) or not isinstance(value.get("present"), bool):
-                raise bad
-            new = {"present": value["present"]}
-            if not value["present"]:
-                new |= {"excused": bool(value.get("excused")), "reason": str(value.get("reason") or "").strip()}
-                if new["excused"] and not new["reason"]:
-                    raise _refuse("value.reason", "attendance.excuse_reason", "an excused absence needs its reason",
-                                  "vắng có lý do thì phải ghi lý do")
-            return self.attendance.get(rest), new
-        if head == "speakers":
-            index, _, leaf = rest.partition(".")
-            if index.isdigit() and int(index) < len(self.speakers) and leaf == "gist":
-                if not isinstance(value, str) or not value.strip():
-                    raise bad
-                return self.speakers[int(index)]["gist"], value.strip()
-        if head == "resolutions":
-            rid, _, leaf = rest.partition(".")
-            for r in self.resolutions:
-                if str(r["resolution_id"]) == rid and leaf == "text":
-                    if not isinstance(value, str) or not value.strip():
-                        raise bad
-                    return r["text"], value.strip()
-        raise _refuse("path", "correction.path",
-                      f"{path!r} cannot be corrected; use place, topic, chair_id, minute_taker_id, start_time, "
-                      "end_time, attendance.<member_id>, speakers.<n>.gist or resolutions.<id>.text",
-                      f"không thể đính chính {path!r}")
-
     @event("Corrected")
     def _corrected(self, path: str, old_value: Any, new_value: Any, reason: str, occurred_at: dt.datetime,
                    cell_id: uuid.UUID, org_path: list[str], recorded_by: str, correlation_id: str | None) -> None:
-        head, _, rest = path.partition(".")
-        if path in ("place", "topic"):
-            setattr(self, path, new_value)
-        elif path in ("chair_id", "minute_taker_id"):
-            setattr(self, path, uuid.UUID(new_value) if new_value else None)
-        elif path == "start_time" and self.started_at:
-            t = dt.time.fromisoformat(new_value)
-            self.started_at = self.started_at.replace(hour=t.hour, minute=t.minute)
-        elif path == "end_time" and self.ended_at:
-            t = dt.time.fromisoformat(new_value)
-            self.ended_at = self.ended_at.replace(hour=t.hour, minute=t.minute)
-        elif head == "attendance":
-            self.attendance[rest] = new_value
-        elif head == "speakers":
-            self.speakers[int(rest.split(".")[0])]["gist"] = new_value
-        elif head == "resolutions":
-            rid = rest.split(".")[0]
-            for r in self.resolutions:
-                if str(r["resolution_id"]) == rid:
-                    r["text"] = new_value
+        corrections.apply(self, path, new_value)
         self.corrections.append({"path": path, "old_value": old_value, "new_value": new_value, "reason": reason,
                                  "recorded_by": recorded_by})
 

@@ -19,24 +19,14 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.members.timeline import add_months, as_of
+from services.members.tree import ALLOWED_PARENTS as ALLOWED_PARENTS  # re-exported: tests patch the kinds
+from services.members.tree import MERGE_GROUPS, check_no_cycle, check_parent_kind
 from shared.errors import DomainError
 from shared.i18n import term, vn_date
 
 UNIT_KINDS = ("city", "district", "ward", "commune", "base_organisation", "cell")
 BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
-# Which kinds of unit may stand directly under which. Any depth; no district level since 2025, so a ward
-# may sit directly under the city. A deployment may be rooted at any level above the cell.
-ALLOWED_PARENTS: dict[str, tuple[str | None, ...]] = {
-    "city": (None,),
-    "district": (None, "city"),
-    "ward": (None, "city", "district"),
-    "commune": (None, "city", "district"),
-    "base_organisation": (None, "city", "district", "ward", "commune"),
-    "cell": ("ward", "commune", "base_organisation"),
-}
-# Units of one group may be merged into one another (2025: wards and communes merged into new wards).
-MERGE_GROUPS = {"cell": "cell", "ward": "base", "commune": "base", "base_organisation": "base",
-                "district": "district"}
 EXEMPTION_REASONS = ("age", "health", "long_treatment", "work_abroad", "other")
 REMOVAL_REASONS = ("struck_off", "expelled", "deceased", "moved_away")  # xóa tên, khai trừ, từ trần, chuyển đi
 TRANSFER_KINDS = ("official", "temporary")
@@ -54,17 +44,6 @@ def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise DomainError(field, f"must be one of {', '.join(allowed)}", rule="value.one_of",
                           vi=f"phải là một trong: {', '.join(allowed)}")
-
-
-def _as_of(timeline: list[tuple[dt.date, Any]], day: dt.date) -> Any:
-    """The value of a dated timeline [(from, value), ...] (in date order) on `day`; None before it began."""
-    value = None
-    for since, v in timeline:
-        if since <= day:
-            value = v
-        else:
-            break
-    return value
 
 
 class OrgUnit(Aggregate):
@@ -113,10 +92,10 @@ class OrgUnit(Aggregate):
         return self.effective_from <= day and (self.ended_on is None or day < self.ended_on)
 
     def parent_on(self, day: dt.date) -> uuid.UUID | None:
-        return _as_of(self.parents, day)
+        return as_of(self.parents, day)
 
     def name_on(self, day: dt.date) -> str | None:
-        return _as_of(self.names, day)
+        return as_of(self.names, day)
 
     def parent_change_dates(self) -> list[dt.date]:
         return [since for since, _ in self.parents]
@@ -170,9 +149,8 @@ class OrgUnit(Aggregate):
              correlation_id: str | None, field: str = "new_parent_id") -> None:
         """Move under `new_parent` from `effective_from` (the 2025 reorganisation: districts abolished).
 
-        Refused when the unit would become its own ancestor on any day from `effective_from` on. The
-        ancestors of a unit only change on the days some unit's parent changes, so those days (from the move
-        on, among every unit that was ever above the new parent) are the only ones to check.
+        Refused when the unit would become its own ancestor on any day from `effective_from` on
+        (`tree.check_no_cycle`).
         """
         self._check_change(effective_from, today)
         new_parent.check_open(field)
@@ -184,15 +162,7 @@ class OrgUnit(Aggregate):
             raise DomainError(field, "the unit already stands under this parent", rule="unit.same_parent",
                               vi="đơn vị đã trực thuộc đơn vị cấp trên này")
         check_parent_kind(self.kind, new_parent.kind, field)
-        days = {effective_from}
-        for unit in ever_above(new_parent, get_unit):
-            days.update(d for d in unit.parent_change_dates() if d > effective_from)
-        for day in sorted(days):
-            if self.id in ancestors_on(new_parent, day, get_unit):
-                raise DomainError(field, f"the new parent stands under this unit (on {day}): the tree would have "
-                                  "a cycle", rule="tree.cycle",
-                                  vi=f"đơn vị cấp trên mới trực thuộc chính đơn vị này (ngày {vn_date(day)}): "
-                                     "cây tổ chức sẽ bị vòng lặp")
+        check_no_cycle(self.id, new_parent, effective_from, get_unit, field)
         self._moved(old_parent_id=self.parent_id, new_parent_id=new_parent.id, effective_from=effective_from,
                     org_path=org_path, recorded_by=by, correlation_id=correlation_id)
 
@@ -323,45 +293,6 @@ class OrgUnit(Aggregate):
     def _supervisor_unassigned(self, supervisor_id: uuid.UUID, effective_from: dt.date, org_path: list[str],
                                recorded_by: str, correlation_id: str | None) -> None:
         self.supervisors[supervisor_id][-1][1] = effective_from
-
-
-def ancestors_on(unit: OrgUnit, day: dt.date, get_unit: Callable[[uuid.UUID], OrgUnit | None]) -> list[uuid.UUID]:
-    """`unit` and its ancestors on `day`, nearest first."""
-    chain = [unit.id]
-    current: OrgUnit | None = unit
-    while current is not None:
-        parent_id = current.parent_on(day)
-        if parent_id is None or parent_id in chain:
-            break
-        chain.append(parent_id)
-        current = get_unit(parent_id)
-    return chain
-
-
-def ever_above(unit: OrgUnit, get_unit: Callable[[uuid.UUID], OrgUnit | None]) -> list[OrgUnit]:
-    """`unit` and every unit that was its ancestor at some time."""
-    found: dict[uuid.UUID, OrgUnit] = {}
-    todo = [unit]
-    while todo:
-        u = todo.pop()
-        if u.id in found:
-            continue
-        found[u.id] = u
-        todo.extend(p for _, pid in u.parents if pid is not None and (p := get_unit(pid)) is not None)
-    return list(found.values())
-
-
-def check_parent_kind(kind: str, parent_kind: str | None, field: str = "parent_id") -> None:
-    allowed = ALLOWED_PARENTS[kind]
-    if parent_kind not in allowed:
-        raise DomainError(
-            field,
-            f"a {kind} cannot stand under {parent_kind or 'nothing'}; allowed: "
-            + ", ".join(k or "none (root)" for k in allowed),
-            rule="tree.parent_kind",
-            vi=f"{term(kind)} không thể trực thuộc {term(parent_kind)}; được phép: "
-            + ", ".join(term(k) for k in allowed),
-        )
 
 
 def create_unit(
@@ -725,14 +656,3 @@ class UnitGuard(Aggregate):
     @staticmethod
     def id_for(unit_id: uuid.UUID) -> uuid.UUID:
         return uuid.uuid5(_INDEX_NS, f"guard:{unit_id}")
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    for d in (day.day, 30, 29, 28):
-        try:
-            return dt.date(year, month, d)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from services.members import schemas as s
 from services.members.application import MembersApplication
 from services.members.integration import translate
-from services.members.register_import import import_request
+from services.members.register_upload import import_request
 from shared.errors import DomainError
 from shared.idempotency import CommandKey
 from shared.nameko_ext import Application, EmbeddedRelay, chibo_settings

@@ -2,7 +2,8 @@
 
 import requests
 
-from services.members.register_import import MAX_BYTES, XLSX_TYPE
+from services.members.register_import import MAX_BYTES
+from services.members.register_sheet import XLSX_TYPE
 from tests.register_files import ROWS, csv_file, xlsx
 from tests.service.test_services import config, members, post  # noqa: F401 - fixtures
 

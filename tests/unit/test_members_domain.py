@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from services.members.application import MembersApplication
-from services.members.domain import Member, OrgUnit, add_months, admit_member, create_unit
+from services.members.domain import Member, OrgUnit, admit_member, create_unit
+from services.members.timeline import add_months
 from shared.errors import Conflict, DomainError, NotFound
 
 TODAY = dt.date(2026, 11, 23)

@@ -8,14 +8,13 @@ import uuid
 import pytest
 
 from services.members.application import MembersApplication
-from services.members.register_import import (
+from services.members.register_import import import_register, resolve_ward
+from services.members.register_sheet import (
     ImportRefused,
     exemption_reason,
     header_key,
-    import_register,
     parse_date,
     read_register,
-    resolve_ward,
 )
 from shared.errors import DomainError, NotFound
 from shared.stores import event_store_env
