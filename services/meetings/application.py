@@ -270,7 +270,14 @@ class MeetingsApplication(ChiboApplication):
     # ---- queries ------------------------------------------------------------------------------------------
 
     def meeting(self, meeting_id: uuid.UUID) -> dict[str, Any]:
-        return meeting_view(self.get_meeting(meeting_id))
+        view = meeting_view(self.get_meeting(meeting_id))
+        for review in view["reviews"]:  # what was reviewed, in words, for the minutes and the secretary
+            earlier = self.get_or_none(uuid.UUID(review["resolution_meeting_id"]))
+            review["resolution_text"] = next(
+                (r["text"] for r in getattr(earlier, "resolutions", []) if str(r["resolution_id"])
+                 == review["resolution_id"]), None)
+            review["resolution_date"] = earlier.date.isoformat() if isinstance(earlier, Meeting) else None
+        return view
 
     def cell_meetings(self, cell_id: uuid.UUID, start: dt.date | None, end: dt.date | None) -> list[dict[str, Any]]:
         calendar = self.get_or_none(CellCalendar.id_for(cell_id))

@@ -88,7 +88,7 @@ def minutes_sections(view: dict[str, Any], cell_name: str) -> Minutes:
                if r["reason"] == "not_able_to_decide" else "")
             for r in view["resolutions"]]),
         Section("Kiểm điểm việc thực hiện nghị quyết", [
-            f"Nghị quyết {r['resolution_id']}: {term(r['outcome'])}" + (f" — {r['note']}" if r["note"] else "")
+            f"Nghị quyết {_reviewed(r)}: {term(r['outcome'])}" + (f" — {r['note']}" if r["note"] else "")
             for r in view["reviews"]]),
         Section("Thu đảng phí", [f"{name(mid)}: tháng {d['month']} — {'đã nộp' if d['paid'] else 'chưa nộp'}"
                                  for mid, d in view["dues"].items()]),
@@ -103,6 +103,14 @@ def minutes_sections(view: dict[str, Any], cell_name: str) -> Minutes:
             f"{_correction_value(c['path'], c['new_value'], name)}. Lý do: {c['reason']}. Người đính chính: "
             f"{c['recorded_by']}" for c in view["corrections"]]))
     return Minutes(TITLES.get(view["kind"], TITLES["regular"]), cell_name, facts, sections)
+
+
+def _reviewed(review: dict[str, Any]) -> str:
+    """The reviewed resolution by its words and date ("«text» (ngày ...)"), its id when they are unknown."""
+    text, day = review.get("resolution_text"), review.get("resolution_date")
+    if not text:
+        return str(review["resolution_id"])
+    return f"«{text}»" + (f" (ngày {vn_date(dt.date.fromisoformat(day))})" if day else "")
 
 
 _CORRECTION_LABELS = {"place": "Địa điểm", "topic": "Chủ đề", "chair_id": "Chủ trì", "minute_taker_id": "Thư ký",

@@ -235,8 +235,15 @@ def test_an_earlier_resolution_of_the_same_cell_is_reviewed_at_a_later_meeting(w
     refused(lambda: w["app"].review(later, resolution_id=uuid.uuid4(), outcome="implemented", note="", by="s"),
             "resolution_id", "review.known")
     w["app"].review(later, resolution_id=rid, outcome="partly", note="còn 2 hộ chưa xong", by="s")
-    assert w["app"].meeting(later)["reviews"] == [{"resolution_id": str(rid), "resolution_meeting_id": str(first),
-                                                   "outcome": "partly", "note": "còn 2 hộ chưa xong"}]
+    first_view = w["app"].meeting(first)
+    assert w["app"].meeting(later)["reviews"] == [{
+        "resolution_id": str(rid), "resolution_meeting_id": str(first), "outcome": "partly",
+        "note": "còn 2 hộ chưa xong", "resolution_text": first_view["resolutions"][0]["text"],
+        "resolution_date": first_view["date"]}]
+    from services.meetings.minutes import render_html
+
+    minutes = render_html(w["app"].meeting(later), "Chi bộ")
+    assert f"Nghị quyết «{first_view['resolutions'][0]['text']}»" in minutes and str(rid) not in minutes
 
 
 def test_dues_are_recorded_once_per_member_and_month(w):
