@@ -265,7 +265,8 @@ def hold_meetings(post: Any, year: int, cells: list[tuple[str, str, list[Person]
             base = sum(1 for p, s in roster if s != "temporarily_elsewhere"
                        and not (s == "exempted" and p.id not in present))
             expected[(cell_code, f"{year}-{month:02d}")] = (1, len(present), base)
-            supervisor = followed_by.get(cell_id) if rng.random() < 0.85 else None
+            comes = rng.random() < 0.85 or (c, month) in SPECIAL  # the supervisor attends most meetings
+            supervisor = followed_by.get(cell_id) if comes else None
             facts = {
                 "cell_id": cell_id, "kind": kind, "date": day.isoformat(),
                 "topic": "Học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh" if kind != "regular" else None,
@@ -322,9 +323,8 @@ def record_step_by_step(post: Any, c: int, month: int, day: dt.date, facts: dict
     speakers += [{"member_id": v, "gist": VISITOR_GIST} for v in visitor]
     if speakers:
         post("meetings", f"{path}/speakers", {"speakers": speakers})
-    contested = rng.random() < 0.08  # a proposal the cell turns down
-    against = len(voters) // 2 + 1 if contested else int(rng.random() < 0.3)
-    against = min(against, len(voters))
+    # Now and then the cell turns a proposal down; in a larger meeting someone may vote against.
+    against = len(voters) // 2 + 1 if rng.random() < 0.05 else int(len(voters) >= 6 and rng.random() < 0.3)
     post("meetings", f"{path}/resolutions", {
         "text": RESOLUTIONS[(c + month) % len(RESOLUTIONS)], "kind": "ordinary", "votes_for": len(voters) - against,
         "votes_against": against, "abstentions": 0, "voters": voters})
@@ -355,6 +355,30 @@ TEXT = {
            "rate": "Attendance", "legend": "Each cell: attendance at the month's meetings; ✗ = no regular meeting.",
            "all": "Whole ward", "met_all": "{n}/{total} cells held a regular meeting every month"},
 }
+SUMMARY = {
+    "vi": {"meetings": "{held} buổi sinh hoạt: {steps} buổi ghi từng bước như thư ký chi bộ, {closed} buổi đã thông "
+                       "qua và khóa biên bản; {one} buổi ghi bằng một lệnh.",
+           "resolutions": "Nghị quyết: {passed} được thông qua, {rejected} không được thông qua.",
+           "supervisors": "Cấp ủy viên phụ trách dự {supervised}/{held} buổi sinh hoạt của chi bộ được phân công.",
+           "minutes": "Biên bản mẫu: {url}?format=html (hoặc ?format=docx)"},
+    "en": {"meetings": "{held} meetings: {steps} recorded step by step as a cell secretary would, {closed} closed with "
+                       "approved minutes; {one} recorded in one command.",
+           "resolutions": "Resolutions: {passed} passed, {rejected} rejected.",
+           "supervisors": "Assigned supervisors attended {supervised}/{held} meetings of the cells they follow.",
+           "minutes": "Sample minutes: {url}?format=html (or ?format=docx)"},
+}
+
+
+def format_summary(story: Story, base_url: str, lang: str = "vi") -> str:
+    """The year's meetings in a few lines: minutes closed, resolutions, supervisors' attendance, a minutes URL."""
+    t = SUMMARY[lang]
+    url = f"{base_url}/meetings/meetings/{story.minutes_meeting}/minutes"
+    return "\n".join([
+        t["meetings"].format(held=story.held, steps=story.step_by_step, closed=story.closed, one=story.one_form),
+        t["resolutions"].format(passed=story.passed, rejected=story.rejected),
+        t["supervisors"].format(supervised=story.supervised, held=story.held),
+        t["minutes"].format(url=url),
+    ])
 
 
 def percent(value: float | None, lang: str) -> str:
