@@ -235,9 +235,7 @@ def hold_meetings(post: Any, year: int, cells: list[tuple[str, str, list[Person]
     """A meeting per cell and month (unless missed); return the figures sent, by cell code and month."""
     expected: dict[tuple[str, str], tuple[int, int, int]] = {}
     followed_by = {cell_id: sid for sid, followed in story.supervisors.items() for cell_id in followed}
-    visitors = {}
-    for _, _, people in cells:
-        visitors |= {p.id: p for p in people if p.away}
+    visitors = [p for _, _, people in cells for p in people if p.away]
     for c, (cell_id, cell_code, people) in enumerate(cells):
         last_resolution: str | None = None
         for month in range(1, 13):
@@ -275,20 +273,20 @@ def hold_meetings(post: Any, year: int, cells: list[tuple[str, str, list[Person]
             end = "21:45" if kind == "combined" else "21:00"
             guests = [{"guest_id": supervisor}] if supervisor else []
             story.held += 1
-            story.supervised += bool(supervisor)
             if (c, month) not in SPECIAL and rng.random() >= step_share:
-                post("meetings", "/meetings", facts | {"end_time": end, "present": present, "absent": absent,
-                                                       "guests": guests})
+                view = post("meetings", "/meetings", facts | {"end_time": end, "present": present,
+                                                              "absent": absent, "guests": guests})
                 story.one_form += 1
                 last_resolution = None
-                continue
-            story.step_by_step += 1
-            visitor = [p.id for p in visitors.values() if p.away and p.away[0] == cell_id
-                       and p.away[1] <= day < p.away[2]]
-            voters = [p.id for p, s in roster if p.id in present and p.official_on(day)]
-            view = record_step_by_step(post, c, month, day, facts, end, present, absent, guests, visitor, voters,
-                                       last_resolution, story, rng)
-            last_resolution = view["resolutions"][0]["resolution_id"] if view["resolutions"] else None
+            else:
+                story.step_by_step += 1
+                visitor = [p.id for p in visitors if p.away and p.away[0] == cell_id and p.away[1] <= day < p.away[2]]
+                voters = [p.id for p, s in roster if p.id in present and p.official_on(day)]
+                view = record_step_by_step(post, c, month, day, facts, end, present, absent, guests, visitor,
+                                           voters, last_resolution, story, rng)
+                last_resolution = view["resolutions"][0]["resolution_id"] if view["resolutions"] else None
+            # the summary counts what the meetings service recorded, as it answered
+            story.supervised += any(g["is_assigned_supervisor"] for g in view["guests"])
             story.closed += view["status"] == "closed"
             story.passed += sum(1 for r in view["resolutions"] if r["adopted"])
             story.rejected += sum(1 for r in view["resolutions"] if not r["adopted"])
