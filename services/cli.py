@@ -103,7 +103,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import shutil
 
     from services.client import ChiboClient
-    from services.demo import build_ward, format_table
+    from services.demo import build_ward, format_summary, format_table
     from services.runner import EmbeddedPlatform, embedded_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
@@ -126,6 +126,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"({rate:.0f} sự kiện/giây từ đầu đến cuối, chế độ nhúng)" if vi else
               f"{result.commands} commands, {result.events} events through the bus to reporting in "
               f"{result.seconds:.1f}s ({rate:.0f} events/s end to end, embedded)")
+        print()
+        print(format_summary(result.story, platform.base_url, lang=args.lang))
         if args.no_serve:
             return 0
         url = f"{platform.base_url}/reporting/compliance/cell-months?from={year}-01&to={year}-12"
@@ -141,7 +143,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from services.cluster import Cluster
-    from services.demo import build_ward, format_table
+    from services.demo import build_ward, format_summary, format_table
 
     cluster = Cluster().start()
     print("cluster up: " + ", ".join(f"{s} {u}" for s, u in cluster.urls.items()), flush=True)
@@ -152,6 +154,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             result = build_ward(client, year, ward_code=f"TG{dt.datetime.now():%H%M%S}")
             rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
             print(format_table(rows, "Đảng bộ phường Tân Giang", year))
+            print()
+            print(format_summary(result.story, cluster.urls["meetings"]))
         if args.no_serve:
             return 0
         print("Ctrl-C to stop.", flush=True)

@@ -28,9 +28,11 @@ class ChiboClient:
     def single(cls, base_url: str, **kwargs: Any) -> ChiboClient:
         return cls({s: base_url for s in ("members", "meetings", "reporting")}, **kwargs)
 
-    def post(self, service: str, path: str, body: dict[str, Any]) -> Any:
+    def post(self, service: str, path: str, body: dict[str, Any], key: str | None = None) -> Any:
+        """POST a command; `key` is sent as its Idempotency-Key (a resubmitted form is recorded once)."""
+        headers = {"Idempotency-Key": key} if key else None
         r = self.session.post(f"{self.urls[service]}/{service}{path}",
-                              json={"recorded_by": self.recorded_by, **body}, timeout=self.timeout)
+                              json={"recorded_by": self.recorded_by, **body}, headers=headers, timeout=self.timeout)
         return self._answer(r)
 
     def import_register(self, data: bytes, *, ward: str, apply: bool = False, skip_invalid: bool = False,

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.client import ChiboClient
@@ -27,79 +28,320 @@ CELLS = [  # code, name, block, members
 
 
 @dataclass
+class Person:
+    """The client's own account of one member, to know what each meeting's roster must say on a day."""
+
+    id: str
+    cell_id: str
+    admitted_on: dt.date
+    official_since: dt.date | None
+    exempt_from: dt.date | None = None
+    away: tuple[str, dt.date, dt.date] | None = None  # temporarily in another cell: host cell id, [from, until)
+    removed_on: dt.date | None = None
+
+    def status_on(self, day: dt.date) -> str | None:
+        """The member's status on the home cell's roster on `day`, None when not on it."""
+        if day < self.admitted_on or (self.removed_on is not None and day >= self.removed_on):
+            return None
+        if self.away is not None and self.away[1] <= day < self.away[2]:
+            return "temporarily_elsewhere"
+        if self.exempt_from is not None and day >= self.exempt_from:
+            return "exempted"
+        return "official" if self.official_on(day) else "probationary"
+
+    def official_on(self, day: dt.date) -> bool:
+        return self.official_since is not None and self.official_since <= day
+
+
+@dataclass
+class Story:
+    """What the register's and the meetings' life recorded, for the summary and the tests."""
+
+    supervisors: dict[str, list[str]] = field(default_factory=dict)  # supervisor id -> cell ids followed
+    exempted: str = ""  # member exempted for age part-way through the year
+    exempted_from: dt.date | None = None
+    temporary: str = ""  # member temporarily active in another cell
+    temporary_host: str = ""
+    confirmed: str = ""  # probationary member confirmed as official
+    admitted: str = ""  # admitted after the cell's admission resolution
+    removed: str = ""  # moved away late in the year
+    resubmitted: str = ""  # meeting whose attendance and dues forms were sent twice with the same key
+    minutes_meeting: str = ""  # a closed meeting whose minutes the demo points to
+    step_by_step: int = 0
+    one_form: int = 0
+    closed: int = 0
+    passed: int = 0
+    rejected: int = 0
+    supervised: int = 0  # held meetings the cell's assigned supervisor attended
+    held: int = 0
+
+
+@dataclass
 class DemoResult:
     ward_id: str
     year: int
     commands: int
     seconds: float
     events: int
-    # What the scenario sent, computed on the client side: (cell code, month) -> (meetings, present, summoned).
-    # Every demo member is official or probationary, so the attendance base is everyone summoned.
+    # What the scenario sent, computed on the client side: (cell code, month) -> (meetings, present, base), the
+    # base following the counting rules (design.md §2): summoned members, minus those temporarily active in
+    # another cell, minus exempted members who are absent.
     expected: dict[tuple[str, str], tuple[int, int, int]]
+    story: Story = field(default_factory=Story)
 
 
-def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "TG") -> DemoResult:
-    """Create the ward, its cells and members, then hold a year of monthly meetings with attendance."""
+AGENDA = [  # the steps of a regular meeting in order (policy required_agenda_steps), with a note each
+    ("opening", "Kiểm tra số lượng đảng viên, thông qua chương trình, cử thư ký"),
+    ("news_and_policy", "Thông tin thời sự trong nước, của thành phố và của phường"),
+    ("review_and_follow_up", "Đánh giá việc thực hiện nghị quyết tháng trước"),
+    ("ho_chi_minh_study", "Học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh"),
+    ("discussion", "Thảo luận nhiệm vụ của chi bộ"),
+    ("praise_and_criticism", "Biểu dương đảng viên tiêu biểu, nhắc nhở đảng viên vắng không lý do"),
+    ("next_month_tasks", "Phân công nhiệm vụ tháng tới"),
+    ("conclusion_and_vote", "Đồng chí bí thư kết luận, chi bộ biểu quyết nghị quyết"),
+    ("minutes_read", "Thư ký đọc biên bản, chi bộ thông qua"),
+]
+GISTS = ["Đề nghị tăng cường vận động nhân dân giữ gìn vệ sinh môi trường khu dân cư.",
+         "Báo cáo tình hình an ninh trật tự trên địa bàn, đề nghị duy trì tổ tự quản.",
+         "Góp ý dự thảo nghị quyết, đề nghị nêu rõ người phụ trách từng việc.",
+         "Đề nghị chi bộ quan tâm thăm hỏi các gia đình chính sách dịp lễ.",
+         "Phản ánh ý kiến của bà con về việc sửa chữa đường hẻm.",
+         "Đề nghị đẩy mạnh chuyển đổi số, hướng dẫn người dân dùng dịch vụ công trực tuyến."]
+RESOLUTIONS = ["Vận động nhân dân giữ gìn vệ sinh môi trường, ra quân dọn dẹp vào chủ nhật cuối tháng",
+               "Duy trì tổ tự quản an ninh trật tự, phân công đảng viên phụ trách từng tổ dân phố",
+               "Thăm hỏi, tặng quà các gia đình chính sách và hộ khó khăn",
+               "Hướng dẫn người dân nộp hồ sơ dịch vụ công trực tuyến",
+               "Vận động đóng góp quỹ khuyến học của khu phố"]
+GUEST_GIST = "Ghi nhận kết quả của chi bộ, đề nghị bám sát nghị quyết của Đảng ủy phường."
+VISITOR_GIST = "Xin ý kiến chi bộ nơi sinh hoạt tạm thời, báo cáo việc thực hiện nhiệm vụ được giao."
+# Meetings always held and recorded step by step, (cell index, month) -> the quarter's extra resolution, if any:
+# Trường THCS's June meeting proposes confirming its probationary member, Khu phố 1's September meeting admitting
+# a new member; Khu phố 1's April meeting (a member of Khu phố 2 there temporarily) is the minutes example.
+SPECIAL: dict[tuple[int, int], tuple[str, str] | None] = {
+    (3, 6): ("confirmation", "Đề nghị công nhận đảng viên chính thức cho đồng chí đảng viên dự bị của chi bộ"),
+    (0, 9): ("admission", "Đề nghị kết nạp quần chúng Trịnh Thị Mai vào Đảng"),
+    (0, 4): None,
+}
+MINUTES_EXAMPLE = (0, 4)
+ELSEWHERE = "đang sinh hoạt tạm thời ở chi bộ khác"
+EXEMPT_ABSENT = "được miễn sinh hoạt (tuổi cao)"
+
+
+def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "TG",
+               step_share: float = 0.75) -> DemoResult:
+    """Create the ward, its cells and members, then live a year: supervision, an exemption, a temporary
+    transfer, a confirmation, an admission and a removal on the register, and monthly meetings, most recorded
+    step by step as a secretary would (schedule, hold, attendance, guests, agenda, speakers, resolution, review,
+    dues, close), the others in one command. `step_share`: the share of meetings recorded step by step."""
     rng = random.Random(seed)
     started = time.monotonic()
-    commands = 0
+    counter = [0]
+    nonce = uuid.uuid4().hex[:8]  # idempotency keys are the client's own: unique per run, like a form's
+
+    def post(service: str, path: str, body: dict[str, Any], key: str | None = None) -> Any:
+        counter[0] += 1
+        return client.post(service, path, body, key=f"{nonce}-{counter[0]}" if key is None else key)
+
     founded = dt.date(year - 3, 1, 1)
-    ward = client.post("members", "/units", {"kind": "ward", "name": "Đảng bộ phường Tân Giang",
-                                             "code": ward_code, "effective_from": founded.isoformat()})
-    commands += 1
-    cells: list[tuple[str, str, list[str]]] = []
-    expected: dict[tuple[str, str], tuple[int, int, int]] = {}
-    for code, name, block, size in CELLS:
-        cell = client.post("members", "/units", {"kind": "cell", "name": name, "code": f"{ward_code}-{code}",
-                                                 "parent_id": ward["id"], "block": block,
-                                                 "effective_from": founded.isoformat()})
-        commands += 1
-        members = []
+    ward = post("members", "/units", {"kind": "ward", "name": "Đảng bộ phường Tân Giang",
+                                      "code": ward_code, "effective_from": founded.isoformat()})
+    cells: list[tuple[str, str, list[Person]]] = []
+    for c, (code, name, block, size) in enumerate(CELLS):
+        cell = post("members", "/units", {"kind": "cell", "name": name, "code": f"{ward_code}-{code}",
+                                          "parent_id": ward["id"], "block": block,
+                                          "effective_from": founded.isoformat()})
+        people = []
         for i in range(size):
             admitted = founded + dt.timedelta(days=rng.randrange(0, 400))
             official = i < size - 2 or rng.random() < 0.5  # most are official, a few still probationary
+            if c == 3 and i == size - 1:  # admitted a year before: confirmed in the demo year
+                admitted, official = dt.date(year - 1, 6, 1), False
             body: dict[str, Any] = {
                 "code": f"{ward_code}-{code}-{i + 1:02d}",
                 "full_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(GIVEN)}",
                 "cell_id": cell["id"],
                 "admitted_on": admitted.isoformat(),
             }
+            since = None
             if official:
-                body |= {"status": "official", "official_since": (admitted.replace(year=admitted.year + 1)
-                                                                  + dt.timedelta(days=5)).isoformat()}
-            members.append(client.post("members", "/members", body)["id"])
-            commands += 1
-        cells.append((cell["id"], f"{ward_code}-{code}", members))
-    client.wait_caught_up()  # the meetings service needs the rosters before meetings can be recorded
-    for cell_id, cell_code, members in cells:
+                since = admitted.replace(year=admitted.year + 1) + dt.timedelta(days=5)
+                body |= {"status": "official", "official_since": since.isoformat()}
+            if c == 2 and i == 2:
+                body["born_on"] = dt.date(year - 84, 3, 2).isoformat()  # the elderly member, exempted below
+            people.append(Person(post("members", "/members", body)["id"], cell["id"], admitted, since))
+        cells.append((cell["id"], f"{ward_code}-{code}", people))
+    # The year's calendar first (the register's life refers to meeting days): None = the cell missed the month.
+    days: dict[tuple[int, int], dt.date | None] = {}
+    for c in range(len(cells)):
         for month in range(1, 13):
-            if rng.random() < 0.06:  # now and then a cell misses a month
-                expected[(cell_code, f"{year}-{month:02d}")] = (0, 0, 0)
-                continue
-            day = dt.date(year, month, rng.randrange(5, 26))
-            kind = "combined" if month % 3 == 0 else "regular"
-            present, absent = [], []
-            for member in members:
-                r = rng.random()
-                if r < 0.88:
-                    present.append(member)
-                elif r < 0.97:
-                    absent.append({"member_id": member, "excused": True, "reason": rng.choice(
-                        ["ốm", "đi công tác", "việc gia đình"])})
-                else:
-                    absent.append({"member_id": member, "excused": False})
-            client.post("meetings", "/meetings", {
-                "cell_id": cell_id, "kind": kind, "date": day.isoformat(),
-                "topic": "Học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh" if kind != "regular" else None,
-                "start_time": "19:30", "end_time": "21:45" if kind == "combined" else "21:00",
-                "place": "Nhà văn hóa", "present": present, "absent": absent,
-            })
-            commands += 1
-            expected[(cell_code, f"{year}-{month:02d}")] = (1, len(present), len(members))
+            forced = (c, month) in SPECIAL
+            days[(c, month)] = None if rng.random() < 0.06 and not forced else dt.date(
+                year, month, rng.randrange(5, 26))
+    story = Story()
+    live_register(post, year, cells, days, story)
+    client.wait_caught_up()  # the meetings service needs the rosters before meetings can be recorded
+    expected = hold_meetings(post, year, cells, days, story, rng, step_share)
     client.wait_caught_up()
     seconds = time.monotonic() - started
     events = sum(len(client.published(s)) for s in ("members", "meetings"))
-    return DemoResult(ward["id"], year, commands, seconds, events, expected)
+    return DemoResult(ward["id"], year, counter[0], seconds, events, expected, story)
+
+
+def live_register(post: Any, year: int, cells: list[tuple[str, str, list[Person]]],
+                  days: dict[tuple[int, int], dt.date | None], story: Story) -> None:
+    """The register's year, in date order: supervision, a temporary transfer, a confirmation, an exemption,
+    an admission and a removal, each recorded with a date inside the demo year."""
+    kp1, kp2, kp3, thcs, yt = cells
+    supervisors = {kp1[2][0].id: [kp2[0], kp3[0], yt[0]], kp2[2][0].id: [kp1[0], thcs[0]]}
+    for supervisor, followed in supervisors.items():
+        for cell_id in followed:
+            post("members", "/supervisors", {"supervisor_id": supervisor, "cell_id": cell_id,
+                                             "effective_from": dt.date(year, 1, 2).isoformat()})
+        story.supervisors[supervisor] = followed
+    visitor = kp2[2][3]  # works in Khu phố 1 for three months (sinh hoạt tạm thời)
+    visitor.away = (kp1[0], dt.date(year, 3, 1), dt.date(year, 6, 1))
+    post("members", f"/members/{visitor.id}/transfer", {
+        "to_cell_id": kp1[0], "kind": "temporary", "effective_from": visitor.away[1].isoformat(),
+        "until": visitor.away[2].isoformat()})
+    story.temporary, story.temporary_host = visitor.id, kp1[0]
+    probationer = thcs[2][-1]  # the cell votes in June; the ward committee decides ten days later
+    vote_day = days[(3, 6)]
+    assert vote_day is not None
+    probationer.official_since = vote_day + dt.timedelta(days=10)
+    post("members", f"/members/{probationer.id}/confirm", {"official_since": probationer.official_since.isoformat()})
+    story.confirmed = probationer.id
+    elder = kp3[2][2]
+    elder.exempt_from = story.exempted_from = dt.date(year, 7, 1)
+    post("members", f"/members/{elder.id}/exempt", {"reason": "age", "note": "Đảng viên trên 80 tuổi, sức khỏe yếu",
+                                                    "effective_from": elder.exempt_from.isoformat()})
+    story.exempted = elder.id
+    admission_day = days[(0, 9)]
+    assert admission_day is not None
+    newcomer = dt.date.fromordinal(admission_day.toordinal() + 14)  # the ward's decision after the cell's vote
+    answer = post("members", "/members", {"code": f"{kp1[1]}-{len(kp1[2]) + 1:02d}", "full_name": "Trịnh Thị Mai",
+                                          "cell_id": kp1[0], "admitted_on": newcomer.isoformat()})
+    kp1[2].append(Person(answer["id"], kp1[0], newcomer, None))
+    story.admitted = answer["id"]
+    leaver = kp2[2][5]
+    leaver.removed_on = dt.date(year, 11, 1)
+    post("members", f"/members/{leaver.id}/remove", {"reason": "moved_away", "note": "Chuyển về quê sinh sống",
+                                                     "effective_from": leaver.removed_on.isoformat()})
+    story.removed = leaver.id
+
+
+def hold_meetings(post: Any, year: int, cells: list[tuple[str, str, list[Person]]],
+                  days: dict[tuple[int, int], dt.date | None], story: Story, rng: random.Random,
+                  step_share: float) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """A meeting per cell and month (unless missed); return the figures sent, by cell code and month."""
+    expected: dict[tuple[str, str], tuple[int, int, int]] = {}
+    followed_by = {cell_id: sid for sid, followed in story.supervisors.items() for cell_id in followed}
+    visitors = [p for _, _, people in cells for p in people if p.away]
+    for c, (cell_id, cell_code, people) in enumerate(cells):
+        last_resolution: str | None = None
+        for month in range(1, 13):
+            day = days[(c, month)]
+            if day is None:
+                expected[(cell_code, f"{year}-{month:02d}")] = (0, 0, 0)
+                last_resolution = None
+                continue
+            kind = "combined" if month % 3 == 0 else "regular"
+            roster = [(p, s) for p in people if (s := p.status_on(day)) is not None]
+            present, absent = [], []
+            for p, status in roster:
+                r = rng.random()
+                if status == "temporarily_elsewhere":
+                    absent.append({"member_id": p.id, "excused": True, "reason": ELSEWHERE})
+                elif status == "exempted" and month < 12:  # the exempted member comes to the year-end meeting
+                    absent.append({"member_id": p.id, "excused": True, "reason": EXEMPT_ABSENT})
+                elif r < 0.88:
+                    present.append(p.id)
+                elif r < 0.97:
+                    absent.append({"member_id": p.id, "excused": True, "reason": rng.choice(
+                        ["ốm", "đi công tác", "việc gia đình"])})
+                else:
+                    absent.append({"member_id": p.id, "excused": False})
+            base = sum(1 for p, s in roster if s != "temporarily_elsewhere"
+                       and not (s == "exempted" and p.id not in present))
+            expected[(cell_code, f"{year}-{month:02d}")] = (1, len(present), base)
+            comes = rng.random() < 0.85 or (c, month) in SPECIAL  # the supervisor attends most meetings
+            supervisor = followed_by.get(cell_id) if comes else None
+            facts = {
+                "cell_id": cell_id, "kind": kind, "date": day.isoformat(),
+                "topic": "Học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh" if kind != "regular" else None,
+                "start_time": "19:30", "place": "Nhà văn hóa",
+            }
+            end = "21:45" if kind == "combined" else "21:00"
+            guests = [{"guest_id": supervisor}] if supervisor else []
+            story.held += 1
+            if (c, month) not in SPECIAL and rng.random() >= step_share:
+                view = post("meetings", "/meetings", facts | {"end_time": end, "present": present,
+                                                              "absent": absent, "guests": guests})
+                story.one_form += 1
+                last_resolution = None
+            else:
+                story.step_by_step += 1
+                visitor = [p.id for p in visitors if p.away and p.away[0] == cell_id and p.away[1] <= day < p.away[2]]
+                voters = [p.id for p, s in roster if p.id in present and p.official_on(day)]
+                view = record_step_by_step(post, c, month, day, facts, end, present, absent, guests, visitor,
+                                           voters, last_resolution, story, rng)
+                last_resolution = view["resolutions"][0]["resolution_id"] if view["resolutions"] else None
+            # the summary counts what the meetings service recorded, as it answered
+            story.supervised += any(g["is_assigned_supervisor"] for g in view["guests"])
+            story.closed += view["status"] == "closed"
+            story.passed += sum(1 for r in view["resolutions"] if r["adopted"])
+            story.rejected += sum(1 for r in view["resolutions"] if not r["adopted"])
+            if (c, month) == MINUTES_EXAMPLE:
+                story.minutes_meeting = view["id"]
+    return expected
+
+
+def record_step_by_step(post: Any, c: int, month: int, day: dt.date, facts: dict[str, Any], end: str,
+                        present: list[str], absent: list[dict[str, Any]], guests: list[dict[str, Any]],
+                        visitor: list[str], voters: list[str], last_resolution: str | None, story: Story,
+                        rng: random.Random) -> dict[str, Any]:
+    """One meeting as a secretary records it, form after form; return the meeting as it stands at the end."""
+    meeting = post("meetings", "/meetings/schedule", facts)
+    path = f"/meetings/{meeting['id']}"
+    post("meetings", f"{path}/hold", {"date": facts["date"], "start_time": facts["start_time"], "end_time": end,
+                                      "place": facts["place"], "chair_id": voters[0] if voters else None,
+                                      "minute_taker_id": voters[1] if len(voters) > 1 else None})
+    attendance = {"present": present, "absent": absent}
+    first = post("meetings", f"{path}/attendance", attendance, key=f"{meeting['id']}-attendance")
+    if not story.resubmitted:  # the secretary's browser sends the form again: recorded once
+        again = post("meetings", f"{path}/attendance", attendance, key=f"{meeting['id']}-attendance")
+        if again["version"] != first["version"]:
+            raise RuntimeError(f"a resubmitted attendance form was recorded twice on meeting {meeting['id']}")
+        story.resubmitted = meeting["id"]
+    if guests:
+        post("meetings", f"{path}/guests", {"guests": guests})
+    skip = rng.choice(AGENDA[1:-1])[0] if rng.random() < 0.15 else None  # now and then a step is left out
+    post("meetings", f"{path}/agenda-steps", {"steps": [{"step": s, "note": n} for s, n in AGENDA if s != skip]})
+    speakers = [{"member_id": m, "gist": rng.choice(GISTS)} for m in rng.sample(present, min(3, len(present)))]
+    speakers += [{"member_id": g["guest_id"], "gist": GUEST_GIST} for g in guests]
+    speakers += [{"member_id": v, "gist": VISITOR_GIST} for v in visitor]
+    if speakers:
+        post("meetings", f"{path}/speakers", {"speakers": speakers})
+    # Now and then the cell turns a proposal down; in a larger meeting someone may vote against.
+    against = len(voters) // 2 + 1 if rng.random() < 0.05 else int(len(voters) >= 6 and rng.random() < 0.3)
+    post("meetings", f"{path}/resolutions", {
+        "text": RESOLUTIONS[(c + month) % len(RESOLUTIONS)], "kind": "ordinary", "votes_for": len(voters) - against,
+        "votes_against": against, "abstentions": 0, "voters": voters})
+    special = SPECIAL.get((c, month))
+    if special:
+        post("meetings", f"{path}/resolutions", {"text": special[1], "kind": special[0], "votes_for": len(voters),
+                                                 "votes_against": 0, "abstentions": 0, "voters": voters})
+    if last_resolution:
+        post("meetings", f"{path}/reviews", {"resolution_id": last_resolution, "outcome": rng.choice(
+            ["implemented", "implemented", "partly"]), "note": "Chi bộ đánh giá việc thực hiện nghị quyết tháng trước"})
+    month_key = day.strftime("%Y-%m")
+    dues = {"dues": [{"member_id": m, "month": month_key, "paid": True} for m in present]}
+    if present:
+        first = post("meetings", f"{path}/dues", dues, key=f"{meeting['id']}-dues")
+        if story.resubmitted == meeting["id"]:
+            again = post("meetings", f"{path}/dues", dues, key=f"{meeting['id']}-dues")
+            if again["version"] != first["version"]:
+                raise RuntimeError(f"a resubmitted dues form was recorded twice on meeting {meeting['id']}")
+    return post("meetings", f"{path}/close", {})
 
 
 TEXT = {
@@ -111,6 +353,30 @@ TEXT = {
            "rate": "Attendance", "legend": "Each cell: attendance at the month's meetings; ✗ = no regular meeting.",
            "all": "Whole ward", "met_all": "{n}/{total} cells held a regular meeting every month"},
 }
+SUMMARY = {
+    "vi": {"meetings": "{held} buổi sinh hoạt: {steps} buổi ghi từng bước như thư ký chi bộ, {closed} buổi đã thông "
+                       "qua và khóa biên bản; {one} buổi ghi bằng một lệnh.",
+           "resolutions": "Nghị quyết: {passed} được thông qua, {rejected} không được thông qua.",
+           "supervisors": "Cấp ủy viên phụ trách dự {supervised}/{held} buổi sinh hoạt của chi bộ được phân công.",
+           "minutes": "Biên bản mẫu: {url}?format=html (hoặc ?format=docx)"},
+    "en": {"meetings": "{held} meetings: {steps} recorded step by step as a cell secretary would, {closed} closed with "
+                       "approved minutes; {one} recorded in one command.",
+           "resolutions": "Resolutions: {passed} passed, {rejected} rejected.",
+           "supervisors": "Assigned supervisors attended {supervised}/{held} meetings of the cells they follow.",
+           "minutes": "Sample minutes: {url}?format=html (or ?format=docx)"},
+}
+
+
+def format_summary(story: Story, base_url: str, lang: str = "vi") -> str:
+    """The year's meetings in a few lines: minutes closed, resolutions, supervisors' attendance, a minutes URL."""
+    t = SUMMARY[lang]
+    url = f"{base_url}/meetings/meetings/{story.minutes_meeting}/minutes"
+    return "\n".join([
+        t["meetings"].format(held=story.held, steps=story.step_by_step, closed=story.closed, one=story.one_form),
+        t["resolutions"].format(passed=story.passed, rejected=story.rejected),
+        t["supervisors"].format(supervised=story.supervised, held=story.held),
+        t["minutes"].format(url=url),
+    ])
 
 
 def percent(value: float | None, lang: str) -> str:

@@ -42,6 +42,8 @@ def test_distributed_run_matches_the_client_and_the_embedded_run(new_cluster, tm
 
     assert embedded_table == distributed_table
     assert embedded.events == distributed.events
+    outcome = ("held", "step_by_step", "closed", "passed", "rejected", "supervised")
+    assert [getattr(embedded.story, k) for k in outcome] == [getattr(distributed.story, k) for k in outcome]
     with capsys.disabled():
         print(f"\n[slice] distributed: {distributed.events} events in {distributed.seconds:.2f}s "
               f"({distributed.events / distributed.seconds:.0f}/s end to end); embedded: "

@@ -39,12 +39,61 @@ def test_a_year_of_a_ward_reaches_reporting_with_the_figures_the_client_sent(pla
     result = build_ward(client, 2025, seed=5)
     rows = rows_by_cell_month(client, result.ward_id, 2025)
     assert set(rows) == set(result.expected)
-    for key, (meetings, present, summoned) in result.expected.items():
+    for key, (meetings, present, base) in result.expected.items():
         r = rows[key]
-        assert (r["meetings"], r["present"], r["attendance_base"]) == (meetings, present, summoned), key
+        assert (r["meetings"], r["present"], r["attendance_base"]) == (meetings, present, base), key
         assert r["regular_held"] == (meetings > 0)
-        assert r["attendance_rate"] == (round(present / summoned, 4) if summoned else None)
+        assert r["attendance_rate"] == (round(present / base, 4) if base else None)
     assert any(m == 0 for m, _, _ in result.expected.values())  # the scenario does include missed months
+    check_the_year_through_the_api(client, result)
+
+
+def meetings_of(client, cell_id, first, last):
+    return [client.get("meetings", f"/meetings/{m['id']}")
+            for m in client.get("meetings", f"/cells/{cell_id}/meetings", **{"from": first, "to": last})["meetings"]]
+
+
+def check_the_year_through_the_api(client, result):
+    """The register's and the meetings' life the demo recorded, as the services answer it."""
+    story, year = result.story, result.year
+    assert story.step_by_step > story.one_form > 0  # both forms are shown, most meetings step by step
+    assert story.closed == story.step_by_step and story.passed > 0
+    # the minutes of a closed meeting, in the cell's name, the assigned supervisor attending as such
+    minutes = client.get("meetings", f"/meetings/{story.minutes_meeting}")
+    assert minutes["status"] == "closed" and minutes["resolutions"] and minutes["agenda"]
+    [guest] = minutes["guests"]
+    assert guest["is_assigned_supervisor"] and minutes["cell_id"] in story.supervisors[guest["guest_id"]]
+    url = f"{client.urls['meetings']}/meetings/meetings/{story.minutes_meeting}/minutes"
+    html = client.session.get(url, params={"format": "html"})
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "Chi bộ Khu phố 1" in html.text and guest["full_name"] in html.text
+    docx = client.session.get(url, params={"format": "docx"})
+    assert docx.status_code == 200 and docx.content.startswith(b"PK")
+    # the member temporarily in Khu phố 1 takes part there, outside its figures, and is outside the home base
+    assert [p["member_id"] for p in minutes["temporary_participants"]] == [story.temporary]
+    assert story.temporary not in {e["member_id"] for e in minutes["roster"]}
+    home = client.get("members", f"/members/{story.temporary}")["cell_id"]
+    [away] = [m for m in meetings_of(client, home, f"{year}-04-01", f"{year}-04-30")]
+    [entry] = [e for e in away["roster"] if e["member_id"] == story.temporary]
+    assert entry["status"] == "temporarily_elsewhere"
+    assert away["counts"]["attendance_base"] < away["counts"]["summoned"]
+    # the member exempted from July: official on the rosters before, exempted after, outside the base if absent
+    elder = client.get("members", f"/members/{story.exempted}")
+    assert elder["exemption"]["reason"] == "age"
+    statuses = {m["date"]: next(e["status"] for e in m["roster"] if e["member_id"] == story.exempted)
+                for m in meetings_of(client, elder["cell_id"], f"{year}-01-01", f"{year}-12-31")}
+    assert {s for d, s in statuses.items() if d < story.exempted_from.isoformat()} == {"official"}
+    assert {s for d, s in statuses.items() if d >= story.exempted_from.isoformat()} == {"exempted"}
+    # a confirmed member, a newly admitted one, a removed one
+    assert client.get("members", f"/members/{story.confirmed}")["status"] == "official"
+    assert client.get("members", f"/members/{story.admitted}")["status"] == "probationary"
+    assert client.get("members", f"/members/{story.removed}")["active"] is False
+    # the attendance and dues forms sent twice with the same key were recorded once
+    events = [e["type"] for e in client.get("meetings", f"/meetings/{story.resubmitted}/history")["events"]]
+    resubmitted = client.get("meetings", f"/meetings/{story.resubmitted}")
+    assert events.count("MemberAttended") == resubmitted["counts"]["present"] > 0
+    assert events.count("MemberAttended") + events.count("MemberAbsent") == resubmitted["counts"]["summoned"]
+    assert events.count("DuesCollected") == resubmitted["counts"]["present"]
 
 
 def dead_letters(queue_name):
