@@ -122,7 +122,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(format_table(rows, "Đảng bộ phường Tân Giang", year, lang=args.lang))
         print()
         rate = result.events / result.seconds
-        print(f"{result.commands} lệnh, {result.events} sự kiện qua bus tới báo cáo trong {result.seconds:.1f} giây "
+        secs_vi = f"{result.seconds:.1f}".replace(".", ",")  # Vietnamese decimal comma
+        print(f"{result.commands} lệnh, {result.events} sự kiện qua bus tới báo cáo trong {secs_vi} giây "
               f"({rate:.0f} sự kiện/giây từ đầu đến cuối, chế độ nhúng)" if vi else
               f"{result.commands} commands, {result.events} events through the bus to reporting in "
               f"{result.seconds:.1f}s ({rate:.0f} events/s end to end, embedded)")
