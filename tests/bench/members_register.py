@@ -2,6 +2,9 @@
 
     .venv/bin/python -m tests.bench.members_register [--cells 13 --members 600] [--store sqlite|postgres|both]
 
+Also imports a generated register CSV of `--import-rows` members into the same ward (services.members.
+register_import: dry run, apply, and the idempotent re-apply), timing each.
+
 Seed 001's ward is ~600 members in 13 cells; seed 004's district is 417 cells and 9,255 members
 (`--cells 417 --members 9255`). Builds the register through MembersApplication (the same code the HTTP
 service runs, without HTTP), then times: admissions per second; the first query, which brings the read model
@@ -24,6 +27,7 @@ import uuid
 import psycopg
 
 from services.members.application import MembersApplication
+from services.members.register_import import import_register
 from shared.config import StoreSettings
 from shared.stores import TrackedStore, event_store_env
 
@@ -39,7 +43,26 @@ def timed(fn, runs: int = 5) -> float:
     return statistics.median(samples)
 
 
-def build(settings: StoreSettings, cells: int, members: int) -> dict[str, float]:
+def register_csv(rows: int, cells: int) -> bytes:
+    lines = ["STT,Mã đảng viên,Họ và tên,Ngày sinh,Chi bộ,Ngày vào Đảng,Ngày chính thức"]
+    for i in range(rows):
+        lines.append(f"{i + 1},I{i:06d},Trần Thị Ánh {i},17/05/1980,W-{i % cells},03/02/2010,03/02/2011")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def import_times(app: MembersApplication, rows: int, cells: int) -> dict[str, float]:
+    data = register_csv(rows, cells)
+    out = {}
+    for label, dry in (("import_check_s", True), ("import_apply_s", False), ("import_again_s", False)):
+        started = time.perf_counter()
+        report = import_register(app, data, ward="W", dry_run=dry, skip_invalid=False, by="bench",
+                                 correlation_id=None)
+        out[label] = time.perf_counter() - started
+        assert not report.problems, report.problems[:3]
+    return out
+
+
+def build(settings: StoreSettings, cells: int, members: int, import_rows: int) -> dict[str, float]:
     views = TrackedStore(settings, "members", name="views")
     app = MembersApplication(event_store_env(settings, "members"), today=lambda: TODAY, views_store=views)
     ward = app.create_unit(kind="ward", name="Đảng bộ phường", code="W", parent_id=None, block=None,
@@ -65,6 +88,7 @@ def build(settings: StoreSettings, cells: int, members: int) -> dict[str, float]
         "health_ms": 1000 * timed(lambda: fresh.cell_health(None, TODAY)),
         "roster_ms": 1000 * timed(lambda: fresh.roster(cell_ids[0], TODAY)),
     }
+    out |= import_times(app, import_rows, cells)
     for a in (app, fresh):
         a.close()
     views.close()
@@ -75,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cells", type=int, default=13)
     parser.add_argument("--members", type=int, default=600)
+    parser.add_argument("--import-rows", type=int, default=600)
     parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
@@ -85,14 +110,16 @@ def main() -> None:
             prefix = f"chibo_bench{uuid.uuid4().hex[:6]}"
             settings = StoreSettings(kind=kind, data_dir=tmp, pg_db_prefix=prefix)
             try:
-                r = build(settings, args.cells, args.members)
+                r = build(settings, args.cells, args.members, args.import_rows)
             finally:
                 if kind == "postgres":
                     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
                         c.execute(f"DROP DATABASE IF EXISTS {settings.dbname('members')} WITH (FORCE)")
         print(f"{kind:<9} admissions {r['admissions_per_s']:7.1f}/s | read model from scratch {r['catch_up_s']:6.2f} s"
               f" | tree {r['tree_ms']:7.1f} ms | health of every cell {r['health_ms']:7.1f} ms"
-              f" | one roster {r['roster_ms']:6.1f} ms")
+              f" | one roster {r['roster_ms']:6.1f} ms\n{'':<9} import of {args.import_rows} rows: check"
+              f" {r['import_check_s']:5.2f} s, apply {r['import_apply_s']:5.2f} s, again (all unchanged)"
+              f" {r['import_again_s']:5.2f} s")
 
 
 if __name__ == "__main__":
