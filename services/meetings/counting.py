@@ -117,7 +117,8 @@ def outcome(kind: str, votes_for: int, roster: Roster, attendance: Attendance, d
             admission_majority: str) -> tuple[bool, str, str]:
     """(adopted, reason, threshold) of a vote: more than `decision_majority` of the voting base for an ordinary
     resolution, at least `admission_majority` for an admission or confirmation; never adopted (reason
-    "not_able_to_decide") at a meeting that is not able to decide."""
+    "not_able_to_decide") at a meeting that is not able to decide. A resolution voted down has the reason
+    "majority_not_reached"; an adopted one has none."""
     base = voting_base(roster, attendance)
     two_thirds = kind in ("admission", "confirmation")
     fraction = parse_fraction(admission_majority if two_thirds else decision_majority)
@@ -129,4 +130,6 @@ def outcome(kind: str, votes_for: int, roster: Roster, attendance: Attendance, d
         adopted = votes_for >= fraction * len(base)
     else:
         adopted = votes_for > fraction * len(base)
+    if not adopted and not reason:
+        reason = "majority_not_reached"
     return adopted, reason, threshold

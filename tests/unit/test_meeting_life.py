@@ -181,10 +181,10 @@ def test_a_resolution_needs_more_than_half_of_the_voting_base(w):
     mid = held_meeting(w, present=6)
     m = w["m"]
     vote(w, mid, m[:3])  # 3 of 6: exactly half is not more than half
-    assert last_resolution(w, mid)["adopted"] is False
+    assert (last_resolution(w, mid)["adopted"], last_resolution(w, mid)["reason"]) == (False, "majority_not_reached")
     vote(w, mid, m[:4])
     r = last_resolution(w, mid)
-    assert (r["adopted"], r["threshold"], r["voting_base"], r["votes_for"]) == (True, ">1/2", 6, 4)
+    assert (r["adopted"], r["threshold"], r["voting_base"], r["votes_for"], r["reason"]) == (True, ">1/2", 6, 4, "")
     vote(w, mid, m[:6], against=3)  # 3 for, 3 against
     assert last_resolution(w, mid)["adopted"] is False
 
