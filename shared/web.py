@@ -7,9 +7,11 @@ WebServer. Routes are prefixed with the service name (`/members/...`) so they ne
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -210,6 +212,30 @@ def query_int(request: Request, name: str, default: int, minimum: int = 0, maxim
     return value
 
 
+def query_date(request: Request, name: str = "date", default: dt.date | None = None) -> dt.date | None:
+    """`?name=YYYY-MM-DD`, or `default` when absent; a 422 naming the parameter when it is not a date."""
+    raw = request.args.get(name)
+    if not raw:
+        return default
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(name, f"must be a date YYYY-MM-DD, not {raw!r}", rule="date_parsing",
+                          vi=f"không phải ngày hợp lệ (YYYY-MM-DD): {raw!r}") from None
+
+
+def query_uuid(request: Request, name: str) -> uuid.UUID | None:
+    """`?name=<uuid>`, or None when absent; a 422 naming the parameter when it is not an id."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise DomainError(name, f"must be an id (UUID), not {raw!r}", rule="uuid_parsing",
+                          vi=f"không phải mã định danh (UUID) hợp lệ: {raw!r}") from None
+
+
 def command_key(request: Request, cmd: BaseModel | None = None) -> CommandKey | None:
     """The request's `Idempotency-Key` bound to its route and body, or None when the client sent none."""
     raw = request.headers.get(HEADER)
@@ -237,10 +263,28 @@ def idempotent(app: Any, request: Request, cmd: BaseModel | None, run: Callable[
     return json_response(show(run(key)), status)
 
 
+def command_response(app: Any, request: Request, model: type[BaseModel], command: Callable[..., Any],
+                     show: Callable[[Any], Any], *, after: Callable[[], None] | None = None, status: int = 200,
+                     **args: Any) -> Response:
+    """A command endpoint: parse and validate the body, run `command` once per idempotency key, answer `show`.
+
+    `command(**args, **body, by=, correlation_id=, key=)` records in one transaction and returns the aggregate
+    it changed; `after` runs once it is recorded (a relay nudge).
+    """
+    cmd = parse_body(model, request)
+
+    def run(key: CommandKey | None) -> Any:
+        result = command(**args, **cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by,
+                         correlation_id=correlation_id(request), key=key)
+        if after is not None:
+            after()
+        return result.id
+
+    return idempotent(app, request, cmd, run, show, status=status)
+
+
 def correlation_id(request: Request) -> str:
     """The caller's X-Correlation-Id, or a new one; stored on every event the request records."""
-    import uuid
-
     given = request.headers.get("X-Correlation-Id", "").strip()
     return given[:200] if given else str(uuid.uuid4())
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
 from werkzeug.wrappers import Response
 
 from services.meetings import roster
@@ -23,36 +23,22 @@ from services.meetings.schemas import (
     Guests,
     HoldMeeting,
     HoldScheduled,
-    MeetingCommand,
     Resolution,
     Review,
     ScheduleMeeting,
     Speakers,
 )
 from shared.errors import DomainError
-from shared.idempotency import CommandKey
 from shared.nameko_ext import Application, EmbeddedRelay, TrackedViews, tracked_consumer
 from shared.relay import EnvelopeReader
 from shared.web import (
-    correlation_id,
+    command_response,
     http,
-    idempotent,
     json_response,
     metrics_response,
     notifications_response,
-    parse_body,
+    query_date,
 )
-
-
-def query_date(request: Any, name: str) -> dt.date | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise DomainError(name, f"must be a date as YYYY-MM-DD, not {raw!r}",
-                          vi=f"phải là ngày dạng YYYY-MM-DD, không phải {raw!r}") from None
 
 
 class MeetingsService:
@@ -68,21 +54,8 @@ class MeetingsService:
 
     @http("POST", "/meetings/meetings")
     def hold(self, request: Any) -> Any:
-        cmd = parse_body(HoldMeeting, request)
-
-        def run(key: CommandKey | None) -> Any:
-            meeting = self.app.hold_meeting(
-                roster=self.roster(),
-                **cmd.model_dump(exclude={"recorded_by", "absent", "guests", "agenda_steps", "speakers", "dues"}),
-                **cmd.model_dump(include={"absent", "guests", "agenda_steps", "speakers", "dues"}),
-                by=cmd.recorded_by,
-                correlation_id=correlation_id(request),
-                key=key,
-            )
-            self.relay.nudge()
-            return meeting.id
-
-        return idempotent(self.app, request, cmd, run, self.app.meeting)
+        """A held meeting in one form (facts and full attendance, optionally the rest of the minutes)."""
+        return self._command(request, HoldMeeting, self.app.hold_meeting, with_roster=True, status=201)
 
     def roster(self) -> roster.RosterReader:
         return roster.RosterReader(self.views.store)
@@ -90,73 +63,60 @@ class MeetingsService:
     @http("POST", "/meetings/meetings/schedule")
     def schedule(self, request: Any) -> Any:
         """Schedule a meeting and notify: the cell's members and its assigned supervisors are summoned."""
-        cmd = parse_body(ScheduleMeeting, request)
+        return self._command(request, ScheduleMeeting, self.app.schedule_meeting, with_roster=True, status=201)
 
-        def run(key: CommandKey | None) -> Any:
-            meeting = self.app.schedule_meeting(roster=self.roster(), **cmd.model_dump(exclude={"recorded_by"}),
-                                                by=cmd.recorded_by, correlation_id=correlation_id(request), key=key)
-            self.relay.nudge()
-            return meeting.id
-
-        return idempotent(self.app, request, cmd, run, self.app.meeting)
-
-    def _change(self, request: Any, model: type[MeetingCommand], command: Callable[..., Any],
-                meeting_id: uuid.UUID, with_roster: bool = False) -> Any:
-        """A command on an existing meeting: one transaction, idempotent, optionally version-checked."""
-        cmd = parse_body(model, request)
-
-        def run(key: CommandKey | None) -> Any:
-            extra = {"roster": self.roster()} if with_roster else {}
-            meeting = command(meeting_id, **cmd.model_dump(exclude={"recorded_by"}), **extra, by=cmd.recorded_by,
-                              correlation_id=correlation_id(request), key=key)
-            self.relay.nudge()
-            return meeting.id
-
-        return idempotent(self.app, request, cmd, run, self.app.meeting, status=200)
+    def _command(self, request: Any, model: type[BaseModel], command: Callable[..., Any],
+                 meeting_id: uuid.UUID | None = None, with_roster: bool = False, status: int = 200) -> Any:
+        """A meeting command; those that read who was in the cell get the roster replica."""
+        args: dict[str, Any] = {"roster": self.roster()} if with_roster else {}
+        if meeting_id is not None:
+            args["meeting_id"] = meeting_id
+        return command_response(self.app, request, model, command, self.app.meeting, after=self.relay.nudge,
+                                status=status, **args)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/hold")
     def hold_scheduled(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, HoldScheduled, self.app.hold_scheduled, meeting_id, with_roster=True)
+        return self._command(request, HoldScheduled, self.app.hold_scheduled, meeting_id, with_roster=True)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/attendance")
     def attendance(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Attendance, self.app.record_attendance, meeting_id)
+        return self._command(request, Attendance, self.app.record_attendance, meeting_id)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/guests")
     def guests(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Guests, self.app.record_guests, meeting_id, with_roster=True)
+        return self._command(request, Guests, self.app.record_guests, meeting_id, with_roster=True)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/agenda-steps")
     def agenda_steps(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, AgendaSteps, self.app.cover_steps, meeting_id)
+        return self._command(request, AgendaSteps, self.app.cover_steps, meeting_id)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/speakers")
     def speakers(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Speakers, self.app.record_speakers, meeting_id)
+        return self._command(request, Speakers, self.app.record_speakers, meeting_id)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/resolutions")
     def resolutions(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Resolution, self.app.vote, meeting_id)
+        return self._command(request, Resolution, self.app.vote, meeting_id)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/reviews")
     def reviews(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Review, self.app.review, meeting_id)
+        return self._command(request, Review, self.app.review, meeting_id)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/dues")
     def dues(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Dues, self.app.collect_dues, meeting_id)
+        return self._command(request, Dues, self.app.collect_dues, meeting_id)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/close")
     def close_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Close, self.app.close_meeting, meeting_id)
+        return self._command(request, Close, self.app.close_meeting, meeting_id)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/cancel")
     def cancel_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Cancel, self.app.cancel, meeting_id)
+        return self._command(request, Cancel, self.app.cancel, meeting_id)
 
     @http("POST", "/meetings/meetings/<uuid:meeting_id>/corrections")
     def corrections(self, request: Any, meeting_id: uuid.UUID) -> Any:
-        return self._change(request, Correction, self.app.correct, meeting_id)
+        return self._command(request, Correction, self.app.correct, meeting_id)
 
     @http("GET", "/meetings/meetings/<uuid:meeting_id>")
     def get_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
@@ -191,7 +151,7 @@ class MeetingsService:
 
     @http("GET", "/meetings/cells/<uuid:cell_id>/roster")
     def get_roster(self, request: Any, cell_id: uuid.UUID) -> Any:
-        day = query_date(request, "date") or dt.date.today()
+        day = query_date(request, default=self.app.today())  # today in Việt Nam, as commands date things
         reader = self.roster()
         if reader.unit(str(cell_id)) is None:
             raise DomainError("cell_id", f"no cell {cell_id} is known to the meetings service",
@@ -208,7 +168,7 @@ class MeetingsService:
     @http("GET", "/meetings/health")
     def health(self, request: Any) -> Any:
         return json_response({"service": self.name, "status": "ok",
-                              "positions": roster.RosterReader(self.views.store).position()})
+                              "positions": self.roster().position()})
 
     @http("GET", "/meetings/metrics")
     def metrics(self, request: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,18 +13,18 @@ from services.members.application import MembersApplication
 from services.members.integration import translate
 from services.members.register_upload import import_request
 from shared.errors import DomainError
-from shared.idempotency import CommandKey
 from shared.nameko_ext import Application, EmbeddedRelay, chibo_settings
 from shared.relay import EnvelopeReader
 from shared.stores import TrackedStore, event_store_env
 from shared.web import (
+    command_response,
     correlation_id,
     http,
-    idempotent,
     json_response,
     metrics_response,
     notifications_response,
-    parse_body,
+    query_date,
+    query_uuid,
 )
 
 
@@ -46,29 +45,6 @@ class MembersApp(Application):
         self.views_store.close()
 
 
-def query_date(request: Any, today: Callable[[], dt.date], name: str = "date") -> dt.date:
-    """`?date=YYYY-MM-DD`, today when absent."""
-    raw = request.args.get(name)
-    if not raw:
-        return today()
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise DomainError(name, f"must be a date YYYY-MM-DD, not {raw!r}", rule="date_parsing",
-                          vi=f"không phải ngày hợp lệ (YYYY-MM-DD): {raw!r}") from None
-
-
-def query_uuid(request: Any, name: str) -> uuid.UUID | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise DomainError(name, f"must be an id (UUID), not {raw!r}", rule="uuid_parsing",
-                          vi=f"không phải mã định danh (UUID) hợp lệ: {raw!r}") from None
-
-
 class MembersService:
     name = "members"
 
@@ -77,16 +53,8 @@ class MembersService:
 
     def _command(self, request: Any, model: type[BaseModel], command: Callable[..., Any],
                  show: Callable[[Any], Any], status: int = 200, **path: Any) -> Any:
-        """Parse, validate and run a command once per idempotency key; answer the changed record."""
-        cmd = parse_body(model, request)
-
-        def run(key: CommandKey | None) -> Any:
-            result = command(**path, **cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by,
-                             correlation_id=correlation_id(request), key=key)
-            self.relay.nudge()
-            return result.id
-
-        return idempotent(self.app, request, cmd, run, show, status=status)
+        return command_response(self.app, request, model, command, show, after=self.relay.nudge, status=status,
+                                **path)
 
     # --- the tree -------------------------------------------------------------------------------------
 
@@ -123,19 +91,19 @@ class MembersService:
         depth = request.args.get("depth", "1")
         if depth not in ("1", "all"):
             raise DomainError("depth", "must be 1 or all", rule="query.depth", vi="phải là 1 hoặc all")
-        return self.app.units_under(unit_id, query_date(request, self.app.today), all_depths=depth == "all")
+        return self.app.units_under(unit_id, query_date(request, default=self.app.today()), all_depths=depth == "all")
 
     @http("GET", "/members/tree")
     def tree(self, request: Any) -> Any:
-        return self.app.tree(query_date(request, self.app.today), query_uuid(request, "root"))
+        return self.app.tree(query_date(request, default=self.app.today()), query_uuid(request, "root"))
 
     @http("GET", "/members/cells/<uuid:cell_id>/roster")
     def roster(self, request: Any, cell_id: uuid.UUID) -> Any:
-        return self.app.roster(cell_id, query_date(request, self.app.today))
+        return self.app.roster(cell_id, query_date(request, default=self.app.today()))
 
     @http("GET", "/members/cells/health")
     def cell_health(self, request: Any) -> Any:
-        return self.app.cell_health(query_uuid(request, "unit"), query_date(request, self.app.today))
+        return self.app.cell_health(query_uuid(request, "unit"), query_date(request, default=self.app.today()))
 
     # --- the register ---------------------------------------------------------------------------------
 
@@ -199,7 +167,7 @@ class MembersService:
 
     @http("GET", "/members/cells/<uuid:cell_id>/supervisors")
     def supervisors(self, request: Any, cell_id: uuid.UUID) -> Any:
-        return self.app.supervisors(cell_id, query_date(request, self.app.today))
+        return self.app.supervisors(cell_id, query_date(request, default=self.app.today()))
 
     # --- plumbing -------------------------------------------------------------------------------------
 
