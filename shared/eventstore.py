@@ -13,6 +13,10 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from shared.errors import Conflict, DomainError
 from shared.idempotency import HEADER, CommandKey, CommandReceipt
 
+# Shown beside an event's data in a history, not inside it.
+_AUDIT_FIELDS = ("originator_id", "originator_version", "originator_topic", "timestamp", "recorded_by",
+                 "correlation_id", "org_path")
+
 
 class DateAsISO(Transcoding):
     type = dt.date
@@ -52,6 +56,15 @@ class ChiboApplication(Application):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+    def event_history(self, aggregate_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every stored event of an aggregate, with who recorded it, when and from which request (audit)."""
+        return [
+            {"version": e.originator_version, "type": type(e).__name__, "recorded_at": e.timestamp.isoformat(),
+             "recorded_by": getattr(e, "recorded_by", None), "correlation_id": getattr(e, "correlation_id", None),
+             "data": {k.lstrip("_"): v for k, v in vars(e).items() if k not in _AUDIT_FIELDS}}
+            for e in self.repository.event_store.get(aggregate_id)
+        ]
 
     def prior_result(self, key: CommandKey | None) -> uuid.UUID | None:
         """The result (an aggregate id) of an earlier command sent with this idempotency key, if any."""

@@ -294,15 +294,7 @@ class MeetingsApplication(ChiboApplication):
     def history(self, meeting_id: uuid.UUID) -> list[dict[str, Any]]:
         """Every stored event of the meeting: what, when, who and under which correlation id."""
         self.get_meeting(meeting_id)
-        out = []
-        for e in self.repository.event_store.get(meeting_id):
-            data = {k: v for k, v in vars(e).items()
-                    if k not in ("originator_id", "originator_version", "timestamp", "originator_topic",
-                                 "recorded_by", "correlation_id", "org_path")}
-            out.append({"version": e.originator_version, "type": type(e).__name__,
-                        "timestamp": e.timestamp.isoformat(), "recorded_by": getattr(e, "recorded_by", None),
-                        "correlation_id": getattr(e, "correlation_id", None), "data": data})
-        return out
+        return self.event_history(meeting_id)
 
 
 def meeting_view(m: Meeting) -> dict[str, Any]:

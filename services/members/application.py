@@ -30,9 +30,6 @@ from shared.idempotency import CommandKey
 from shared.relay import EnvelopeReader
 from shared.stores import TrackedStore
 
-_AUDIT = ("originator_id", "originator_version", "originator_topic", "timestamp", "recorded_by", "correlation_id",
-          "org_path")
-
 
 def _named(who: str, exc: DomainError) -> DomainError:
     """The same refusal, saying which of several records (a member or unit of a merge) it is about."""
@@ -341,11 +338,11 @@ class MembersApplication(ChiboApplication):
 
     def unit_history(self, unit_id: uuid.UUID) -> dict[str, Any]:
         unit = self._unit(unit_id, field="unit_id")
-        return {"unit_id": str(unit.id), "code": unit.code, "events": self._history(unit.id)}
+        return {"unit_id": str(unit.id), "code": unit.code, "events": self.event_history(unit.id)}
 
     def member_history(self, member_id: uuid.UUID) -> dict[str, Any]:
         member = self._member(member_id)
-        return {"member_id": str(member.id), "code": member.code, "events": self._history(member.id)}
+        return {"member_id": str(member.id), "code": member.code, "events": self.event_history(member.id)}
 
     def tree(self, day: dt.date, root: uuid.UUID | None = None) -> dict[str, Any]:
         if root is not None:
@@ -436,15 +433,6 @@ class MembersApplication(ChiboApplication):
     def _member_path(self, member: Member) -> list[str]:
         cell = self._unit_or_none(member.cell_id)
         return self._path(cell) if cell is not None else list(member.org_path)
-
-    def _history(self, aggregate_id: uuid.UUID) -> list[dict[str, Any]]:
-        """Every stored event of an aggregate, with who recorded it, when and from which request."""
-        return [
-            {"version": e.originator_version, "type": type(e).__name__, "recorded_at": e.timestamp.isoformat(),
-             "recorded_by": getattr(e, "recorded_by", None), "correlation_id": getattr(e, "correlation_id", None),
-             "data": {k.lstrip("_"): v for k, v in vars(e).items() if k not in _AUDIT}}
-            for e in self.repository.event_store.get(aggregate_id)
-        ]
 
     def _guard(self, unit_id: uuid.UUID) -> UnitGuard:
         """The unit's guard, moved to a new version (see UnitGuard): save it with the command.
