@@ -40,6 +40,10 @@ def _roster_dicts(members: list[Any]) -> list[dict[str, Any]]:
             for m in members]
 
 
+def _absences(absent: list[dict[str, Any]]) -> list[Absence]:
+    return [Absence(str(a["member_id"]), bool(a["excused"]), a.get("reason") or "") for a in absent]
+
+
 class MeetingsApplication(ChiboApplication):
     name = "meetings"
 
@@ -51,10 +55,14 @@ class MeetingsApplication(ChiboApplication):
 
     # ---- creating a meeting -------------------------------------------------------------------------------
 
-    def _calendar(self, cell_id: uuid.UUID) -> CellCalendar:
-        calendar = self.get_or_none(CellCalendar.id_for(cell_id))
-        return calendar if isinstance(calendar, CellCalendar) else CellCalendar(id=CellCalendar.id_for(cell_id),
-                                                                                cell_id=cell_id)
+    def _record_new(self, meeting: Meeting, key: CommandKey | None) -> Meeting:
+        """Save a new meeting with its entry in the cell's calendar, in one transaction."""
+        calendar = self.get_or_none(CellCalendar.id_for(meeting.cell_id))
+        if not isinstance(calendar, CellCalendar):
+            calendar = CellCalendar(id=CellCalendar.id_for(meeting.cell_id), cell_id=meeting.cell_id)
+        calendar.list_meeting(meeting.id)
+        self.record(meeting, calendar, key=key, result_id=meeting.id)
+        return meeting
 
     def hold_meeting(
         self,
@@ -106,7 +114,7 @@ class MeetingsApplication(ChiboApplication):
         )
         meeting.record_attendance(
             [str(p) for p in present],
-            [Absence(str(a["member_id"]), bool(a["excused"]), a.get("reason") or "") for a in absent],
+            _absences(absent),
             by=by,
             correlation_id=correlation_id,
         )
@@ -118,10 +126,7 @@ class MeetingsApplication(ChiboApplication):
             meeting.record_speaker(str(s["member_id"]), s["gist"], by, correlation_id)
         for d in dues or []:
             meeting.collect_dues(str(d["member_id"]), d["month"], bool(d["paid"]), by, correlation_id)
-        calendar = self._calendar(cell_id)
-        calendar.list_meeting(meeting.id)
-        self.record(meeting, calendar, key=key, result_id=meeting.id)
-        return meeting
+        return self._record_new(meeting, key)
 
     def schedule_meeting(self, *, roster: RosterReader, cell_id: uuid.UUID, kind: str, topic: str | None,
                          date: dt.date, start_time: dt.time, place: str, by: str, correlation_id: str | None = None,
@@ -137,10 +142,7 @@ class MeetingsApplication(ChiboApplication):
             summoned=_roster_dicts(roster.roster_on(str(cell_id), date)), guests=guests, by=by,
             correlation_id=correlation_id,
         )
-        calendar = self._calendar(cell_id)
-        calendar.list_meeting(meeting.id)
-        self.record(meeting, calendar, key=key, result_id=meeting.id)
-        return meeting
+        return self._record_new(meeting, key)
 
     # ---- changing a meeting -------------------------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class MeetingsApplication(ChiboApplication):
                           key: CommandKey | None = None) -> Meeting:
         return self._change(meeting_id, expected_version, key, lambda m: m.record_attendance(
             [str(p) for p in present],
-            [Absence(str(a["member_id"]), bool(a["excused"]), a.get("reason") or "") for a in absent],
+            _absences(absent),
             by=by, correlation_id=correlation_id, complete=False))
 
     def _guest(self, m: Meeting, roster: RosterReader, guest: dict[str, Any], by: str,
