@@ -1,0 +1,117 @@
+"""The reporting store's tables (SQLite embedded, PostgreSQL in production).
+
+Every table is a pure function of the events applied, in source order: no wall-clock values, so a replay from
+position 0 gives byte-for-byte the same rows (`TABLES` names each table's key, for the replay's digests).
+
+Dates are ISO strings (YYYY-MM-DD), months YYYY-MM, quarters YYYY-Qn. Booleans are 0/1 integers.
+"""
+
+from __future__ import annotations
+
+DDL: tuple[str, ...] = (
+    # -- the organisation tree, dated (cây tổ chức) -------------------------------------------------
+    "CREATE TABLE IF NOT EXISTS units ("
+    " unit_id TEXT PRIMARY KEY, kind TEXT NOT NULL, code TEXT NOT NULL, block TEXT,"
+    " created_on TEXT NOT NULL, ended_on TEXT, end_kind TEXT,"  # end_kind: merged | dissolved
+    " merged_into TEXT)",
+    # a unit's names, each from a date (the latest valid_from <= day is the name on that day)
+    "CREATE TABLE IF NOT EXISTS unit_names ("
+    " unit_id TEXT NOT NULL, valid_from TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (unit_id, valid_from))",
+    # a unit's parents, each from a date (parent_id NULL: a root)
+    "CREATE TABLE IF NOT EXISTS unit_parents ("
+    " unit_id TEXT NOT NULL, valid_from TEXT NOT NULL, parent_id TEXT, PRIMARY KEY (unit_id, valid_from))",
+    # -- the register (sổ đảng viên), as far as the figures need it ---------------------------------
+    "CREATE TABLE IF NOT EXISTS members ("
+    " member_id TEXT PRIMARY KEY, code TEXT NOT NULL, full_name TEXT NOT NULL, admitted_on TEXT NOT NULL,"
+    " official_since TEXT, removed_on TEXT, removal_reason TEXT)",
+    # home cell spells [valid_from, valid_to) (temporary transfers do not change the home cell)
+    "CREATE TABLE IF NOT EXISTS member_cells ("
+    " member_id TEXT NOT NULL, valid_from TEXT NOT NULL, cell_id TEXT NOT NULL, valid_to TEXT,"
+    " PRIMARY KEY (member_id, valid_from))",
+    "CREATE INDEX IF NOT EXISTS member_cells_cell ON member_cells (cell_id)",
+    # committee members assigned to attend a cell, [valid_from, valid_to)
+    "CREATE TABLE IF NOT EXISTS supervisions ("
+    " supervisor_id TEXT NOT NULL, cell_id TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT,"
+    " PRIMARY KEY (supervisor_id, cell_id, valid_from))",
+    "CREATE INDEX IF NOT EXISTS supervisions_cell ON supervisions (cell_id)",
+    # -- meetings: one row each, with its figures kept up to date as its events arrive ---------------
+    "CREATE TABLE IF NOT EXISTS meetings ("
+    " meeting_id TEXT PRIMARY KEY, cell_id TEXT NOT NULL, kind TEXT NOT NULL, topic TEXT,"
+    " status TEXT NOT NULL,"  # scheduled | held | closed | cancelled
+    " date TEXT NOT NULL, month TEXT NOT NULL, quarter TEXT NOT NULL,"
+    " minutes INTEGER, policy_version TEXT,"
+    " present INTEGER NOT NULL DEFAULT 0,"  # roster members recorded present
+    " attendance_base INTEGER NOT NULL DEFAULT 0,"  # summoned - elsewhere - exempted absent
+    " voting_base INTEGER NOT NULL DEFAULT 0,"  # official members of the attendance base
+    " voters_present INTEGER NOT NULL DEFAULT 0,"  # official members of the base recorded present
+    " pending INTEGER NOT NULL DEFAULT 0,"  # roster members whose attendance is not recorded yet
+    " speakers_present INTEGER NOT NULL DEFAULT 0,"  # present roster members who spoke
+    " able_to_decide INTEGER NOT NULL DEFAULT 0,"  # more than half of the voting base present
+    " duration_ok INTEGER,"  # minutes >= the policy minimum for the kind (NULL: no minimum, thematic)
+    " full_procedure INTEGER,"  # every required agenda step covered (NULL: thematic meeting)
+    " supervisor_present INTEGER NOT NULL DEFAULT 0,"  # a committee member assigned to the cell attended
+    " resolutions_passed INTEGER NOT NULL DEFAULT 0, resolutions_rejected INTEGER NOT NULL DEFAULT 0,"
+    " recorded_by TEXT NOT NULL, closed_at TEXT)",
+    "CREATE INDEX IF NOT EXISTS meetings_cell_date ON meetings (cell_id, date)",
+    "CREATE INDEX IF NOT EXISTS meetings_month ON meetings (month)",
+    "CREATE TABLE IF NOT EXISTS meeting_roster ("
+    " meeting_id TEXT NOT NULL, member_id TEXT NOT NULL, full_name TEXT NOT NULL, status TEXT NOT NULL,"
+    " official INTEGER NOT NULL DEFAULT 0,"
+    " outcome TEXT NOT NULL DEFAULT 'pending',"  # pending | present | absent_excused | absent_unexcused
+    " reason TEXT NOT NULL DEFAULT '', spoke INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (meeting_id, member_id))",
+    "CREATE INDEX IF NOT EXISTS meeting_roster_member ON meeting_roster (member_id)",
+    "CREATE TABLE IF NOT EXISTS meeting_steps ("
+    " meeting_id TEXT NOT NULL, step TEXT NOT NULL, PRIMARY KEY (meeting_id, step))",
+    "CREATE TABLE IF NOT EXISTS meeting_guests ("
+    " meeting_id TEXT NOT NULL, guest_id TEXT NOT NULL, full_name TEXT NOT NULL, assigned INTEGER NOT NULL,"
+    " PRIMARY KEY (meeting_id, guest_id))",
+    "CREATE TABLE IF NOT EXISTS resolutions ("
+    " resolution_id TEXT PRIMARY KEY, meeting_id TEXT NOT NULL, cell_id TEXT NOT NULL, date TEXT NOT NULL,"
+    " kind TEXT NOT NULL, text TEXT NOT NULL, passed INTEGER NOT NULL, reason TEXT NOT NULL,"
+    " votes_for INTEGER NOT NULL, votes_against INTEGER NOT NULL, abstentions INTEGER NOT NULL,"
+    " voting_base INTEGER NOT NULL,"
+    " review_meeting_id TEXT, reviewed_on TEXT, review_outcome TEXT)",
+    "CREATE INDEX IF NOT EXISTS resolutions_cell_date ON resolutions (cell_id, date)",
+    # the latest record of a member's dues for a month (đảng phí)
+    "CREATE TABLE IF NOT EXISTS dues ("
+    " member_id TEXT NOT NULL, month TEXT NOT NULL, paid INTEGER NOT NULL, meeting_id TEXT NOT NULL,"
+    " cell_id TEXT NOT NULL, PRIMARY KEY (member_id, month))",
+    # -- per member and year: recomputed from meeting_roster and dues whenever one of them changes ----
+    "CREATE TABLE IF NOT EXISTS member_years ("
+    " member_id TEXT NOT NULL, year TEXT NOT NULL, full_name TEXT NOT NULL,"
+    " cell_id TEXT NOT NULL, last_date TEXT NOT NULL,"  # the cell and date of the latest counted meeting
+    " summoned INTEGER NOT NULL, attended INTEGER NOT NULL, excused INTEGER NOT NULL,"
+    " unexcused INTEGER NOT NULL, longest_absence_run INTEGER NOT NULL, dues_unpaid INTEGER NOT NULL,"
+    " flagged INTEGER NOT NULL, flag_reasons TEXT NOT NULL,"  # comma-separated rule ids
+    " PRIMARY KEY (member_id, year))",
+    "CREATE INDEX IF NOT EXISTS member_years_year ON member_years (year, flagged)",
+    # -- the audit index: every event applied, with who recorded it, when and from which request ----
+    "CREATE TABLE IF NOT EXISTS events ("
+    " source TEXT NOT NULL, position BIGINT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,"
+    " version INTEGER NOT NULL, stream_id TEXT NOT NULL, stream_version INTEGER NOT NULL,"
+    " occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL,"
+    " correlation_id TEXT, cell_id TEXT, meeting_id TEXT, member_id TEXT, payload TEXT NOT NULL,"
+    " PRIMARY KEY (source, position))",
+    "CREATE INDEX IF NOT EXISTS events_meeting ON events (meeting_id)",
+    "CREATE INDEX IF NOT EXISTS events_member ON events (member_id)",
+    "CREATE INDEX IF NOT EXISTS events_cell ON events (cell_id)",
+)
+
+# table -> the columns that order its rows (its primary key), for digests that do not depend on storage order
+TABLES: dict[str, tuple[str, ...]] = {
+    "units": ("unit_id",),
+    "unit_names": ("unit_id", "valid_from"),
+    "unit_parents": ("unit_id", "valid_from"),
+    "members": ("member_id",),
+    "member_cells": ("member_id", "valid_from"),
+    "supervisions": ("supervisor_id", "cell_id", "valid_from"),
+    "meetings": ("meeting_id",),
+    "meeting_roster": ("meeting_id", "member_id"),
+    "meeting_steps": ("meeting_id", "step"),
+    "meeting_guests": ("meeting_id", "guest_id"),
+    "resolutions": ("resolution_id",),
+    "dues": ("member_id", "month"),
+    "member_years": ("member_id", "year"),
+    "events": ("source", "position"),
+}
