@@ -71,8 +71,19 @@ class ChiboClient:
 
     def cell_months(self, first: str, last: str, unit: str | None = None) -> list[dict[str, Any]]:
         """Reporting's per cell and month figures for months `first`..`last` (YYYY-MM), under `unit`."""
-        params = {"from": first, "to": last} | ({"unit": unit} if unit else {})
-        return self.get("reporting", "/compliance/cell-months", **params)["rows"]
+        params: dict[str, Any] = {"from": first, "to": last} | ({"unit": unit} if unit else {})
+        rows: list[dict[str, Any]] = []
+        while True:  # every page
+            answer = self.get("reporting", "/compliance/cell-months", **params, page=len(rows) // 1000 + 1,
+                              page_size=1000)
+            rows.extend(answer["items"])
+            if len(rows) >= answer["total"] or not answer["items"]:
+                return rows
+
+    def rollup(self, period: str, unit: str | None = None, **params: Any) -> dict[str, Any]:
+        """Reporting's roll-up of `unit` (None: everything) for a month, quarter or year."""
+        return self.get("reporting", "/compliance/rollup", period=period, **({"unit": unit} if unit else {}),
+                        **params)
 
     def pending(self, consumer: str, sources: tuple[str, ...]) -> int:
         """How many published events `consumer` has not applied yet (0: caught up), summed over sources."""

@@ -28,6 +28,7 @@ class Policy:
     max_consecutive_absences: int
     unexcused_absences_flag: int
     required_agenda_steps: tuple[str, ...] = ()
+    dues_unpaid_flag: int = 3  # months of dues unpaid in a year that flag a member (Charter art. 8)
 
 
 @cache
@@ -47,3 +48,11 @@ def policy_on(day: dt.date) -> Policy:
         if policy.effective_from <= day:
             chosen = policy
     return chosen
+
+
+def policy_version(version: str) -> Policy:
+    """The policy of that version (a figure is computed under the version its meeting recorded)."""
+    for policy in _versions():
+        if policy.version == version:
+            return policy
+    raise LookupError(f"no policy version {version!r} in {POLICY_FILE.name}")

@@ -46,6 +46,49 @@ def test_a_year_of_a_ward_reaches_reporting_with_the_figures_the_client_sent(pla
         assert r["attendance_rate"] == (round(present / base, 4) if base else None)
     assert any(m == 0 for m, _, _ in result.expected.values())  # the scenario does include missed months
     check_the_year_through_the_api(client, result)
+    check_the_reporting_api(client, result)
+
+
+def check_the_reporting_api(client, result):
+    """The roll-up of the ward equals the sums of what the client sent; drill-down, ETags, pages, refusals."""
+    year, ward = result.year, result.ward_id
+    rollup = client.rollup(str(year), ward, tree="period")
+    f = rollup["figures"]
+    met_all = {code for code, _ in result.expected} - {code for (code, _), (m, _, _) in result.expected.items()
+                                                       if m == 0}
+    cells = {code for code, _ in result.expected}
+    assert f["cells"] == len(cells)
+    assert f["regular_every_month"] == {"count": len(met_all), "of": len(cells),
+                                        "rate": round(len(met_all) / len(cells), 4)}
+    assert f["meetings"] == sum(m for m, _, _ in result.expected.values())
+    present = sum(p for _, p, _ in result.expected.values())
+    base = sum(b for _, _, b in result.expected.values())
+    assert f["attendance"] == {"present": present, "base": base, "rate": round(present / base, 4)}
+    assert f["resolutions_passed"] == result.story.passed
+    assert f["supervisor_coverage"]["count"] == result.story.supervised
+    assert rollup["report"][0].startswith(f"{round(100 * len(met_all) / len(cells))}% chi bộ duy trì")
+    english = client.get("reporting", "/compliance/rollup", unit=ward, period=str(year), lang="en")
+    assert english["report"][0].endswith("in the administrative block.")
+    # drill-down: the meetings behind the attendance figure, each to its events and who recorded them
+    drill = client.get("reporting", rollup["drill"]["attendance"].removeprefix("/reporting"), page_size=5)
+    assert drill["total"] == f["meetings"] and len(drill["items"]) == 5
+    events = client.get("reporting", drill["items"][0]["links"]["events"].removeprefix("/reporting"))
+    assert events["items"][0]["type"] == "MeetingHeld" and {e["recorded_by"] for e in events["items"]} == {"demo"}
+    # an unchanged answer is not sent twice
+    url = f"{client.urls['reporting']}/reporting/compliance/rollup"
+    first = client.session.get(url, params={"unit": ward, "period": str(year)})
+    again = client.session.get(url, params={"unit": ward, "period": str(year)},
+                               headers={"If-None-Match": first.headers["ETag"]})
+    assert first.status_code == 200 and again.status_code == 304
+    # pages
+    page = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12"},
+                      unit=ward, page=2, page_size=7)
+    assert (page["total"], page["page"], len(page["items"])) == (len(result.expected), 2, 7)
+    # refusals name the parameter
+    for params, status, field in (({"period": f"{year}-13"}, 422, "period"), ({"period": "2999"}, 422, "period"),
+                                  ({"period": str(year), "unit": "NO-SUCH-UNIT"}, 404, "unit")):
+        r = client.session.get(url, params=params)
+        assert r.status_code == status and r.json()["fields"][0]["field"] == field, params
 
 
 def meetings_of(client, cell_id, first, last):

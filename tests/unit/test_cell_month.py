@@ -2,10 +2,11 @@
 
 import datetime as dt
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
-from services.reporting.compliance import cell_month
+from services.reporting.compliance import cell_month, periods, projection, schema
 from shared.contracts import meetings as mt
 from shared.contracts import parse_event
 from shared.stores import TrackedStore
@@ -15,7 +16,7 @@ from tests.factories import Source, held, unit
 @pytest.fixture
 def feed(sqlite_settings):
     store = TrackedStore(sqlite_settings, "reporting")
-    store.create_tables(cell_month.DDL)
+    store.create_tables(schema.DDL)
     members, meetings = Source("members"), Source("meetings")
     ward = unit("ward", code="W")
     cells = [unit("cell", parent=ward.unit_id, code=f"C{i}") for i in (1, 2)]
@@ -23,7 +24,7 @@ def feed(sqlite_settings):
     def apply(data):
         env, payload = parse_event(data)
         with store.tracked(env.source, env.position) as sql:
-            cell_month.project(sql, env, payload)
+            projection.project(sql, env, payload)
 
     apply(members.emit(ward, [str(ward.unit_id)]))
     for c in cells:
@@ -44,7 +45,8 @@ def feed(sqlite_settings):
 
     def rows(first="2026-01", last="2026-02", under=None):
         with store.read() as sql:
-            return {(r.cell_code, r.month): r for r in cell_month.cell_months(sql, first, last, under)}
+            rows = cell_month.cell_months(sql, periods.month_range(first, last), dt.date(2026, 11, 23), under)
+            return {(r["cell_code"], r["month"]): SimpleNamespace(**r) for r in rows}
 
     return {"cells": cells, "ward": ward, "meeting": meeting, "rows": rows, "apply": apply, "meetings": meetings}
 
@@ -100,12 +102,12 @@ def test_attendance_for_someone_not_on_the_roster_is_a_projection_error(feed):
     event = feed["meeting"](c1, people("official"), ["present"])
     stray = mt.MemberAttended(meeting_id=event.meeting_id, cell_id=c1.unit_id, member_id=uuid.uuid4(),
                               status="official")
-    with pytest.raises(cell_month.ProjectionError):
+    with pytest.raises(projection.ProjectionError):
         feed["apply"](feed["meetings"].emit(stray))
 
 
 def test_months_between_and_month_parsing():
-    assert cell_month.months_between("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert periods.months_between("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
     from shared.errors import DomainError
 
     with pytest.raises(DomainError) as err:

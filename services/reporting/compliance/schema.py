@@ -39,7 +39,7 @@ DDL: tuple[str, ...] = (
     " meeting_id TEXT PRIMARY KEY, cell_id TEXT NOT NULL, kind TEXT NOT NULL, topic TEXT,"
     " status TEXT NOT NULL,"  # scheduled | held | closed | cancelled
     " date TEXT NOT NULL, month TEXT NOT NULL, quarter TEXT NOT NULL,"
-    " minutes INTEGER, policy_version TEXT,"
+    " started_at TEXT, ended_at TEXT, minutes INTEGER, policy_version TEXT,"
     " present INTEGER NOT NULL DEFAULT 0,"  # roster members recorded present
     " attendance_base INTEGER NOT NULL DEFAULT 0,"  # summoned - elsewhere - exempted absent
     " voting_base INTEGER NOT NULL DEFAULT 0,"  # official members of the attendance base

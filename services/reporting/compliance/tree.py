@@ -1,0 +1,132 @@
+"""The organisation tree as reporting knows it, by date: under which units does a cell's month count?
+
+Two ways to roll up (design.md §2), the caller picks:
+* `period`: the tree as it stood then. A cell's month counts under the units that were its ancestors on the
+  month's last day (or on the cell's last day, when it ended during the month). A cell that moved in July
+  counts under its old ward until June and under the new one from July.
+* `today`: the tree of today. A cell's whole history counts under its place in today's tree; a cell that was
+  merged counts under the cell it was merged into (its successor), and a dissolved one under its last parent
+  (or that parent's successor). History still belongs to the old cell: only the path above it changes.
+Either way a cell-month has one path, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+from shared.stores import Sql
+
+TreeMode = Literal["period", "today"]
+
+
+@dataclass
+class Unit:
+    unit_id: str
+    kind: str
+    code: str
+    block: str | None
+    created_on: dt.date
+    ended_on: dt.date | None
+    end_kind: str | None
+    merged_into: str | None
+    names: list[tuple[dt.date, str]] = field(default_factory=list)
+    parents: list[tuple[dt.date, str | None]] = field(default_factory=list)
+
+    def exists_on(self, day: dt.date) -> bool:
+        return self.created_on <= day and (self.ended_on is None or day < self.ended_on)
+
+    def last_day(self, today: dt.date) -> dt.date:
+        return today if self.ended_on is None else min(today, self.ended_on - dt.timedelta(days=1))
+
+    def name_on(self, day: dt.date) -> str:
+        return _on(self.names, day) or self.names[0][1]
+
+    def parent_on(self, day: dt.date) -> str | None:
+        return _on(self.parents, day) if self.parents else None
+
+
+def _on(spells: list[tuple[dt.date, str | None]], day: dt.date) -> str | None:
+    """The value of the latest spell starting on or before `day` (the first one before any)."""
+    i = bisect.bisect_right([d for d, _ in spells], day)
+    return spells[max(i - 1, 0)][1]
+
+
+class Tree:
+    def __init__(self, units: dict[str, Unit]):
+        self.units = units
+        self._paths: dict[tuple[str, dt.date, str], tuple[str, ...]] = {}
+
+    @classmethod
+    def load(cls, sql: Sql) -> Tree:
+        units = {
+            r["unit_id"]: Unit(r["unit_id"], r["kind"], r["code"], r["block"], dt.date.fromisoformat(r["created_on"]),
+                               dt.date.fromisoformat(r["ended_on"]) if r["ended_on"] else None, r["end_kind"],
+                               r["merged_into"])
+            for r in sql.execute("SELECT * FROM units").fetchall()
+        }
+        names = sql.execute("SELECT unit_id, valid_from, name FROM unit_names ORDER BY unit_id, valid_from")
+        for r in names.fetchall():
+            if r["unit_id"] in units:
+                units[r["unit_id"]].names.append((dt.date.fromisoformat(r["valid_from"]), r["name"]))
+        for r in sql.execute(
+                "SELECT unit_id, valid_from, parent_id FROM unit_parents ORDER BY unit_id, valid_from").fetchall():
+            if r["unit_id"] in units:
+                units[r["unit_id"]].parents.append((dt.date.fromisoformat(r["valid_from"]), r["parent_id"]))
+        return cls(units)
+
+    def cells(self) -> list[Unit]:
+        return [u for u in self.units.values() if u.kind == "cell"]
+
+    def successor(self, unit_id: str) -> str:
+        """The unit that carries `unit_id` on today: itself, or the unit it was (repeatedly) merged into."""
+        seen = {unit_id}
+        while (u := self.units.get(unit_id)) is not None and u.merged_into and u.merged_into not in seen:
+            unit_id = u.merged_into
+            seen.add(unit_id)
+        return unit_id
+
+    def path_on(self, unit_id: str, day: dt.date) -> tuple[str, ...]:
+        """`unit_id` and its ancestors on `day`, from the unit up to the root."""
+        key = (unit_id, day, "period")
+        if key not in self._paths:
+            path, seen = [unit_id], {unit_id}
+            parent = self.units[unit_id].parent_on(day) if unit_id in self.units else None
+            while parent is not None and parent not in seen and parent in self.units:
+                path.append(parent)
+                seen.add(parent)
+                parent = self.units[parent].parent_on(day)
+            self._paths[key] = tuple(path)
+        return self._paths[key]
+
+    def path_today(self, unit_id: str, today: dt.date) -> tuple[str, ...]:
+        """`unit_id`, then its place in today's tree: each ancestor taken on its own last day, through
+        successors of merged units."""
+        key = (unit_id, today, "today")
+        if key not in self._paths:
+            path, seen = [unit_id], set()
+            current: str | None = self.successor(unit_id)
+            while current is not None and current not in seen and current in self.units:
+                if current != unit_id:
+                    path.append(current)
+                seen.add(current)
+                unit = self.units[current]
+                parent = unit.parent_on(unit.last_day(today))
+                current = self.successor(parent) if parent is not None else None
+            self._paths[key] = tuple(path)
+        return self._paths[key]
+
+    def path(self, unit_id: str, day: dt.date, mode: TreeMode, today: dt.date) -> tuple[str, ...]:
+        """Where a fact of `unit_id` dated `day` counts: the units it rolls up into."""
+        if mode == "today":
+            return self.path_today(unit_id, today)
+        unit = self.units.get(unit_id)
+        if unit is not None and unit.ended_on is not None and day >= unit.ended_on:
+            day = unit.ended_on - dt.timedelta(days=1)
+        return self.path_on(unit_id, day)
+
+    def name(self, unit_id: str, day: dt.date) -> str:
+        unit = self.units.get(unit_id)
+        return unit.name_on(day) if unit is not None and unit.names else unit_id
