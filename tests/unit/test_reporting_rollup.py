@@ -17,9 +17,10 @@ from tests.reporting_world import FULL, World
 D = dt.date
 
 
-@pytest.fixture
-def w(sqlite_settings):
-    world = World(sqlite_settings)
+@pytest.fixture(params=["sqlite"])
+def w(request):
+    """The world on SQLite; tests marked `both` run on PostgreSQL too (each PostgreSQL store costs ~2 s)."""
+    world = World(request.getfixturevalue(f"{request.param}_settings"))
     world.unit("HN", "city")
     world.unit("D", "district", parent="HN")
     world.unit("W1", "ward", parent="D")
@@ -27,13 +28,18 @@ def w(sqlite_settings):
     world.unit("A", "cell", parent="W1", block="residential")
     world.unit("B", "cell", parent="W1", block="administrative")
     world.unit("C", "cell", parent="W2", block="residential")
-    return world
+    yield world
+    world.store.close()
+
+
+both = pytest.mark.parametrize("w", ["sqlite", "postgres"], indirect=True)
 
 
 def roster(ids, status="official"):
     return dict.fromkeys(ids, status)
 
 
+@both
 def test_regular_every_month_and_thematic_every_quarter(w):
     a, b, c = w.admit("A", 3), w.admit("B", 3), w.admit("C", 3)
     for month in (1, 2, 3):
@@ -115,6 +121,7 @@ def test_participation_counts_present_members_who_spoke(w):
     assert f["participation"] == {"speakers": 2, "present": 3, "rate": 0.6667}
 
 
+@both
 def test_resolutions_reviewed_in_time_late_overdue_and_not_yet_due(w):
     a = w.admit("A", 3)
     jan = w.meeting("A", D(2025, 1, 10), roster(a))
@@ -151,6 +158,7 @@ def test_supervisor_coverage_counts_meetings_of_supervised_cells(w):
     assert (row["supervisor_id"], row["meetings"], row["attended"], row["cells"]) == (s, 2, 1, ["A"])
 
 
+@both
 def test_member_year_flags_unexcused_and_consecutive_absences_but_not_exempted_meetings(w):
     a = w.admit("A", 4)
     x, y, z, e = a
@@ -233,6 +241,7 @@ def test_a_move_counts_under_the_old_ward_before_and_the_new_one_after_or_all_un
     assert w.figures("D")["meetings"] == w.figures("D", tree="today")["meetings"] == 3
 
 
+@both
 def test_no_meeting_lost_or_counted_twice_across_a_merge(w):
     a, b = w.admit("A", 3), w.admit("B", 3)
     for month in (1, 2):
@@ -268,6 +277,7 @@ def test_bad_parameters_are_refused_naming_the_parameter(w):
     assert err.value.field == "figure"
 
 
+@both
 def test_drill_down_reaches_the_events_with_who_recorded_them(w):
     a = w.admit("A", 3)
     m = w.meeting("A", D(2025, 1, 10), roster(a), absent={a[0]: False})
