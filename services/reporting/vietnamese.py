@@ -136,6 +136,8 @@ def number(value: int | float | Decimal, decimals: int = 0, lang: str = "vi") ->
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise TypeError(f"not a number: {value!r}")
     exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not exact.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
     rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     text = f"{rounded:,.{decimals}f}"
     if text.startswith("-") and rounded == 0:  # "-0" after rounding a tiny negative
@@ -150,7 +152,11 @@ def percent(value: float | None, decimals: int = 1, lang: str = "vi") -> str:
     prints without decimals ("100%", "90%"); None (nothing to divide by) -> "—"."""
     if value is None:
         return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise TypeError(f"not a ratio: {value!r}")
     hundred = Decimal(str(value)) * 100 if isinstance(value, float) else Decimal(value) * 100
+    if not hundred.is_finite():
+        raise ValueError(f"not a finite ratio: {value!r}")
     rounded = hundred.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     places = 0 if rounded == rounded.to_integral_value() else decimals
     return number(rounded, places, lang) + "%"

@@ -133,6 +133,12 @@ def test_numbers_refuse_what_is_not_a_number():
             vn.number(bad)
     with pytest.raises(ValueError):
         vn.number(1, lang="fr")
+    with pytest.raises(ValueError):
+        vn.number(float("nan"))
+    with pytest.raises(ValueError):
+        vn.percent(float("inf"))
+    with pytest.raises(TypeError):
+        vn.percent("85%")
 
 
 @pytest.mark.parametrize(("value", "vi", "en"), [
