@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -132,13 +132,19 @@ def _font(size: float, **style: Any) -> Font:
     return Font(name=FONT, size=size, **style)
 
 
-def _put(ws: Worksheet, row: int, col: int, value: Any, font: Font, alignment: Alignment | None = None,
-         span: int = 1) -> Any:
-    """Write one cell (merged over `span` columns). Text is always stored as text: a value typed by a user that
-    starts with "=" must not become a formula in the report."""
+def _write(ws: Worksheet, row: int, col: int, value: Any) -> Any:
+    """Write one cell's value. Text is always stored as text: a value typed by a user that starts with "=" must
+    not become a formula in the report."""
     cell = ws.cell(row=row, column=col, value=value)
     if isinstance(value, str):
         cell.data_type = "s"
+    return cell
+
+
+def _put(ws: Worksheet, row: int, col: int, value: Any, font: Font, alignment: Alignment | None = None,
+         span: int = 1) -> Any:
+    """Write one cell with its font (merged over `span` columns)."""
+    cell = _write(ws, row, col, value)
     cell.font = font
     if alignment is not None:
         cell.alignment = alignment
@@ -153,17 +159,34 @@ def _wrapped_height(text: str, width: float, size: float) -> float:
     return round(lines * size * _LINE_PT, 1)
 
 
-def _table_value(column: Column, value: Any, lang: str) -> tuple[Any, str | None]:
-    """The value to store for a table cell and its number format: numbers, ratios and dates as real values."""
+def _table_styles(book: Workbook, lang: str) -> None:
+    """The table's cell styles, registered once as named styles: setting fonts, borders and formats cell by cell
+    costs openpyxl a style lookup each (10 s for a list of 9,255 members instead of 2 s)."""
+    def style(name: str, horizontal: str, number_format: str = "General", wrap: bool = False) -> None:
+        book.add_named_style(NamedStyle(
+            name=name, font=_font(SIZE_TABLE), border=_BOX, number_format=number_format,
+            alignment=Alignment(horizontal=horizontal, vertical="top", wrap_text=wrap)))
+
+    style(_STYLE["stt"], "center")
+    style(_STYLE["text"], "left", wrap=True)
+    style(_STYLE["int"], "right", INT_FORMAT)
+    style(_STYLE["percent"], "right", PERCENT_FORMAT)
+    style(_STYLE["date"], "right", DATE_FORMAT[lang])
+    style(_STYLE["missing"], "center")
+
+
+_STYLE = {kind: f"chibo {kind}" for kind in ("stt", "text", "int", "percent", "date", "missing")}
+
+
+def _table_cell(column: Column, value: Any) -> tuple[Any, str]:
+    """The value to store for a table cell and its style: numbers, ratios and dates as real values."""
     if value is None or value == "":
-        return ("—" if column.kind == "percent" and value is None else ""), None
-    if column.kind == "int":
-        return value, INT_FORMAT
-    if column.kind == "percent":
-        return value, PERCENT_FORMAT
+        return ("—" if column.kind == "percent" and value is None else ""), _STYLE["missing"]
+    if column.kind in ("int", "percent"):
+        return value, _STYLE[column.kind]
     if column.kind == "date":
-        return vn.as_date(value), DATE_FORMAT[lang]
-    return str(value), None
+        return vn.as_date(value), _STYLE["date"]
+    return str(value), _STYLE["text"]
 
 
 def to_xlsx(doc: Document) -> bytes:
@@ -197,19 +220,13 @@ def to_xlsx(doc: Document) -> bytes:
     for i, title in enumerate(titles, start=1):
         _put(ws, row, i, title, _font(SIZE_TABLE, bold=True), _CENTER).border = _BOX
     ws.row_dimensions[row].height = max(_wrapped_height(t, w, SIZE_TABLE) for t, w in zip(titles, widths, strict=True))
-    body = _font(SIZE_TABLE)
+    _table_styles(book, doc.lang)
     for number, record in enumerate(doc.ordered_rows(), start=1):
         row += 1
-        _put(ws, row, 1, number, body, Alignment(horizontal="center", vertical="top")).border = _BOX
+        ws.cell(row=row, column=1, value=number).style = _STYLE["stt"]
         for i, column in enumerate(doc.columns, start=2):
-            value, number_format = _table_value(column, record.get(column.key), doc.lang)
-            numeric = column.kind in ("int", "percent", "date")
-            align = Alignment(horizontal="right" if numeric and value != "—" else
-                              ("center" if numeric else "left"), vertical="top", wrap_text=not numeric)
-            cell = _put(ws, row, i, value, body, align)
-            cell.border = _BOX
-            if number_format:
-                cell.number_format = number_format
+            value, style = _table_cell(column, record.get(column.key))
+            _write(ws, row, i, value).style = style
     row += 1
     for note in doc.notes:
         row += 1

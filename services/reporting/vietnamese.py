@@ -23,6 +23,7 @@ import datetime as dt
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from shared.i18n import vn_date
@@ -62,6 +63,7 @@ def _letter_key(base: str, marks: list[str]) -> tuple[int, int]:
     return (weight, 0)
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat their words: a district's 9,255 members have a few thousand
 def _word_key(word: str) -> tuple[Key, Key, Key]:
     """(letters, tones, cases) of one word given in NFD.
 

@@ -104,6 +104,8 @@ def test_xlsx_numbers_percents_and_dates_are_real_values_with_formats():
     assert ws.cell(an + 1, 5).value == "—"  # Trần Thị Ánh: no rate
     assert ws.cell(an + 4, 6).value == dt.datetime(2001, 2, 3)  # given as ISO text
     assert ws.cell(an + 2, 3).data_type == "s" and ws.cell(an + 2, 3).value == "=HYPERLINK(\"http://x\")"  # no formula
+    assert all(c.border.left.style == "thin" and c.border.bottom.style == "thin" for c in ws[an])
+    assert ws.cell(an, 4).alignment.horizontal == "right" and ws.cell(an, 2).alignment.horizontal == "left"
 
 
 def test_xlsx_notes_and_print_setup():
