@@ -28,6 +28,7 @@ class World:
         self.members, self.meetings = Source("members"), Source("meetings")
         self.today = today
         self.codes: dict[str, str] = {}  # unit code -> id
+        self.names: dict[str, str] = {}  # member id -> full name
 
     def apply(self, data: dict[str, Any]) -> None:
         env, payload = parse_event(data)
@@ -59,6 +60,7 @@ class World:
                 admitted_on=dt.date(2020, 2, 1), status="official" if official else "probationary",
                 official_since=dt.date(2021, 2, 1) if official else None))
             ids.append(str(mid))
+            self.names[str(mid)] = name
         return ids
 
     def move(self, code: str, parent: str, day: dt.date) -> None:
@@ -85,7 +87,7 @@ class World:
         self.meeting_event(mt.MeetingHeld(
             meeting_id=mid, cell_id=cell_id, kind=kind, topic=None if kind == "regular" else "Chuyên đề", date=day,
             started_at=start, ended_at=start + dt.timedelta(minutes=minutes), policy_version="2021.1",
-            roster=[mt.RosterEntry(member_id=uuid.UUID(m), full_name=f"Người {m[:4]}", status=s,
+            roster=[mt.RosterEntry(member_id=uuid.UUID(m), full_name=self.names.get(m, f"Người {m[:4]}"), status=s,
                                    official=official.get(m, s == "official")) for m, s in roster.items()]))
         absent = absent or {}
         for m, status in roster.items():

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from services.reporting import documents, exports
 from services.reporting.compliance import drill, rollup, wording
 from services.reporting.compliance.cell_month import cell_months, parse_month
 from services.reporting.compliance.periods import Period, month_end, month_range, parse_period
@@ -240,6 +241,39 @@ class Queries:
                  for u in self.tree.units.values() if kind is None or u.kind == kind]
         items.sort(key=lambda u: (u["kind"], u["code"]))
         return page_of(args, items)
+
+
+    def export(self, what: str, fmt: str, lang: str, args: Args) -> tuple[bytes, str, str]:
+        """A roll-up (`rollup`) or the flagged-member list (`flagged`) as a party document: bytes, MIME type,
+        file name. `?place=` names the place on the date line (default: Hà Nội)."""
+        place = (args.get("place") or "Hà Nội").strip()[:100]
+        if what == "rollup":
+            result = self.rollup(args, lang)
+            unit = result["unit"]["unit_id"] if result["unit"] else None
+            doc = documents.rollup_document(result, superior=self._superior(unit), place=place,
+                                            issued_on=self.today, lang=lang)
+        else:
+            result = self.member_years({**args, "flagged": "true", "page_size": str(MAX_PAGE)})
+            items = result["items"]
+            while len(items) < result["total"]:
+                more = self.member_years({**args, "flagged": "true", "page_size": str(MAX_PAGE),
+                                          "page": str(len(items) // MAX_PAGE + 1)})
+                items += more["items"]
+            unit = result["unit"]
+            name = self.tree.name(unit, self.today) if unit else documents.TEXT[lang]["everything"]
+            doc = documents.flagged_document(result | {"items": items}, unit=name, superior=self._superior(unit),
+                                             place=place, issued_on=self.today, lang=lang)
+        if fmt == "xlsx":
+            return exports.to_xlsx(doc), exports.XLSX_MIME, exports.filename(doc, "xlsx")
+        delimiter = ";" if args.get("delimiter") in (";", "semicolon") else ","
+        return exports.to_csv(doc, delimiter=delimiter), exports.CSV_MIME, exports.filename(doc, "csv")
+
+    def _superior(self, unit_id: str | None) -> str:
+        """The name of the committee above the unit (the document's first header line)."""
+        if unit_id is None:
+            return ""
+        parent = self.tree.units[unit_id].parent_on(self.tree.units[unit_id].last_day(self.today))
+        return self.tree.name(parent, self.today) if parent else ""
 
 
 def _uuid(field: str, raw: str) -> str:

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from services.reporting.compliance import projection, schema
 from services.reporting.queries import Queries
 from shared import i18n
+from shared.errors import NotFound
 from shared.nameko_ext import TrackedViews, tracked_consumer
 from shared.web import http, json_response, metrics_response
 
@@ -85,6 +86,20 @@ class ReportingService:
     def supervisors(self, request: Request) -> Any:
         """?unit=&period=&tree=&block=: each assigned committee member's meetings and attendance."""
         return self._answer(request, lambda q: q.supervisors(request.args))
+
+    @http("GET", "/reporting/exports/<what>.<fmt>")
+    def export(self, request: Request, what: str, fmt: str) -> Any:
+        """rollup.xlsx / rollup.csv (the roll-up's parameters) and flagged.xlsx / flagged.csv (?year=&unit=), as
+        party documents; `?place=` for the date line, `?delimiter=semicolon` for a CSV for Excel in Vietnamese."""
+        if what not in ("rollup", "flagged") or fmt not in ("xlsx", "csv"):
+            raise NotFound("export", f"no export {what}.{fmt}: rollup or flagged, as xlsx or csv",
+                           rule="export.unknown",
+                           vi=f"không có bản xuất {what}.{fmt}: rollup hoặc flagged, dạng xlsx hoặc csv")
+        lang = language(request)
+        with self.views.store.read() as sql:
+            data, mime, name = Queries(sql, vietnam_today()).export(what, fmt, lang, request.args)
+        return Response(data, headers={"Content-Type": mime,
+                                       "Content-Disposition": f'attachment; filename="{name}"'})
 
     @http("GET", "/reporting/units")
     def units(self, request: Request) -> Any:

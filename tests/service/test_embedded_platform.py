@@ -84,6 +84,16 @@ def check_the_reporting_api(client, result):
     page = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12"},
                       unit=ward, page=2, page_size=7)
     assert (page["total"], page["page"], len(page["items"])) == (len(result.expected), 2, 7)
+    # exports as party documents
+    base = f"{client.urls['reporting']}/reporting/exports"
+    xlsx = client.session.get(f"{base}/rollup.xlsx", params={"unit": ward, "period": str(year)})
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    assert xlsx.headers["Content-Disposition"].startswith("attachment; filename=") and ".xlsx" in \
+        xlsx.headers["Content-Disposition"]
+    flagged = client.session.get(f"{base}/flagged.csv", params={"unit": ward, "year": str(year)})
+    assert flagged.status_code == 200 and flagged.content.startswith("\ufeff".encode())
+    assert "ĐẢNG CỘNG SẢN VIỆT NAM" in flagged.content.decode("utf-8-sig")
+    assert client.session.get(f"{base}/rollup.pdf").status_code == 404
     # refusals name the parameter
     for params, status, field in (({"period": f"{year}-13"}, 422, "period"), ({"period": "2999"}, 422, "period"),
                                   ({"period": str(year), "unit": "NO-SUCH-UNIT"}, 404, "unit")):

@@ -290,3 +290,28 @@ def test_drill_down_reaches_the_events_with_who_recorded_them(w):
     detail = w.query("meeting", m)
     assert {r["member_id"]: r["outcome"] for r in detail["roster"]}[a[0]] == "absent_unexcused"
     assert w.query("events", "member_id", a[0])["total"] == 2  # admitted, absent
+
+
+def test_exports_of_a_rollup_and_of_the_flagged_members(w):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    a, b = w.admit("A", 3, name="Trần Văn Đào"), w.admit("B", 3, name="Lê Thị Dung")
+    w.today = D(2025, 12, 31)
+    for month in (1, 2, 3, 4):  # one member of each cell absent without reason four times: flagged
+        w.meeting("A", D(2025, month, 10), roster(a), absent={a[0]: False})
+        w.meeting("B", D(2025, month, 10), roster(b), absent={b[0]: False})
+    data, mime, name = w.query("export", "rollup", "xlsx", "vi", unit=w.codes["D"], period="2025", place="Mê Linh")
+    assert mime.startswith("application/vnd.openxmlformats") and name.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(data)).active
+    texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "ĐẢNG CỘNG SẢN VIỆT NAM" in texts and "DISTRICT D" in texts  # the unit, upper-cased
+    assert any(t.startswith("Mê Linh, ngày 31 tháng 12 năm 2025") for t in texts)
+    totals = next(row for row in sheet.iter_rows(values_only=True) if "Tổng cộng" in row)
+    assert totals[2] == 3 and totals[3] == 0  # cells (A, B, C), then % met every month (none met all 12)
+    data, mime, name = w.query("export", "flagged", "csv", "vi", unit=w.codes["D"], year="2025")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    names = [r[1] for r in rows if r and r[0].isdigit()]
+    assert names == ["Lê Thị Dung", "Trần Văn Đào"]  # by given name: Dung before Đào

@@ -6,13 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def percent(rate: float | None, lang: str = "vi") -> str:  # replaced by services.reporting.vietnamese.percent
-    if rate is None:
-        return "—"
-    value = round(rate * 100, 1)
-    text = f"{value:.0f}%" if value == int(value) else f"{value:.1f}%"
-    return text.replace(".", ",") if lang == "vi" else text
+from services.reporting.vietnamese import percent
 
 BLOCK_NAMES = {
     "vi": {"residential": "khối xã, phường", "administrative": "khối cơ quan hành chính, sự nghiệp",
