@@ -308,10 +308,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(replay.summary(result, args.lang))
         return 0
     except replay.ReplayError as exc:
-        return fail(str(exc), str(exc))
+        return fail(exc.message_in("vi"), exc.message_in("en"))
     except requests.RequestException as exc:
         url = exc.request.url if exc.request is not None else ""
-        return fail(f"nguồn sự kiện không trả lời ({url}): {exc}", f"a source did not answer ({url}): {exc}")
+        what = f"HTTP {exc.response.status_code}" if exc.response is not None else type(exc).__name__
+        return fail(f"nguồn sự kiện không trả lời ({what}): {url}", f"a source did not answer ({what}): {url}")
     except (psycopg.Error, OSError) as exc:
         return fail(f"không mở được kho dữ liệu: {exc}", f"cannot open the store: {exc}")
 

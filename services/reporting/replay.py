@@ -59,6 +59,13 @@ CELL_MONTH_TABLES: dict[str, tuple[str, ...]] = {
 class ReplayError(Exception):
     """A replay that cannot run as asked (a protected target, a missing live store or table)."""
 
+    def __init__(self, message: str, vi: str):
+        super().__init__(message)
+        self.vi = vi
+
+    def message_in(self, lang: str) -> str:
+        return self.vi if lang == "vi" else str(self)
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -70,10 +77,15 @@ class Projection:
 def default_projection() -> Projection:
     """The reporting projection: schema.DDL/TABLES with projection.project once that module exists, else the
     cell-month projection the live service runs today (imported lazily so this module works either way)."""
+    import importlib
+
+    from services.reporting.compliance import schema
+
+    name = "services.reporting.compliance.projection"
     try:
-        from services.reporting.compliance import projection, schema
+        projection = importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != "services.reporting.compliance.projection":
+        if exc.name != name:  # projection.py is there but something it imports is not: a real error
             raise
         from services.reporting.compliance import cell_month
 
@@ -160,7 +172,8 @@ def snapshot(store: TrackedStore, tables: Mapping[str, Sequence[str]] | None = N
         rows: dict[str, int] = {}
         for table, key in tables.items():
             if not _table_exists(sql, store.postgres, table):
-                raise ReplayError(f"the store has no table {table!r}: is it running another projection?")
+                raise ReplayError(f"the store has no table {table!r}: does it run another projection?",
+                                  f"kho không có bảng {table!r}: kho đang chạy một phép chiếu khác?")
             digests[table], rows[table] = table_digest(sql, store.postgres, table, key)
     return Snapshot(positions, digests, rows)
 
@@ -170,9 +183,11 @@ def snapshot(store: TrackedStore, tables: Mapping[str, Sequence[str]] | None = N
 
 def check_target(target: str) -> None:
     if not _TARGET.fullmatch(target):
-        raise ReplayError(f"target {target!r}: lower-case letters, digits and _ only, starting with a letter")
+        raise ReplayError(f"target {target!r}: lower-case letters, digits and _ only, starting with a letter",
+                          f"kho đích {target!r}: chỉ chữ thường không dấu, chữ số và _, bắt đầu bằng chữ")
     if target in PROTECTED:
-        raise ReplayError(f"target {target!r} is a live store; a replay only drops a store of its own")
+        raise ReplayError(f"target {target!r} is a live store; a replay only drops a store of its own",
+                          f"kho đích {target!r} là kho đang chạy; dựng lại chỉ được xóa kho riêng của nó")
 
 
 def store_exists(settings: StoreSettings, service: str, name: str = "views") -> bool:
@@ -389,7 +404,8 @@ def verify(settings: ChiboSettings, *, target: str = "reporting_replay", live: s
     """Snapshot the live store, rebuild `target` up to exactly its positions, and compare table by table."""
     check_target(target)
     if not store_exists(settings.store, live):
-        raise ReplayError(f"no live {live} store ({_where(settings.store, live)})")
+        raise ReplayError(f"no live {live} store ({_where(settings.store, live)})",
+                          f"không có kho {live} đang chạy ({_where(settings.store, live)})")
     tables = default_projection().tables if tables is None else tables
     store = TrackedStore(settings.store, live)
     try:
