@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 
 def _stop_on_signal() -> threading.Event:
@@ -227,7 +228,7 @@ def cmd_import_register(args: argparse.Namespace) -> int:
     return 1 if body.get("error") or report.get("totals", {}).get("problem") else 0
 
 
-def _date_arg(raw: str) -> object:
+def _date_arg(raw: str) -> Any:
     import datetime as dt
 
     try:
@@ -236,7 +237,7 @@ def _date_arg(raw: str) -> object:
         raise argparse.ArgumentTypeError(f"không phải ngày YYYY-MM-DD / not a date YYYY-MM-DD: {raw!r}") from None
 
 
-def _instant_arg(raw: str) -> object:
+def _instant_arg(raw: str) -> Any:
     import datetime as dt
 
     try:
@@ -246,7 +247,7 @@ def _instant_arg(raw: str) -> object:
             f"không phải thời điểm ISO / not an ISO date-time (2025-07-01T08:00+07:00): {raw!r}") from None
 
 
-def _replay_settings(args: argparse.Namespace) -> object:
+def _replay_settings(args: argparse.Namespace) -> Any:
     """The reporting service's settings: its config.yml (distributed), or the embedded run's (`chibo demo`)."""
     import dataclasses
     from urllib.parse import urlsplit

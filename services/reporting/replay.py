@@ -297,9 +297,9 @@ class _Progress:
         if self.bar is not None and position > self.bar.n:
             self.bar.update(position - self.bar.n)
 
-    def finish(self) -> None:
+    def finish(self, complete: bool) -> None:
         if self.bar is not None:
-            if self.bar.total is not None and self.bar.n < self.bar.total:
+            if complete and self.bar.total is not None and self.bar.n < self.bar.total:
                 self.bar.update(self.bar.total - self.bar.n)  # the tail of the log was unpublished events
             self.bar.close()
             self.bar = None
@@ -327,11 +327,11 @@ def rebuild(
     snapshot of it is comparable with one of another replay over the same positions and filter.
     """
     check_target(target)
-    default = default_projection() if ddl is None or project is None or tables is None else None
-    ddl = default.ddl if ddl is None and default else ddl
-    project = default.project if project is None and default else project
-    tables = default.tables if tables is None and default else tables
-    assert ddl is not None and project is not None and tables is not None
+    if ddl is None or project is None or tables is None:
+        default = default_projection()
+        ddl = default.ddl if ddl is None else ddl
+        project = default.project if project is None else project
+        tables = default.tables if tables is None else tables
     fetch = fetch_range or http_fetch_range(settings.sources)
     total_of = last or (http_last(settings.sources) if fetch_range is None else (lambda source: None))
     keep = event_filter(as_of, known_at)
@@ -371,8 +371,10 @@ def rebuild(
             bar.start(source, min(total, upto[source]) if upto is not None and total is not None else total)
             try:
                 applier.catch_up(source)
-            finally:
-                bar.finish()
+            except BaseException:
+                bar.finish(complete=False)
+                raise
+            bar.finish(complete=True)
         seconds = time.perf_counter() - started
         snap = snapshot(store, tables, sources)
     finally:

@@ -200,3 +200,19 @@ def test_as_of_takes_the_day_in_viet_nam_and_known_at_the_recording_instant(sqli
     edge = replay.rebuild(settings, target="edge", known_at=dt.datetime(2026, 2, 1, 9, 0), progress=False,
                           fetch_range=logs.fetch_range, **CELL_MONTH)  # 02:00 UTC = 09:00 in Việt Nam: included
     assert outcome(edge) == [("2026-01-31", "absent_unexcused"), ("2026-02-01", "pending")]
+
+
+def test_the_cli_refuses_a_bad_date_a_future_one_and_a_live_target_with_exit_2(capsys, tmp_path):
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", "--as-of", "2025-02-30"])
+    assert exc.value.code == 2 and "không phải ngày YYYY-MM-DD" in capsys.readouterr().err
+    tomorrow = dt.datetime.now(replay.VIETNAM).date() + dt.timedelta(days=1)
+    assert main(["replay", "--as-of", tomorrow.isoformat(), "--lang", "en"]) == 2
+    assert capsys.readouterr().err == f"chibo replay: --as-of {tomorrow} is in the future\n"
+    embedded = ["--embedded", "--data-dir", str(tmp_path), "--url", "http://127.0.0.1:9"]
+    assert main(["replay", *embedded, "--target", "reporting"]) == 2
+    assert "là kho đang chạy" in capsys.readouterr().err
+    assert main(["replay", *embedded]) == 2  # no live store in that data dir
+    assert f"không có kho reporting đang chạy ({tmp_path}/reporting/views.sqlite)" in capsys.readouterr().err
