@@ -45,7 +45,9 @@ def test_a_year_replayed_equals_the_live_store_and_as_of_mid_year_gives_the_firs
 
     run = chibo(cluster)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert table_results(run.stdout) == {t: "equal" for t in ("dead_letters", "meeting_roster", "meetings", "units")}
+    results = table_results(run.stdout)
+    assert {"dead_letters", "meeting_roster", "meetings", "units"} <= set(results)  # and any other of the schema
+    assert set(results.values()) == {"equal"}, run.stdout
 
     run = chibo(cluster, "--as-of", f"{year}-06-30")
     assert run.returncode == 0, run.stdout + run.stderr
