@@ -7,6 +7,9 @@
     chibo cluster [--demo]           the distributed run as local processes (make cluster)
     chibo import-register FILE --ward CODE [--apply]
                                      check (or import) a ward's register from an XLSX/CSV file
+    chibo replay [--as-of DATE | --known-at INSTANT] [--embedded]
+                                     rebuild reporting from the logs; compare with the live store (exit 1
+                                     on a difference), or report as of a date from a separate store
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 
 def _stop_on_signal() -> threading.Event:
@@ -224,6 +228,96 @@ def cmd_import_register(args: argparse.Namespace) -> int:
     return 1 if body.get("error") or report.get("totals", {}).get("problem") else 0
 
 
+def _date_arg(raw: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"không phải ngày YYYY-MM-DD / not a date YYYY-MM-DD: {raw!r}") from None
+
+
+def _instant_arg(raw: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"không phải thời điểm ISO / not an ISO date-time (2025-07-01T08:00+07:00): {raw!r}") from None
+
+
+def _replay_settings(args: argparse.Namespace) -> Any:
+    """The reporting service's settings: its config.yml (distributed), or the embedded run's (`chibo demo`)."""
+    import dataclasses
+    from urllib.parse import urlsplit
+
+    from services.runner import WRITERS, embedded_config, service_config
+    from shared.config import settings_from
+
+    if not args.embedded:
+        return settings_from(service_config("reporting") if args.config is None else _load(args.config))
+    url = args.url.rstrip("/")
+    parts = urlsplit(url)
+    settings = settings_from(embedded_config(args.data_dir, host=parts.hostname or "127.0.0.1", port=parts.port or 80))
+    return dataclasses.replace(settings, sources={s: f"{url}/{s}" for s in WRITERS})
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import psycopg
+    import requests
+
+    from services.reporting import replay
+    from shared.stores import TrackedStore
+
+    vi = args.lang == "vi"
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    now = dt.datetime.now(replay.VIETNAM)
+    known_at = args.known_at
+    if known_at is not None and known_at.tzinfo is None:
+        known_at = known_at.replace(tzinfo=replay.VIETNAM)  # an operator's clock is Việt Nam's
+
+    def fail(vi_text: str, en_text: str) -> int:
+        print(f"chibo replay: {vi_text if vi else en_text}", file=sys.stderr)
+        return 2
+
+    if args.as_of is not None and args.as_of > now.date():
+        return fail(f"--as-of {args.as_of} là ngày trong tương lai", f"--as-of {args.as_of} is in the future")
+    if known_at is not None and known_at > now:
+        return fail(f"--known-at {args.known_at} là thời điểm trong tương lai",
+                    f"--known-at {args.known_at} is in the future")
+    try:
+        settings = _replay_settings(args)
+        progress = not args.no_progress
+        if args.as_of is None and known_at is None:
+            verification = replay.verify(settings, target=args.target or "reporting_replay", progress=progress)
+            for line in replay.iter_lines(verification, args.lang):
+                print(line)
+            return 0 if verification.ok else 1
+        day = args.as_of or known_at.astimezone(replay.VIETNAM).date()
+        target = args.target or (f"reporting_asof_{day:%Y%m%d}" if args.as_of is not None
+                                 else f"reporting_known_{known_at.astimezone(replay.VIETNAM):%Y%m%d%H%M}")
+        result = replay.rebuild(settings, target=target, as_of=args.as_of, known_at=known_at, progress=progress)
+        store = TrackedStore(settings.store, target)
+        try:
+            print(replay.report_as_of(store, day, args.lang))
+        finally:
+            store.close()
+        print()
+        print(replay.summary(result, args.lang))
+        return 0
+    except replay.ReplayError as exc:
+        return fail(exc.message_in("vi"), exc.message_in("en"))
+    except requests.RequestException as exc:
+        url = exc.request.url if exc.request is not None else ""
+        what = f"HTTP {exc.response.status_code}" if exc.response is not None else type(exc).__name__
+        return fail(f"nguồn sự kiện không trả lời ({what}): {url}", f"a source did not answer ({what}): {url}")
+    except (psycopg.Error, OSError) as exc:
+        return fail(f"không mở được kho dữ liệu: {exc}", f"cannot open the store: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chibo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -260,6 +354,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.add_argument("--recorded-by", default=os.environ.get("USER", "import"), help="who records the import")
     p.set_defaults(func=cmd_import_register)
+    p = sub.add_parser("replay", help="rebuild reporting from the sources' logs and compare it with the live store")
+    p.add_argument("--config", default=None, help="reporting config (default: services/reporting/config.yml)")
+    p.add_argument("--as-of", type=_date_arg, default=None, metavar="YYYY-MM-DD",
+                   help="only events that occurred (Việt Nam time) up to that day, into a separate store; a report")
+    p.add_argument("--known-at", type=_instant_arg, default=None, metavar="ISO-DATETIME",
+                   help="only events the platform had recorded by then (naive: Việt Nam time)")
+    p.add_argument("--target", default=None, help="the store to (re)build (default: reporting_replay, "
+                   "reporting_asof_YYYYMMDD with --as-of); never a live store")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p.add_argument("--embedded", action="store_true", help="against a running `chibo demo` (SQLite, one port)")
+    p.add_argument("--data-dir", default="var/demo", help="with --embedded: the demo's data dir")
+    p.add_argument("--url", default=os.environ.get("CHIBO_URL", "http://127.0.0.1:8000"),
+                   help="with --embedded: the demo's address")
+    p.set_defaults(func=cmd_replay)
     args = parser.parse_args(argv)
     if args.command in ("demo", "run"):
         import warnings

@@ -348,7 +348,7 @@ TEXT = {
     "vi": {"title": "Tình hình sinh hoạt chi bộ — {ward}, năm {year}", "cell": "Chi bộ",
            "months": "Tháng có SHTK", "rate": "Tỷ lệ dự họp", "legend":
            "Mỗi ô: tỷ lệ đảng viên dự sinh hoạt thường kỳ trong tháng; ✗ = không sinh hoạt thường kỳ.",
-           "all": "Toàn đảng bộ", "met_all": "{n}/{total} chi bộ sinh hoạt thường kỳ đủ 12 tháng"},
+           "all": "Toàn đảng bộ", "met_all": "{n}/{total} chi bộ sinh hoạt thường kỳ đủ {months} tháng"},
     "en": {"title": "Cell meetings — {ward}, {year}", "cell": "Cell", "months": "Months met",
            "rate": "Attendance", "legend": "Each cell: attendance at the month's meetings; ✗ = no regular meeting.",
            "all": "Whole ward", "met_all": "{n}/{total} cells held a regular meeting every month"},
@@ -391,7 +391,9 @@ def format_table(rows: list[dict[str, Any]], ward_name: str, year: int, lang: st
     cells: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         cells.setdefault(row["cell_code"], []).append(row)
-    months = [f"T{m:02d}" if lang == "vi" else f"{m:02d}" for m in range(1, 13)]
+    # the months the rows cover (a whole year for the demo; January to the as-of month for a replay report)
+    numbers = sorted({int(r["month"][5:7]) for r in rows}) or list(range(1, 13))
+    months = [f"T{m:02d}" if lang == "vi" else f"{m:02d}" for m in numbers]
     lines = [t["title"].format(ward=ward_name, year=year), ""]
     lines.append(f"{t['cell']:<34}" + "".join(f"{m:>7}" for m in months) + f"{t['months']:>15}{t['rate']:>14}")
     total_present = total_base = met_all = 0
@@ -409,7 +411,7 @@ def format_table(rows: list[dict[str, Any]], ward_name: str, year: int, lang: st
         lines.append(f"{name:<34}{marks}{f'{met}/{len(cell_rows)}':>15}"
                      f"{percent(present / base if base else None, lang):>14}")
     lines.append("")
-    lines.append(f"{t['all']}: " + t["met_all"].format(n=met_all, total=len(cells)) + "; "
+    lines.append(f"{t['all']}: " + t["met_all"].format(n=met_all, total=len(cells), months=len(months)) + "; "
                  + f"{t['rate'].lower()} {percent(total_present / total_base if total_base else None, lang)}")
     lines.append(t["legend"])
     return "\n".join(lines)

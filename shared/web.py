@@ -290,11 +290,17 @@ def correlation_id(request: Request) -> str:
 
 
 def notifications_response(reader: Any, request: Request) -> Response:
-    """GET .../notifications?after=N&limit=M: published events after position N, for gap filling."""
+    """GET .../notifications?after=N&limit=M: published events after position N, for gap filling and replay.
+
+    `last` is the source's highest notification id (published or not): a replay's total for its progress bar.
+    Read before the page, so it never claims less than the page holds.
+    """
     after = query_int(request, "after", 0, maximum=2**62)
     limit = query_int(request, "limit", 100, minimum=1, maximum=1000)
+    last = reader.app.recorder.max_notification_id() or 0
     items = [e.to_json() for e in reader.page(after, limit)]
-    return json_response({"source": reader.source, "after": after, "items": items})
+    last = max([last, *(i["position"] for i in items)])
+    return json_response({"source": reader.source, "after": after, "last": last, "items": items})
 
 
 def metrics_response() -> Response:

@@ -79,6 +79,8 @@ def test_notifications_api_pages_published_events(members):
     assert [i["type"] for i in page["items"]] == ["OrgUnitCreated"]
     rest = requests.get(f"{members}/notifications", params={"after": page["items"][0]["position"]}).json()
     assert len(rest["items"]) == 1
+    # `last`: the highest notification id, whatever page was asked (a replay's progress total)
+    assert page["last"] == rest["last"] >= rest["items"][0]["position"] > page["items"][0]["position"]
     bad = requests.get(f"{members}/notifications", params={"after": "x"})
     assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "after"
 

@@ -82,8 +82,9 @@ COLUMNS = {
            ("attendance", "Attendance"), ("able_to_decide", "Able to decide"), ("full_procedure", "Full procedure"),
            ("resolutions_reviewed_in_time", "Reviewed"), ("flagged_members", "Flagged")],
 }
-HEADINGS = {"vi": {"title": "Báo cáo sinh hoạt chi bộ — {unit}, kỳ {period}", "total": "Tổng cộng"},
-            "en": {"title": "Cell meetings report — {unit}, {period}", "total": "Total"}}
+HEADINGS = {"vi": {"title": "Báo cáo sinh hoạt chi bộ — {unit}, kỳ {period}", "total": "Tổng cộng",
+                   "everything": "toàn bộ các đơn vị"},
+            "en": {"title": "Cell meetings report — {unit}, {period}", "total": "Total", "everything": "every unit"}}
 
 
 def _cell(figure: Any, lang: str) -> str:
@@ -95,7 +96,7 @@ def _cell(figure: Any, lang: str) -> str:
 def format_rollup(result: dict[str, Any], lang: str = "vi", width: int = 34) -> str:
     """A roll-up as a plain-text table (one row per group, then the total) followed by the report's sentences."""
     h, columns = HEADINGS[lang], COLUMNS[lang]
-    unit = result["unit"]["name"] if result.get("unit") else "—"
+    unit = result["unit"]["name"] if result.get("unit") else h["everything"]
     lines = [h["title"].format(unit=unit, period=result["period"]["label"]), ""]
     lines.append(" " * width + "".join(f"{title:>16}" for _, title in columns))
     for group in [*result["groups"], {"label": h["total"], "figures": result["figures"]}]:
