@@ -217,8 +217,9 @@ class DistrictYear:
         for day, member in probationers:
             on(day, "confirm_member", lambda member=member, day=day: self.members.confirm_member(
                 member_id=member, official_since=day, by=BY))
+        confirmed = {m for _, m in probationers}
         free = [(c, m) for c in self.cells if c.id not in untouchable for m in c.members[1:]
-                if m not in self.supervisors]
+                if m not in self.supervisors and m not in confirmed]
         for cell, member in rng.sample(free, len(free) // 25):  # 4%: one change each in the year
             day = dt.date(year, 1, 10) + dt.timedelta(days=rng.randrange(0, 320))
             r = rng.random()
@@ -391,7 +392,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--year", type=int, default=dt.date.today().year - 1)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--replace", action="store_true", help="drop the stores first if they exist")
+    parser.add_argument("--durable", action="store_true",
+                        help="PostgreSQL: wait for each commit to reach the disk (default: synchronous_commit=off "
+                             "for this process's connections only; the services later run with the server's own)")
     args = parser.parse_args(argv)
+    if args.store == "postgres" and not args.durable:  # libpq reads it for every connection this process opens
+        os.environ["PGOPTIONS"] = (os.environ.get("PGOPTIONS", "") + " -c synchronous_commit=off").strip()
     settings = StoreSettings(kind=args.store, data_dir=args.data_dir, pg_db_prefix=args.db_prefix)
     clear(settings, args.replace)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; {args.store}; "
