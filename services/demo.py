@@ -502,8 +502,9 @@ def build_district(client: ChiboClient, year: int, seed: int = 1, code: str = DI
     (build_ward: its register's life and its meetings, most step by step) and four more base organisations of
     the residential, administrative and enterprise blocks, whose meetings are recorded in one form each:
     a regular meeting most months, a thematic one most quarters (apart, or combined with the quarter's last
-    regular one in a session of 2¼ hours), attendance by block, a few missed months, two confirmations, an
-    exemption and, on 1 July, a cell merger. Deterministic for a seed; `code` prefixes every unit's code."""
+    regular one in a session of 2¼ hours), attendance by block, a few missed months, probationers confirmed
+    in the spring, an exemption and, on 1 July, a cell merger. Deterministic for a seed; `code` prefixes every
+    unit's code."""
     started = time.monotonic()
     post = Poster(client)
     rng = random.Random(seed * 7919 + 4)
