@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements.lock
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-demo: $(STAMP)  ## embedded run: a sample ward, a year of meetings, the compliance table; then serves
+demo: $(STAMP)  ## embedded run: a sample district (ARGS=--ward: its ward alone), a year of meetings, the tables; then serves
 	$(BIN)/chibo demo $(ARGS)
 
 test: $(STAMP)  ## every test, on the real RabbitMQ and PostgreSQL (started here if they are down)

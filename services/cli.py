@@ -1,6 +1,7 @@
 """`chibo`: run the platform.
 
-    chibo demo [--no-serve]          embedded: all services in one process, a sample ward, its table
+    chibo demo [--ward] [--no-serve] embedded: all services in one process, a sample district (or, with
+                                     --ward, its ward alone), a year of meetings, the tables
     chibo run SERVICE                one service as its own process (distributed run, config.yml)
     chibo relay SOURCE               one outbox relay as its own process
     chibo declare                    declare exchanges and queues on the broker (deploy step)
@@ -107,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import shutil
 
     from services.client import ChiboClient
-    from services.demo import build_ward, format_summary, format_table
+    from services.demo import WARD_NAME, build_district, build_ward, format_summary, format_table
     from services.runner import EmbeddedPlatform, embedded_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
@@ -118,24 +119,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
         client = ChiboClient.single(platform.base_url, recorded_by="demo")
         year = args.year or dt.date.today().year - 1
         vi = args.lang == "vi"
-        print(f"Ghi dữ liệu mẫu qua HTTP API ({platform.base_url}) ..." if vi
-              else f"Recording the sample ward through the HTTP APIs ({platform.base_url}) ...", flush=True)
-        result = build_ward(client, year, seed=args.seed)
-        rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
+        what = ("huyện mẫu" if vi else "the sample district") if args.scope == "district" else (
+            "phường mẫu" if vi else "the sample ward")
+        print(f"Ghi dữ liệu {what} qua HTTP API ({platform.base_url}) ..." if vi
+              else f"Recording {what} through the HTTP APIs ({platform.base_url}) ...", flush=True)
+        if args.scope == "district":
+            district = build_district(client, year, seed=args.seed)
+            result, top = district.ward, district.district_id
+            units = [(org.id, org.name) for org in district.base_orgs.values()]
+            commands, events, seconds = district.commands, district.events, district.seconds
+        else:
+            result = build_ward(client, year, seed=args.seed)
+            top, units = result.ward_id, [(result.ward_id, WARD_NAME)]
+            commands, events, seconds = result.commands, result.events, result.seconds
+        for unit_id, name in units:  # the district report itself follows the reporting roll-ups
+            print()
+            print(format_table(client.cell_months(f"{year}-01", f"{year}-12", unit_id), name, year, lang=args.lang))
         print()
-        print(format_table(rows, "Đảng bộ phường Tân Giang", year, lang=args.lang))
-        print()
-        rate = result.events / result.seconds
-        secs_vi = f"{result.seconds:.1f}".replace(".", ",")  # Vietnamese decimal comma
-        print(f"{result.commands} lệnh, {result.events} sự kiện qua bus tới báo cáo trong {secs_vi} giây "
+        rate = events / seconds
+        secs_vi = f"{seconds:.1f}".replace(".", ",")  # Vietnamese decimal comma
+        print(f"{commands} lệnh, {events} sự kiện qua bus tới báo cáo trong {secs_vi} giây "
               f"({rate:.0f} sự kiện/giây từ đầu đến cuối, chế độ nhúng)" if vi else
-              f"{result.commands} commands, {result.events} events through the bus to reporting in "
-              f"{result.seconds:.1f}s ({rate:.0f} events/s end to end, embedded)")
+              f"{commands} commands, {events} events through the bus to reporting in "
+              f"{seconds:.1f}s ({rate:.0f} events/s end to end, embedded)")
         print()
         print(format_summary(result.story, platform.base_url, lang=args.lang))
         if args.no_serve:
             return 0
-        url = f"{platform.base_url}/reporting/compliance/cell-months?from={year}-01&to={year}-12"
+        url = f"{platform.base_url}/reporting/compliance/cell-months?from={year}-01&to={year}-12&unit={top}"
         print(f"\nĐang phục vụ tại {platform.base_url} — ví dụ {url}. Nhấn Ctrl-C để dừng." if vi else
               f"\nServing on {platform.base_url} — e.g. {url}. Ctrl-C to stop.", flush=True)
         _wait_for_signal()
@@ -321,8 +332,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chibo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="embedded run with a sample ward")
-    p.add_argument("--no-serve", action="store_true", help="exit after printing the table")
+    p = sub.add_parser("demo", help="embedded run with a sample district (or ward)")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--district", dest="scope", action="store_const", const="district",
+                       help="a district of five base organisations, the ward among them (the default)")
+    scope.add_argument("--ward", dest="scope", action="store_const", const="ward", help="the sample ward alone")
+    p.set_defaults(scope="district")
+    p.add_argument("--no-serve", action="store_true", help="exit after printing the tables")
     p.add_argument("--port", type=int, default=int(os.environ.get("CHIBO_PORT", "8000")))
     p.add_argument("--data-dir", default="var/demo", help="SQLite files (recreated on each demo)")
     p.add_argument("--year", type=int, default=None, help="year of meetings (default: last year)")

@@ -38,6 +38,11 @@ class Person:
     exempt_from: dt.date | None = None
     away: tuple[str, dt.date, dt.date] | None = None  # temporarily in another cell: host cell id, [from, until)
     removed_on: dt.date | None = None
+    moved: tuple[str, dt.date] | None = None  # home cell from a date on (its cell merged into another)
+
+    def cell_on(self, day: dt.date) -> str:
+        """The member's home cell on `day`."""
+        return self.moved[0] if self.moved is not None and day >= self.moved[1] else self.cell_id
 
     def status_on(self, day: dt.date) -> str | None:
         """The member's status on the home cell's roster on `day`, None when not on it."""
@@ -76,6 +81,36 @@ class Story:
     held: int = 0
 
 
+@dataclass(frozen=True)
+class ExpectedMeeting:
+    """One meeting as the scenario sent it, counted on the client side under design.md §2's rules (not with
+    services.meetings.counting): attendance base = summoned members, minus those temporarily active in another
+    cell, minus exempted members who are absent; voting base = the official members of the attendance base
+    (an exempted official member who attends is in it); official present = the voting base's members present."""
+
+    cell_code: str
+    date: dt.date
+    kind: str  # regular | thematic | combined
+    present: int
+    attendance_base: int
+    voting_base: int
+    official_present: int
+
+    @property
+    def month(self) -> str:
+        return self.date.strftime("%Y-%m")
+
+
+def count_meeting(cell_code: str, day: dt.date, kind: str, roster: list[tuple[Person, str]],
+                  present: set[str]) -> ExpectedMeeting:
+    """The figures of one meeting from its roster (each member with the status on the day) and who came."""
+    base = [p for p, status in roster
+            if status != "temporarily_elsewhere" and not (status == "exempted" and p.id not in present)]
+    voting = [p for p in base if p.official_on(day)]
+    return ExpectedMeeting(cell_code, day, kind, sum(p.id in present for p in base), len(base), len(voting),
+                           sum(p.id in present for p in voting))
+
+
 @dataclass
 class DemoResult:
     ward_id: str
@@ -88,6 +123,8 @@ class DemoResult:
     # another cell, minus exempted members who are absent.
     expected: dict[tuple[str, str], tuple[int, int, int]]
     story: Story = field(default_factory=Story)
+    meetings: list[ExpectedMeeting] = field(default_factory=list)  # each meeting sent, with its figures
+    cell_ids: dict[str, str] = field(default_factory=dict)  # cell code -> id
 
 
 AGENDA = [  # the steps of a regular meeting in order (policy required_agenda_steps), with a note each
@@ -127,24 +164,36 @@ ELSEWHERE = "đang sinh hoạt tạm thời ở chi bộ khác"
 EXEMPT_ABSENT = "được miễn sinh hoạt (tuổi cao)"
 
 
+class Poster:
+    """POSTs commands, each with an idempotency key of the client's own (unique per run, like a form's)."""
+
+    def __init__(self, client: ChiboClient):
+        self.client = client
+        self.count = 0
+        self.nonce = uuid.uuid4().hex[:8]
+
+    def __call__(self, service: str, path: str, body: dict[str, Any], key: str | None = None) -> Any:
+        self.count += 1
+        return self.client.post(service, path, body, key=f"{self.nonce}-{self.count}" if key is None else key)
+
+
+WARD_NAME = "Đảng bộ phường Tân Giang"
+
+
 def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "TG",
-               step_share: float = 0.75) -> DemoResult:
-    """Create the ward, its cells and members, then live a year: supervision, an exemption, a temporary
-    transfer, a confirmation, an admission and a removal on the register, and monthly meetings, most recorded
-    step by step as a secretary would (schedule, hold, attendance, guests, agenda, speakers, resolution, review,
-    dues, close), the others in one command. `step_share`: the share of meetings recorded step by step."""
+               step_share: float = 0.75, parent_id: str | None = None) -> DemoResult:
+    """Create the ward (under `parent_id`, if given), its cells and members, then live a year: supervision, an
+    exemption, a temporary transfer, a confirmation, an admission and a removal on the register, and monthly
+    meetings, most recorded step by step as a secretary would (schedule, hold, attendance, guests, agenda,
+    speakers, resolution, review, dues, close), the others in one command. `step_share`: the share of meetings
+    recorded step by step."""
     rng = random.Random(seed)
     started = time.monotonic()
-    counter = [0]
-    nonce = uuid.uuid4().hex[:8]  # idempotency keys are the client's own: unique per run, like a form's
-
-    def post(service: str, path: str, body: dict[str, Any], key: str | None = None) -> Any:
-        counter[0] += 1
-        return client.post(service, path, body, key=f"{nonce}-{counter[0]}" if key is None else key)
-
+    post = Poster(client)
     founded = dt.date(year - 3, 1, 1)
-    ward = post("members", "/units", {"kind": "ward", "name": "Đảng bộ phường Tân Giang",
-                                      "code": ward_code, "effective_from": founded.isoformat()})
+    ward = post("members", "/units", {"kind": "ward", "name": WARD_NAME, "code": ward_code,
+                                      "effective_from": founded.isoformat()}
+                | ({"parent_id": parent_id} if parent_id else {}))
     cells: list[tuple[str, str, list[Person]]] = []
     for c, (code, name, block, size) in enumerate(CELLS):
         cell = post("members", "/units", {"kind": "cell", "name": name, "code": f"{ward_code}-{code}",
@@ -180,11 +229,15 @@ def build_ward(client: ChiboClient, year: int, seed: int = 1, ward_code: str = "
     story = Story()
     live_register(post, year, cells, days, story)
     client.wait_caught_up()  # the meetings service needs the rosters before meetings can be recorded
-    expected = hold_meetings(post, year, cells, days, story, rng, step_share)
+    meetings = hold_meetings(post, year, cells, days, story, rng, step_share)
     client.wait_caught_up()
     seconds = time.monotonic() - started
     events = sum(len(client.published(s)) for s in ("members", "meetings"))
-    return DemoResult(ward["id"], year, counter[0], seconds, events, expected, story)
+    expected = {(code, f"{year}-{m:02d}"): (0, 0, 0) for _, code, _ in cells for m in range(1, 13)}
+    for meeting in meetings:
+        expected[(meeting.cell_code, meeting.month)] = (1, meeting.present, meeting.attendance_base)
+    return DemoResult(ward["id"], year, post.count, seconds, events, expected, story, meetings,
+                      {code: cell_id for cell_id, code, _ in cells})
 
 
 def live_register(post: Any, year: int, cells: list[tuple[str, str, list[Person]]],
@@ -231,17 +284,17 @@ def live_register(post: Any, year: int, cells: list[tuple[str, str, list[Person]
 
 def hold_meetings(post: Any, year: int, cells: list[tuple[str, str, list[Person]]],
                   days: dict[tuple[int, int], dt.date | None], story: Story, rng: random.Random,
-                  step_share: float) -> dict[tuple[str, str], tuple[int, int, int]]:
-    """A meeting per cell and month (unless missed); return the figures sent, by cell code and month."""
-    expected: dict[tuple[str, str], tuple[int, int, int]] = {}
+                  step_share: float) -> list[ExpectedMeeting]:
+    """A meeting per cell and month (unless missed); return the meetings sent, with their figures."""
+    sent: list[ExpectedMeeting] = []
     followed_by = {cell_id: sid for sid, followed in story.supervisors.items() for cell_id in followed}
     visitors = [p for _, _, people in cells for p in people if p.away]
     for c, (cell_id, cell_code, people) in enumerate(cells):
+        attends = 0.97 if CELLS[c][2] == "administrative" else 0.88  # the school and the clinic rarely miss one
         last_resolution: str | None = None
         for month in range(1, 13):
             day = days[(c, month)]
             if day is None:
-                expected[(cell_code, f"{year}-{month:02d}")] = (0, 0, 0)
                 last_resolution = None
                 continue
             kind = "combined" if month % 3 == 0 else "regular"
@@ -253,16 +306,14 @@ def hold_meetings(post: Any, year: int, cells: list[tuple[str, str, list[Person]
                     absent.append({"member_id": p.id, "excused": True, "reason": ELSEWHERE})
                 elif status == "exempted" and month < 12:  # the exempted member comes to the year-end meeting
                     absent.append({"member_id": p.id, "excused": True, "reason": EXEMPT_ABSENT})
-                elif r < 0.88:
+                elif r < attends:
                     present.append(p.id)
-                elif r < 0.97:
+                elif r < attends + (1 - attends) * 0.75:
                     absent.append({"member_id": p.id, "excused": True, "reason": rng.choice(
                         ["ốm", "đi công tác", "việc gia đình"])})
                 else:
                     absent.append({"member_id": p.id, "excused": False})
-            base = sum(1 for p, s in roster if s != "temporarily_elsewhere"
-                       and not (s == "exempted" and p.id not in present))
-            expected[(cell_code, f"{year}-{month:02d}")] = (1, len(present), base)
+            sent.append(count_meeting(cell_code, day, kind, roster, set(present)))
             comes = rng.random() < 0.85 or (c, month) in SPECIAL  # the supervisor attends most meetings
             supervisor = followed_by.get(cell_id) if comes else None
             facts = {
@@ -292,7 +343,7 @@ def hold_meetings(post: Any, year: int, cells: list[tuple[str, str, list[Person]
             story.rejected += sum(1 for r in view["resolutions"] if not r["adopted"])
             if (c, month) == MINUTES_EXAMPLE:
                 story.minutes_meeting = view["id"]
-    return expected
+    return sent
 
 
 def record_step_by_step(post: Any, c: int, month: int, day: dt.date, facts: dict[str, Any], end: str,
@@ -342,6 +393,239 @@ def record_step_by_step(post: Any, c: int, month: int, day: dt.date, facts: dict
             if again["version"] != first["version"]:
                 raise RuntimeError(f"a resubmitted dues form was recorded twice on meeting {meeting['id']}")
     return post("meetings", f"{path}/close", {})
+
+
+# ---- a district: the ward above, under a district committee, with communes, an administrative body and an
+# enterprise, their meetings recorded in one form each ------------------------------------------------------
+
+CITY = ("HN", "Thành ủy Hà Nội")
+DISTRICT = ("ML", "Huyện ủy Mê Linh (mẫu)")
+# The district's other base organisations: code, kind, name, block of its cells, cells (code, name, members).
+BASE_ORGS: list[tuple[str, str, str, str, list[tuple[str, str, int]]]] = [
+    ("TP", "commune", "Đảng bộ xã Tiền Phong", "residential", [
+        ("DONG", "Chi bộ thôn Đông", 14), ("DOAI", "Chi bộ thôn Đoài", 12), ("TRUNG", "Chi bộ thôn Trung", 10),
+        ("NAM", "Chi bộ thôn Nam", 9)]),
+    ("DT", "commune", "Đảng bộ xã Đại Thịnh", "residential", [
+        ("THUONG", "Chi bộ thôn Thượng", 13), ("HA", "Chi bộ thôn Hạ", 6), ("GIUA", "Chi bộ thôn Giữa", 11),
+        ("DINH", "Chi bộ thôn Đình", 9)]),
+    ("CQ", "base_organisation", "Đảng bộ Cơ quan Ủy ban nhân dân huyện", "administrative", [
+        ("VP", "Chi bộ Văn phòng HĐND và UBND", 8), ("TCKH", "Chi bộ Phòng Tài chính - Kế hoạch", 6),
+        ("GD", "Chi bộ Phòng Giáo dục và Đào tạo", 7)]),
+    ("DN", "base_organisation", "Đảng bộ Công ty Cổ phần May Mê Linh (mẫu)", "enterprise", [
+        ("PX1", "Chi bộ Phân xưởng may 1", 11), ("PX2", "Chi bộ Phân xưởng may 2", 9),
+        ("VP", "Chi bộ Khối văn phòng", 7)]),
+]
+MERGER = ("DT", "HA", "GIUA", 7)  # base organisation, source cell, target cell, month from whose 1st day
+# block -> (chance a member attends, chance the cell misses a month's regular meeting)
+BLOCK_HABITS = {"residential": (0.85, 0.05), "administrative": (0.995, 0.0), "enterprise": (0.93, 0.04)}
+THEMATIC_TOPICS = ["Học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh",
+                   "Chuyển đổi số trong công tác của chi bộ", "Xây dựng nông thôn mới kiểu mẫu",
+                   "Phòng, chống tham nhũng, lãng phí"]
+
+
+@dataclass(frozen=True)
+class BaseOrg:
+    """A base organisation of the district (tổ chức cơ sở đảng)."""
+
+    id: str
+    code: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DistrictCell:
+    id: str
+    code: str
+    name: str
+    block: str
+    base_org: str  # its base organisation's code
+    merged_into: str | None = None  # the code of the cell it merged into, from `merged_on`
+    merged_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class CellMonthFigures:
+    """Expected per cell and month, summed over the month's meetings (regular, thematic and combined alike);
+    `regular_held` counts regular and combined meetings, `thematic_held` thematic and combined ones."""
+
+    meetings: int = 0
+    regular_held: int = 0
+    thematic_held: int = 0
+    present: int = 0
+    attendance_base: int = 0
+    voting_base: int = 0
+    official_present: int = 0
+
+
+@dataclass
+class DistrictResult:
+    district_id: str
+    city_id: str
+    year: int
+    base_orgs: dict[str, BaseOrg]  # by code (the ward's included)
+    cells: dict[str, DistrictCell]  # by code
+    commands: int
+    events: int
+    seconds: float
+    meetings: list[ExpectedMeeting]  # every meeting sent, the ward's included, with its client-side figures
+    ward: DemoResult
+
+    def cell_months(self) -> dict[tuple[str, str], CellMonthFigures]:
+        """(cell code, YYYY-MM) -> the expected figures, for every cell and month of the year."""
+        out = {(code, f"{self.year}-{m:02d}"): CellMonthFigures() for code in self.cells for m in range(1, 13)}
+        for m in self.meetings:
+            f = out[(m.cell_code, m.month)]
+            out[(m.cell_code, m.month)] = CellMonthFigures(
+                f.meetings + 1, f.regular_held + (m.kind != "thematic"), f.thematic_held + (m.kind != "regular"),
+                f.present + m.present, f.attendance_base + m.attendance_base, f.voting_base + m.voting_base,
+                f.official_present + m.official_present)
+        return out
+
+    def cell_quarters(self) -> dict[tuple[str, str], int]:
+        """(cell code, YYYY-Qn) -> thematic meetings held (thematic or combined), for every cell and quarter."""
+        out = {(code, f"{self.year}-Q{q}"): 0 for code in self.cells for q in range(1, 5)}
+        for m in self.meetings:
+            if m.kind != "regular":
+                out[(m.cell_code, f"{self.year}-Q{(m.date.month - 1) // 3 + 1}")] += 1
+        return out
+
+    @property
+    def expected(self) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """(cell code, YYYY-MM) -> (meetings, present, attendance base), as DemoResult.expected."""
+        return {k: (f.meetings, f.present, f.attendance_base) for k, f in self.cell_months().items()}
+
+
+def build_district(client: ChiboClient, year: int, seed: int = 1, code: str = DISTRICT[0],
+                   step_share: float = 0.75) -> DistrictResult:
+    """A district's year through the HTTP APIs: a city, the district committee under it, the sample ward
+    (build_ward: its register's life and its meetings, most step by step) and four more base organisations of
+    the residential, administrative and enterprise blocks, whose meetings are recorded in one form each:
+    a regular meeting most months, a thematic one most quarters (apart, or combined with the quarter's last
+    regular one in a session of 2¼ hours), attendance by block, a few missed months, probationers confirmed
+    in the spring, an exemption and, on 1 July, a cell merger. Deterministic for a seed; `code` prefixes every
+    unit's code."""
+    started = time.monotonic()
+    post = Poster(client)
+    rng = random.Random(seed * 7919 + 4)
+    founded = dt.date(year - 3, 1, 1)
+
+    def unit(kind: str, name: str, unit_code: str, parent: str | None, block: str | None = None) -> str:
+        body = {"kind": kind, "name": name, "code": unit_code, "effective_from": founded.isoformat()}
+        return post("members", "/units", body | ({"parent_id": parent} if parent else {})
+                    | ({"block": block} if block else {}))["id"]
+
+    city_id = unit("city", CITY[1], f"{code}-{CITY[0]}", None)
+    district_id = unit("district", DISTRICT[1], code, city_id)
+    ward = build_ward(client, year, seed=seed, ward_code=f"{code}-TG", step_share=step_share, parent_id=district_id)
+    ward_cells = {f"{code}-TG-{c}": DistrictCell(ward.cell_ids[f"{code}-TG-{c}"], f"{code}-TG-{c}", name, block,
+                                                 f"{code}-TG") for c, name, block, _ in CELLS}
+    base_orgs = {f"{code}-TG": BaseOrg(ward.ward_id, f"{code}-TG", "ward", WARD_NAME)}
+    cells: dict[str, DistrictCell] = {}
+    people: list[Person] = []
+    merge_day = dt.date(year, MERGER[3], 1)
+    for org_code, kind, name, block, org_cells in BASE_ORGS:
+        full = f"{code}-{org_code}"
+        base_orgs[full] = BaseOrg(unit(kind, name, full, district_id), full, kind, name)
+        for cell_code, cell_name, size in org_cells:
+            cell = DistrictCell(unit("cell", cell_name, f"{full}-{cell_code}", base_orgs[full].id, block),
+                                f"{full}-{cell_code}", cell_name, block, full)
+            if (org_code, cell_code) == MERGER[:2]:
+                cell = DistrictCell(cell.id, cell.code, cell.name, block, full, f"{full}-{MERGER[2]}", merge_day)
+            cells[cell.code] = cell
+            for i in range(size):
+                admitted = founded + dt.timedelta(days=rng.randrange(0, 500))
+                body: dict[str, Any] = {"code": f"{cell.code}-{i + 1:02d}", "cell_id": cell.id,
+                                        "full_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(GIVEN)}"}
+                since: dt.date | None = admitted + dt.timedelta(days=370)
+                if i == size - 1 and org_code in ("TP", "DN"):  # admitted last year, confirmed in this one
+                    admitted, since = dt.date(year - 1, 3, 2 + len(people) % 20), None
+                body["admitted_on"] = admitted.isoformat()
+                if since is not None:
+                    body |= {"status": "official", "official_since": since.isoformat()}
+                people.append(Person(post("members", "/members", body)["id"], cell.id, admitted, since))
+    org_of = {c.id: c.base_org for c in cells.values()}
+    first: dict[str, Person] = {}  # base organisation -> its first member, who follows its other cells
+    for p in people:
+        first.setdefault(org_of[p.cell_id], p)
+    live_district_register(post, year, cells, people, first)
+    client.wait_caught_up()  # the rosters of the merged cells, before their meetings are recorded
+    meetings = hold_district_meetings(post, year, cells, people, first, rng)
+    client.wait_caught_up(timeout=300)  # reporting applies the year's last events
+    events = sum(len(client.published(s)) for s in ("members", "meetings"))
+    return DistrictResult(district_id, city_id, year, base_orgs, ward_cells | cells, ward.commands + post.count,
+                          events, time.monotonic() - started, ward.meetings + meetings, ward)
+
+
+def live_district_register(post: Poster, year: int, cells: dict[str, DistrictCell], people: list[Person],
+                           first: dict[str, Person]) -> None:
+    """Supervisors (each base organisation's first member follows its other cells), the probationers'
+    confirmations, an exemption and the merger, in date order."""
+    for org, supervisor in first.items():
+        for cell in cells.values():
+            if cell.base_org == org and cell.id != supervisor.cell_id:
+                post("members", "/supervisors", {"supervisor_id": supervisor.id, "cell_id": cell.id,
+                                                 "effective_from": dt.date(year, 1, 2).isoformat()})
+    for p in people:
+        if p.official_since is None:  # confirmed a year and ten days after admission
+            p.official_since = p.admitted_on + dt.timedelta(days=375)
+            post("members", f"/members/{p.id}/confirm", {"official_since": p.official_since.isoformat()})
+    elder = [p for p in people if p.cell_id == next(iter(cells.values())).id][2]  # in the first commune's first cell
+    elder.exempt_from = dt.date(year, 4, 1)
+    post("members", f"/members/{elder.id}/exempt", {"reason": "age", "note": "Đảng viên cao tuổi",
+                                                    "effective_from": elder.exempt_from.isoformat()})
+    for source in cells.values():
+        if source.merged_into is not None and source.merged_on is not None:
+            target = cells[source.merged_into]
+            post("members", "/units/merge", {"source_ids": [source.id], "target_id": target.id,
+                                             "effective_from": source.merged_on.isoformat()})
+            for p in people:
+                if p.cell_id == source.id:
+                    p.moved = (target.id, source.merged_on)
+
+
+def hold_district_meetings(post: Poster, year: int, cells: dict[str, DistrictCell], people: list[Person],
+                           first: dict[str, Person], rng: random.Random) -> list[ExpectedMeeting]:
+    """Each cell's year in one-form meetings; return them with their figures, counted on the client side."""
+    sent: list[ExpectedMeeting] = []
+    for cell in cells.values():
+        supervisor = first[cell.base_org]
+        attends, misses = BLOCK_HABITS[cell.block]
+        for quarter in range(4):
+            combined = rng.random() < 0.55  # the quarter's thematic meeting held with its last regular one
+            apart = not combined and rng.random() < 0.7
+            for month in range(3 * quarter + 1, 3 * quarter + 4):
+                plan = []
+                if apart and month == 3 * quarter + 2:
+                    plan.append(("thematic", dt.date(year, month, rng.randrange(1, 5))))
+                if rng.random() >= misses:
+                    kind = "combined" if combined and month == 3 * quarter + 3 else "regular"
+                    plan.append((kind, dt.date(year, month, rng.randrange(5, 26))))
+                for kind, day in plan:
+                    if cell.merged_on is not None and day >= cell.merged_on:
+                        continue
+                    roster = [(p, s) for p in people if p.cell_on(day) == cell.id
+                              and (s := p.status_on(day)) is not None]
+                    present, absent = [], []
+                    for p, status in roster:
+                        if status == "exempted" and rng.random() < 0.85:
+                            absent.append({"member_id": p.id, "excused": True, "reason": EXEMPT_ABSENT})
+                        elif rng.random() < attends:
+                            present.append(p.id)
+                        elif rng.random() < 0.75:
+                            absent.append({"member_id": p.id, "excused": True, "reason": rng.choice(
+                                ["ốm", "đi công tác", "việc gia đình"])})
+                        else:
+                            absent.append({"member_id": p.id, "excused": False})
+                    follows = supervisor.cell_on(day) != cell.id and rng.random() < 0.8
+                    guests = [{"guest_id": supervisor.id}] if follows else []
+                    post("meetings", "/meetings", {
+                        "cell_id": cell.id, "kind": kind, "date": day.isoformat(), "place": "Hội trường",
+                        "topic": rng.choice(THEMATIC_TOPICS) if kind != "regular" else None,
+                        "start_time": "14:00", "end_time": "16:15" if kind == "combined" else "15:45",
+                        "present": present, "absent": absent, "guests": guests})
+                    sent.append(count_meeting(cell.code, day, kind, roster, set(present)))
+    return sent
 
 
 TEXT = {
