@@ -109,6 +109,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from services.client import ChiboClient
     from services.demo import WARD_NAME, build_district, build_ward, format_summary, format_table
+    from services.reporting.compliance.wording import format_rollup
     from services.runner import EmbeddedPlatform, embedded_config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
@@ -126,15 +127,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.scope == "district":
             district = build_district(client, year, seed=args.seed)
             result, top = district.ward, district.district_id
-            units = [(org.id, org.name) for org in district.base_orgs.values()]
             commands, events, seconds = district.commands, district.events, district.seconds
         else:
             result = build_ward(client, year, seed=args.seed)
-            top, units = result.ward_id, [(result.ward_id, WARD_NAME)]
+            top = result.ward_id
             commands, events, seconds = result.commands, result.events, result.seconds
-        for unit_id, name in units:  # the district report itself follows the reporting roll-ups
+        ward_rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
+        print()
+        print(format_table(ward_rows, WARD_NAME, year, lang=args.lang))  # one base organisation, month by month
+        # the district's (or the ward's) report: by base organisation, then by block with the report's sentences
+        for by in (("children", "block") if args.scope == "district" else ("block",)):
             print()
-            print(format_table(client.cell_months(f"{year}-01", f"{year}-12", unit_id), name, year, lang=args.lang))
+            print(format_rollup(client.rollup(str(year), top, by=by, lang=args.lang), lang=args.lang,
+                                sentences=by == "block"))
         print()
         rate = events / seconds
         secs_vi = f"{seconds:.1f}".replace(".", ",")  # Vietnamese decimal comma
@@ -146,9 +151,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(format_summary(result.story, platform.base_url, lang=args.lang))
         if args.no_serve:
             return 0
-        url = f"{platform.base_url}/reporting/compliance/cell-months?from={year}-01&to={year}-12&unit={top}"
-        print(f"\nĐang phục vụ tại {platform.base_url} — ví dụ {url}. Nhấn Ctrl-C để dừng." if vi else
-              f"\nServing on {platform.base_url} — e.g. {url}. Ctrl-C to stop.", flush=True)
+        url = f"{platform.base_url}/reporting/compliance/rollup?unit={top}&period={year}"
+        xlsx = f"{platform.base_url}/reporting/exports/rollup.xlsx?unit={top}&period={year}&by=children"
+        print(f"\nĐang phục vụ tại {platform.base_url} — ví dụ {url}\nBáo cáo Excel: {xlsx}\nNhấn Ctrl-C để dừng."
+              if vi else f"\nServing on {platform.base_url} — e.g. {url}\nExcel report: {xlsx}\nCtrl-C to stop.",
+              flush=True)
         _wait_for_signal()
         return 0
     finally:

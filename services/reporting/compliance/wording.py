@@ -93,7 +93,7 @@ def _cell(figure: Any, lang: str) -> str:
     return str(figure)
 
 
-def format_rollup(result: dict[str, Any], lang: str = "vi", width: int = 34) -> str:
+def format_rollup(result: dict[str, Any], lang: str = "vi", width: int = 44, sentences: bool = True) -> str:
     """A roll-up as a plain-text table (one row per group, then the total) followed by the report's sentences."""
     h, columns = HEADINGS[lang], COLUMNS[lang]
     unit = result["unit"]["name"] if result.get("unit") else h["everything"]
@@ -102,5 +102,6 @@ def format_rollup(result: dict[str, Any], lang: str = "vi", width: int = 34) -> 
     for group in [*result["groups"], {"label": h["total"], "figures": result["figures"]}]:
         label = str(group.get("label") or group.get("key"))[: width - 1]
         lines.append(f"{label:<{width}}" + "".join(f"{_cell(group['figures'][k], lang):>16}" for k, _ in columns))
-    lines += ["", *result["report"]]
+    if sentences:
+        lines += ["", *result["report"]]
     return "\n".join(lines)
