@@ -159,17 +159,20 @@ class Queries:
         if period.kind != "year":
             raise DomainError("year", f"must be a year (2026), not {year!r}", rule="period.format",
                               vi=f"phải là năm (2026), không phải {year!r}")
-        unit, mode = unit_arg(args, self.tree), tree_mode(args)
+        unit, mode, block = unit_arg(args, self.tree), tree_mode(args), block_arg(args)
         flagged = (args.get("flagged") or "").lower() in ("1", "true", "yes")
         rows = self.sql.execute("SELECT * FROM member_years WHERE year = ?" + (" AND flagged = 1" if flagged else ""),
                                 (year,)).fetchall()
         items = []
         for r in rows:
-            day = min(dt.date.fromisoformat(r["last_date"]), self.today)
-            if unit is None or unit in self.tree.path(r["cell_id"], day, mode, self.today):
+            cell = self.tree.units.get(r["cell_id"])
+            if block is not None and (cell is None or cell.block != block):
+                continue
+            if unit is None or unit in self.tree.path(r["cell_id"], month_end(r["last_date"][:7]), mode, self.today):
                 items.append(drill.member_year_item(self.tree, dict(r)))
         items.sort(key=lambda m: (m["full_name"], m["member_id"]))
-        return {"year": year, "unit": unit, "tree": mode, "flagged_only": flagged, **page_of(args, items)}
+        return {"year": year, "unit": unit, "tree": mode, "block": block, "flagged_only": flagged,
+                **page_of(args, items)}
 
     def supervisors(self, args: Args) -> dict[str, Any]:
         """How often each committee member attended the meetings of the cells assigned to them (design.md §2)."""

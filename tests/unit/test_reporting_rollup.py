@@ -184,6 +184,8 @@ def test_member_year_flags_unexcused_and_consecutive_absences_but_not_exempted_m
     assert w.figures("D", "2025")["flagged_members"] == 2
     flagged = w.query("member_years", year="2025", flagged="true")["items"]
     assert {m["member_id"] for m in flagged} == {x, y}
+    assert w.query("member_years", year="2025", flagged="true", block="administrative")["total"] == 0
+    assert w.query("member_years", year="2025", flagged="true", unit=w.codes["W2"])["total"] == 0
 
 
 def test_dues_unpaid_three_months_flags_a_member(w):
