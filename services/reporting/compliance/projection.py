@@ -210,7 +210,8 @@ def _meetings(sql: Sql, envelope: Envelope, p: Payload) -> None:
                     (p.minutes_approved_at.isoformat(), mid))
     elif isinstance(p, mt.MeetingCorrected):
         touched |= _corrected(sql, envelope, mid, p)
-    refresh_meeting(sql, mid)
+    if not isinstance(p, mt.ResolutionReviewed | mt.DuesCollected | mt.MeetingClosed):  # these change no count
+        refresh_meeting(sql, mid)
     for member_id in touched:
         refresh_member_year(sql, member_id, meeting["date"][:4])
 
@@ -279,27 +280,34 @@ def _corrected(sql: Sql, envelope: Envelope, mid: str, p: mt.MeetingCorrected) -
     return set()
 
 
+# Each part of the attendance base, counted over a meeting's roster rows (design.md §2): the base is the
+# summoned members minus those temporarily elsewhere minus exempted members who are absent; the voting base its
+# official members; voters present, the official members of the base who are present.
+_IN_BASE = "status <> 'temporarily_elsewhere' AND (status <> 'exempted' OR outcome = 'present')"
+_ROSTER_COUNTS = (
+    "SELECT"
+    " COALESCE(SUM(CASE WHEN outcome = 'present' THEN 1 ELSE 0 END), 0) AS present,"
+    " COALESCE(SUM(CASE WHEN outcome = 'pending' THEN 1 ELSE 0 END), 0) AS pending,"
+    " COALESCE(SUM(CASE WHEN outcome = 'present' AND spoke = 1 THEN 1 ELSE 0 END), 0) AS speakers,"
+    f" COALESCE(SUM(CASE WHEN {_IN_BASE} THEN 1 ELSE 0 END), 0) AS base,"
+    f" COALESCE(SUM(CASE WHEN {_IN_BASE} AND official = 1 THEN 1 ELSE 0 END), 0) AS voting_base,"
+    f" COALESCE(SUM(CASE WHEN {_IN_BASE} AND official = 1 AND outcome = 'present' THEN 1 ELSE 0 END), 0)"
+    " AS voters_present,"
+    " (SELECT COUNT(*) FROM meeting_guests g WHERE g.meeting_id = ? AND g.assigned = 1) AS supervisor,"
+    " (SELECT COUNT(*) FROM resolutions v WHERE v.meeting_id = ? AND v.passed = 1) AS passed,"
+    " (SELECT COUNT(*) FROM resolutions v WHERE v.meeting_id = ? AND v.passed = 0) AS rejected"
+    " FROM meeting_roster WHERE meeting_id = ?"
+)
+
+
 def refresh_meeting(sql: Sql, meeting_id: str) -> None:
-    """Recount a meeting's figures from its rows (design.md §2 counting rules)."""
+    """Recount a meeting's figures from its rows (design.md §2 counting rules), in a few statements: the
+    projection runs once per event, and a replay of a city's year is millions of them."""
     m = sql.execute("SELECT kind, minutes, policy_version FROM meetings WHERE meeting_id = ?",
                     (meeting_id,)).fetchone()
     if m["policy_version"] is None:  # scheduled, not held yet: no figures
         return
-    rows = sql.execute("SELECT status, official, outcome, spoke FROM meeting_roster WHERE meeting_id = ?",
-                       (meeting_id,)).fetchall()
-    present = base = voting_base = voters_present = pending = speakers = 0
-    for r in rows:
-        is_present = r["outcome"] == "present"
-        present += is_present
-        pending += r["outcome"] == "pending"
-        speakers += is_present and bool(r["spoke"])
-        # attendance base: summoned - temporarily elsewhere - exempted members who are absent
-        in_base = r["status"] != "temporarily_elsewhere" and (r["status"] != "exempted" or is_present)
-        if in_base:
-            base += 1
-            if r["official"]:
-                voting_base += 1
-                voters_present += is_present
+    c = sql.execute(_ROSTER_COUNTS, (meeting_id,) * 4).fetchone()
     policy = policy_version(m["policy_version"])
     kind = m["kind"]
     duration_ok = None
@@ -307,19 +315,19 @@ def refresh_meeting(sql: Sql, meeting_id: str) -> None:
     if kind in REGULAR_KINDS:
         minimum = policy.combined_min_minutes if kind == "combined" else policy.regular_min_minutes
         duration_ok = int(m["minutes"] >= minimum)
-        steps = {r["step"] for r in sql.execute("SELECT step FROM meeting_steps WHERE meeting_id = ?",
-                                                (meeting_id,)).fetchall()}
-        full_procedure = int(set(policy.required_agenda_steps) <= steps)
-    supervisor = sql.scalar("SELECT COUNT(*) FROM meeting_guests WHERE meeting_id = ? AND assigned = 1",
-                            (meeting_id,))
-    passed = sql.scalar("SELECT COUNT(*) FROM resolutions WHERE meeting_id = ? AND passed = 1", (meeting_id,))
-    rejected = sql.scalar("SELECT COUNT(*) FROM resolutions WHERE meeting_id = ? AND passed = 0", (meeting_id,))
+        required = policy.required_agenda_steps
+        covered = sql.scalar(
+            f"SELECT COUNT(*) FROM meeting_steps WHERE meeting_id = ? AND step IN ({', '.join('?' * len(required))})",
+            (meeting_id, *required)) if required else 0
+        full_procedure = int(int(covered) == len(set(required)))
+    voters, voting_base = int(c["voters_present"]), int(c["voting_base"])
     sql.execute(
         "UPDATE meetings SET present = ?, attendance_base = ?, voting_base = ?, voters_present = ?, pending = ?,"
         " speakers_present = ?, able_to_decide = ?, duration_ok = ?, full_procedure = ?, supervisor_present = ?,"
         " resolutions_passed = ?, resolutions_rejected = ? WHERE meeting_id = ?",
-        (present, base, voting_base, voters_present, pending, speakers, int(voters_present * 2 > voting_base > 0),
-         duration_ok, full_procedure, int(int(supervisor) > 0), int(passed), int(rejected), meeting_id),
+        (int(c["present"]), int(c["base"]), voting_base, voters, int(c["pending"]), int(c["speakers"]),
+         int(voters * 2 > voting_base > 0), duration_ok, full_procedure, int(int(c["supervisor"]) > 0),
+         int(c["passed"]), int(c["rejected"]), meeting_id),
     )
 
 
@@ -336,8 +344,8 @@ def refresh_member_year(sql: Sql, member_id: str, year: str) -> None:
     unpaid_rows = sql.execute("SELECT month, cell_id FROM dues WHERE member_id = ? AND paid = 0"
                               " AND month >= ? AND month <= ? ORDER BY month",
                               (member_id, f"{year}-01", f"{year}-12")).fetchall()
-    sql.execute("DELETE FROM member_years WHERE member_id = ? AND year = ?", (member_id, year))
     if not rows and not unpaid_rows:
+        sql.execute("DELETE FROM member_years WHERE member_id = ? AND year = ?", (member_id, year))
         return
     attended = excused = unexcused = run = longest = 0
     for r in rows:
@@ -367,7 +375,11 @@ def refresh_member_year(sql: Sql, member_id: str, year: str) -> None:
     sql.execute(
         "INSERT INTO member_years (member_id, year, full_name, cell_id, last_date, summoned, attended, excused,"
         " unexcused, longest_absence_run, dues_unpaid, flagged, flag_reasons)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id, year) DO UPDATE SET"
+        " full_name = excluded.full_name, cell_id = excluded.cell_id, last_date = excluded.last_date,"
+        " summoned = excluded.summoned, attended = excluded.attended, excused = excluded.excused,"
+        " unexcused = excluded.unexcused, longest_absence_run = excluded.longest_absence_run,"
+        " dues_unpaid = excluded.dues_unpaid, flagged = excluded.flagged, flag_reasons = excluded.flag_reasons",
         (member_id, year, name, cell_id, last_date, len(rows), attended, excused, unexcused, longest,
          len(unpaid_rows), int(bool(reasons)), ",".join(reasons)),
     )
