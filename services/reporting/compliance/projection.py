@@ -234,8 +234,10 @@ def _held(sql: Sql, envelope: Envelope, p: mt.MeetingHeld) -> None:
     for entry in p.roster:
         official = entry.official if entry.official is not None else entry.status == "official"
         sql.execute(
-            "INSERT INTO meeting_roster (meeting_id, member_id, full_name, status, official) VALUES (?, ?, ?, ?, ?)",
-            (mid, str(entry.member_id), entry.full_name, entry.status, int(official)))
+            "INSERT INTO meeting_roster (meeting_id, member_id, full_name, status, official, date, cell_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (mid, str(entry.member_id), entry.full_name, entry.status, int(official), p.date.isoformat(),
+             str(p.cell_id)))
     refresh_meeting(sql, mid)
     for entry in p.roster:
         refresh_member_year(sql, str(entry.member_id), p.date.isoformat()[:4])
@@ -335,10 +337,10 @@ def refresh_member_year(sql: Sql, member_id: str, year: str) -> None:
     """Recount a member's year: meetings summoned to (exempted and temporarily-elsewhere left out, design.md
     §2), attended, excused and unexcused absences, the longest run of consecutive absences, dues unpaid."""
     rows = sql.execute(
-        "SELECT r.outcome, r.full_name, m.date, m.cell_id FROM meeting_roster r"
-        " JOIN meetings m ON m.meeting_id = r.meeting_id"
-        " WHERE r.member_id = ? AND m.date >= ? AND m.date <= ? AND m.status IN ('held', 'closed')"
-        " AND r.status IN ('official', 'probationary') ORDER BY m.date, m.started_at, m.meeting_id",
+        # roster rows exist only for held meetings (a cancelled meeting was never held)
+        "SELECT outcome, full_name, date, cell_id FROM meeting_roster"
+        " WHERE member_id = ? AND date >= ? AND date <= ? AND status IN ('official', 'probationary')"
+        " ORDER BY date, meeting_id",
         (member_id, f"{year}-01-01", f"{year}-12-31"),
     ).fetchall()
     unpaid_rows = sql.execute("SELECT month, cell_id FROM dues WHERE member_id = ? AND paid = 0"

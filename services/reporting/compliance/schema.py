@@ -54,13 +54,16 @@ DDL: tuple[str, ...] = (
     " recorded_by TEXT NOT NULL, closed_at TEXT)",
     "CREATE INDEX IF NOT EXISTS meetings_cell_date ON meetings (cell_id, date)",
     "CREATE INDEX IF NOT EXISTS meetings_month ON meetings (month)",
+    # one row per member summoned to a held meeting; the meeting's date and cell are repeated here so that a
+    # member's year is one index range scan (a join with meetings made the planner scan every meeting)
     "CREATE TABLE IF NOT EXISTS meeting_roster ("
     " meeting_id TEXT NOT NULL, member_id TEXT NOT NULL, full_name TEXT NOT NULL, status TEXT NOT NULL,"
+    " date TEXT NOT NULL, cell_id TEXT NOT NULL,"
     " official INTEGER NOT NULL DEFAULT 0,"
     " outcome TEXT NOT NULL DEFAULT 'pending',"  # pending | present | absent_excused | absent_unexcused
     " reason TEXT NOT NULL DEFAULT '', spoke INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (meeting_id, member_id))",
-    "CREATE INDEX IF NOT EXISTS meeting_roster_member ON meeting_roster (member_id)",
+    "CREATE INDEX IF NOT EXISTS meeting_roster_member ON meeting_roster (member_id, date)",
     "CREATE TABLE IF NOT EXISTS meeting_steps ("
     " meeting_id TEXT NOT NULL, step TEXT NOT NULL, PRIMARY KEY (meeting_id, step))",
     "CREATE TABLE IF NOT EXISTS meeting_guests ("
@@ -73,6 +76,7 @@ DDL: tuple[str, ...] = (
     " voting_base INTEGER NOT NULL,"
     " review_meeting_id TEXT, reviewed_on TEXT, review_outcome TEXT)",
     "CREATE INDEX IF NOT EXISTS resolutions_cell_date ON resolutions (cell_id, date)",
+    "CREATE INDEX IF NOT EXISTS resolutions_meeting ON resolutions (meeting_id)",
     # the latest record of a member's dues for a month (đảng phí)
     "CREATE TABLE IF NOT EXISTS dues ("
     " member_id TEXT NOT NULL, month TEXT NOT NULL, paid INTEGER NOT NULL, meeting_id TEXT NOT NULL,"
