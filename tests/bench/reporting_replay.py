@@ -73,7 +73,13 @@ def main() -> None:
     parser.add_argument("--target", default="bench_replay")
     parser.add_argument("--sqlite", action="store_true", help="rebuild into SQLite files under var/bench")
     parser.add_argument("--year", default="2025")
+    parser.add_argument("--queries-only", action="store_true", help="time the queries on an already rebuilt target")
     args = parser.parse_args()
+    store = StoreSettings(kind="sqlite", data_dir=str(ROOT / "var/bench")) if args.sqlite else \
+        StoreSettings(kind="postgres", pg_db_prefix=args.db_prefix)
+    if args.queries_only:
+        time_queries(store, args.target, args.year)
+        return
     ports = {"members": 8801, "meetings": 8802}
     sources = {name: f"http://127.0.0.1:{port}/{name}" for name, port in ports.items()}
     procs = serve(args.db_prefix, ports)
@@ -83,8 +89,6 @@ def main() -> None:
         counted = {s: sum(1 for _ in fetch(s, 0, 2**62)) for s in sources}
         read_s = time.perf_counter() - started
         total = sum(counted.values())
-        store = StoreSettings(kind="sqlite", data_dir=str(ROOT / "var/bench")) if args.sqlite else \
-            StoreSettings(kind="postgres", pg_db_prefix=args.db_prefix)
         settings = ChiboSettings(store=store, amqp_uri="memory://", sources=sources)
         result = replay.rebuild(settings, target=args.target, progress=sys.stderr.isatty(), fetch_range=fetch)
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -93,37 +97,40 @@ def main() -> None:
         print(f"rebuild into {'SQLite' if args.sqlite else 'PostgreSQL'} ({args.target}): {result.seconds:.1f} s, "
               f"{result.events / result.seconds:.0f} events/s (applied {result.applied}, "
               f"dead-lettered {result.dead_lettered})")
-        rebuilt = TrackedStore(store, args.target)
-        try:
-            with rebuilt.read() as sql:
-                today = dt.date(int(args.year) + 1, 1, 15)
-                district = next(u.unit_id for u in Queries(sql, today).tree.units.values() if u.kind == "district")
-
-                def q(name: str, **params: str):
-                    return lambda: getattr(Queries(sql, today), name)(params)
-
-                rows = Queries(sql, today).rollup({"unit": district, "period": args.year, "by": "block"}, "vi")
-                print("report:", rows["report"][0])
-                timings = {
-                    "year roll-up by block": q("rollup", unit=district, period=args.year, by="block"),
-                    "year roll-up by base organisation": q("rollup", unit=district, period=args.year,
-                                                           by="children"),
-                    "quarter roll-up": q("rollup", unit=district, period=f"{args.year}-Q2"),
-                    "cell-months of the year": q("cell_months", unit=district, **{"from": f"{args.year}-01",
-                                                                                   "to": f"{args.year}-12"}),
-                    "flagged members of the year": q("member_years", unit=district, year=args.year, flagged="1"),
-                    "drill-down: meetings behind attendance": q("drill", unit=district, period=args.year,
-                                                                figure="attendance", page_size="50"),
-                }
-                for label, run in timings.items():
-                    print(f"{label}: {median_ms(run):.0f} ms (median of 5)")
-        finally:
-            rebuilt.close()
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
+    time_queries(store, args.target, args.year)
+
+
+def time_queries(store: StoreSettings, target: str, year: str) -> None:
+    rebuilt = TrackedStore(store, target)
+    try:
+        with rebuilt.read() as sql:
+            today = dt.date(int(year) + 1, 1, 15)
+            district = next(u.unit_id for u in Queries(sql, today).tree.units.values() if u.kind == "district")
+
+            def q(name: str, **params: str):
+                return lambda: getattr(Queries(sql, today), name)(params)
+
+            rows = Queries(sql, today).rollup({"unit": district, "period": year, "by": "block"}, "vi")
+            print("report:", rows["report"][0])
+            timings = {
+                "year roll-up by block": q("rollup", unit=district, period=year, by="block"),
+                "year roll-up by base organisation": q("rollup", unit=district, period=year, by="children"),
+                "quarter roll-up": q("rollup", unit=district, period=f"{year}-Q2"),
+                "cell-months of the year": q("cell_months", unit=district,
+                                             **{"from": f"{year}-01", "to": f"{year}-12"}),
+                "flagged members of the year": q("member_years", unit=district, year=year, flagged="1"),
+                "drill-down: meetings behind attendance": q("drill", unit=district, period=year, figure="attendance",
+                                                            page_size="50"),
+            }
+            for label, run in timings.items():
+                print(f"{label}: {median_ms(run):.0f} ms (median of 5)")
+    finally:
+        rebuilt.close()
 
 
 if __name__ == "__main__":

@@ -24,9 +24,7 @@ def cell_months(sql: Sql, period: Period, today: dt.date, unit: str | None = Non
     facts = facts or collect(sql, tree, period, mode, today)
     keep = under(unit)
     meetings = {f.data["meeting_id"]: f.data for f in facts.meetings}
-    dues: dict[tuple[str, str], list[int]] = {}
-    for f in facts.dues:
-        dues.setdefault((f.cell_id, f.data["month"]), []).append(f.data["paid"])
+    dues = {(f.cell_id, f.data["month"]): f.data for f in facts.dues}
     reviews: dict[tuple[str, str], list[str]] = {}
     for f in facts.resolutions:
         reviews.setdefault((f.cell_id, f.data["date"][:7]), []).append(f.data["review_status"])
@@ -40,7 +38,7 @@ def cell_months(sql: Sql, period: Period, today: dt.date, unit: str | None = Non
         present = sum(m["present"] for m in ms)
         base = sum(m["attendance_base"] for m in ms)
         key = (f.cell_id, f.data["month"])
-        paid = dues.get(key, [])
+        paid = dues.get(key, {"paid": 0, "recorded": 0})
         rows.append({
             "cell_id": f.cell_id, "cell_code": unit_row.code,
             "cell_name": tree.name(f.cell_id, min(dt.date.fromisoformat(f.data["month"] + "-01"),
@@ -60,7 +58,7 @@ def cell_months(sql: Sql, period: Period, today: dt.date, unit: str | None = Non
             "resolutions_due_for_review": sum(s != "not_yet_due" for s in reviews.get(key, [])),
             "resolutions_reviewed_in_time": sum(s == "in_time" for s in reviews.get(key, [])),
             "supervisor_present": sum(m["supervisor_present"] for m in ms),
-            "dues_paid": sum(paid), "dues_recorded": len(paid),
+            "dues_paid": paid["paid"], "dues_recorded": paid["recorded"],
             "meeting_ids": f.data["meeting_ids"],
         })
     rows.sort(key=lambda r: (r["cell_code"], r["cell_id"], r["month"]))

@@ -99,11 +99,10 @@ def items(facts: Facts, tree: Tree, figure: str) -> list[dict[str, Any]]:
         return sorted((_cell(tree, f.cell_id, today) | {k: f.data[k] for k in ("date", "official_members",
                                                                                  "below_minimum", "minimum")}
                        for f in facts.cells_at_end), key=lambda c: (not c["below_minimum"], c["code"] or ""))
-    if figure == "dues":
-        return sorted(({"member_id": f.data["member_id"], "month": f.data["month"], "paid": bool(f.data["paid"]),
-                        "meeting_id": f.data["meeting_id"], "cell": _cell(tree, f.cell_id, today),
-                        "links": {"member": f"/reporting/members/{f.data['member_id']}?year={f.data['month'][:4]}"}}
-                       for f in facts.dues), key=lambda d: (d["month"], d["member_id"]))
+    if figure == "dues":  # per cell and month; each member's months are on the member's page
+        return sorted(({"month": f.data["month"], "paid": f.data["paid"], "recorded": f.data["recorded"],
+                        "cell": _cell(tree, f.cell_id, today)} for f in facts.dues),
+                      key=lambda d: (d["month"], d["cell"]["code"] or "", d["cell"]["cell_id"]))
     raise KeyError(figure)
 
 

@@ -64,6 +64,17 @@ class Facts:
             setattr(out, name, [f for f in facts if keep(f)])
         return out
 
+    def partition(self, key: Callable[[Fact], Any]) -> dict[Any, Facts]:
+        """The facts grouped by `key` in one pass (None: left out)."""
+        out: dict[Any, Facts] = {}
+        for name, facts in self.all():
+            for f in facts:
+                k = key(f)
+                if k is not None:
+                    group = out.setdefault(k, Facts(self.period, self.today, self.mode))
+                    getattr(group, name).append(f)
+        return out
+
 
 def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date) -> Facts:
     """Every fact of `period` as of `today` (the report date: today, or an as-of date)."""
@@ -122,9 +133,12 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
             facts.cells_at_end.append(fact(cell.unit_id, end_day, {
                 "date": end_day.isoformat(), "official_members": n, "below_minimum": n < minimum,
                 "minimum": minimum}))
-    for d in sql.execute("SELECT * FROM dues WHERE month >= ? AND month <= ?",
+    # dues per cell and month, counted in SQL (a district's year is over 100,000 member-months)
+    for d in sql.execute("SELECT cell_id, month, SUM(paid) AS paid, COUNT(*) AS recorded FROM dues"
+                         " WHERE month >= ? AND month <= ? GROUP BY cell_id, month",
                          (period.months[0], period.months[-1])).fetchall():
-        facts.dues.append(fact(d["cell_id"], month_end(d["month"]), dict(d)))
+        facts.dues.append(fact(d["cell_id"], month_end(d["month"]),
+                               {"month": d["month"], "paid": int(d["paid"]), "recorded": int(d["recorded"])}))
     return facts
 
 
@@ -194,7 +208,7 @@ def figures(facts: Facts) -> dict[str, Any]:
     present = sum(m["present"] for m in meetings)
     base = sum(m["attendance_base"] for m in meetings)
     speakers = sum(m["speakers_present"] for m in meetings)
-    paid = sum(1 for f in facts.dues if f.data["paid"])
+    paid = sum(f.data["paid"] for f in facts.dues)
     cells = {f.cell_id for f in facts.cell_months} | {f.cell_id for f in facts.cells_at_end}
     return {
         "cells": len(cells),
@@ -217,7 +231,7 @@ def figures(facts: Facts) -> dict[str, Any]:
         "flagged_members": len({f.data["member_id"] for f in facts.flagged}),
         "cells_below_minimum": ratio(sum(f.data["below_minimum"] for f in facts.cells_at_end),
                                      len(facts.cells_at_end)),
-        "dues": ratio(paid, len(facts.dues)),
+        "dues": ratio(paid, sum(f.data["recorded"] for f in facts.dues)),
     }
 
 
@@ -240,11 +254,10 @@ def rollup(facts: Facts, unit_id: str | None, by: str | None = None,
     mine = facts.where(lambda f: under(unit_id)(f) and (block is None or f.block == block))
     out: dict[str, Any] = {"figures": figures(mine), "groups": []}
     if by == "block":
-        present = sorted({f.block for _, fs in mine.all() for f in fs if f.block},
-                         key=lambda b: BLOCKS.index(b) if b in BLOCKS else len(BLOCKS))
-        out["groups"] = [{"key": b, "figures": figures(mine.where(lambda f, b=b: f.block == b))} for b in present]
+        groups = mine.partition(lambda f: f.block)
+        order = sorted(groups, key=lambda b: BLOCKS.index(b) if b in BLOCKS else len(BLOCKS))
+        out["groups"] = [{"key": b, "figures": figures(groups[b])} for b in order]
     elif by == "children":
-        keys = {child_of(unit_id, f) for _, fs in mine.all() for f in fs} - {None}
-        out["groups"] = [{"key": k, "figures": figures(mine.where(lambda f, k=k: child_of(unit_id, f) == k))}
-                         for k in sorted(keys)]  # type: ignore[type-var]
+        groups = mine.partition(lambda f: child_of(unit_id, f))
+        out["groups"] = [{"key": k, "figures": figures(groups[k])} for k in sorted(groups)]
     return out
