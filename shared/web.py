@@ -22,7 +22,7 @@ from nameko.exceptions import BadRequest
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
@@ -182,10 +182,27 @@ class JsonHttp(HttpRequestHandler):
 http = JsonHttp.decorator
 
 
+MAX_JSON_BYTES = 1024 * 1024  # a command is a few kB; a whole meeting's attendance well under 100 kB
+
+
+class BodyTooLarge(DomainError):
+    status = 413
+
+
 def read_json(request: Request) -> Any:
-    """The request body as JSON, or BadRequest naming the problem."""
+    """The request body as JSON, or BadRequest naming the problem; 413 naming `body` above MAX_JSON_BYTES
+    (checked on the declared length and, for a body sent without one, while reading)."""
+    size = f"{MAX_JSON_BYTES // 1024} kB"
+    too_large = BodyTooLarge("body", f"is larger than {size}", rule="body.size", vi=f"nội dung lớn hơn {size}")
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise too_large
+    request.max_content_length = MAX_JSON_BYTES
     try:
-        return json.loads(request.get_data(as_text=True) or "null")
+        text = request.get_data(as_text=True)
+    except RequestEntityTooLarge:
+        raise too_large from None
+    try:
+        return json.loads(text or "null")
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise BadRequest(f"body is not valid JSON ({exc.msg} at {where}) / nội dung không phải JSON hợp lệ") from exc
