@@ -148,7 +148,9 @@ def error_body(exc: BaseException, lang: str = i18n.DEFAULT) -> tuple[int, dict[
 class JsonHttp(HttpRequestHandler):
     server = ProcessWebServer()
 
-    def __init__(self, method: str, url: str, **kwargs: Any):
+    def __init__(self, method: str, url: str, body: type[BaseModel] | None = None, **kwargs: Any):
+        # `body`: the request model, for the service's OpenAPI document (shared/openapi.py)
+        self.body = body
         # Refusals are answers, not faults: nameko logs expected exceptions without a traceback.
         kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, BadRequest))
         super().__init__(method, url, **kwargs)

@@ -28,6 +28,7 @@ from services.meetings.schemas import (
     ScheduleMeeting,
     Speakers,
 )
+from shared import openapi
 from shared.errors import DomainError
 from shared.nameko_ext import Application, EmbeddedRelay, TrackedViews, tracked_consumer
 from shared.relay import EnvelopeReader
@@ -52,7 +53,7 @@ class MeetingsService:
     def on_members_event(self, envelope: Any, payload: Any) -> None:
         self.views.apply(envelope, payload)
 
-    @http("POST", "/meetings/meetings")
+    @http("POST", "/meetings/meetings", body=HoldMeeting)
     def hold(self, request: Any) -> Any:
         """A held meeting in one form (facts and full attendance, optionally the rest of the minutes)."""
         return self._command(request, HoldMeeting, self.app.hold_meeting, with_roster=True, status=201)
@@ -60,7 +61,7 @@ class MeetingsService:
     def roster(self) -> roster.RosterReader:
         return roster.RosterReader(self.views.store)
 
-    @http("POST", "/meetings/meetings/schedule")
+    @http("POST", "/meetings/meetings/schedule", body=ScheduleMeeting)
     def schedule(self, request: Any) -> Any:
         """Schedule a meeting and notify: the cell's members and its assigned supervisors are summoned."""
         return self._command(request, ScheduleMeeting, self.app.schedule_meeting, with_roster=True, status=201)
@@ -74,47 +75,47 @@ class MeetingsService:
         return command_response(self.app, request, model, command, self.app.meeting, after=self.relay.nudge,
                                 status=status, **args)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/hold")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/hold", body=HoldScheduled)
     def hold_scheduled(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, HoldScheduled, self.app.hold_scheduled, meeting_id, with_roster=True)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/attendance")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/attendance", body=Attendance)
     def attendance(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Attendance, self.app.record_attendance, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/guests")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/guests", body=Guests)
     def guests(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Guests, self.app.record_guests, meeting_id, with_roster=True)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/agenda-steps")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/agenda-steps", body=AgendaSteps)
     def agenda_steps(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, AgendaSteps, self.app.cover_steps, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/speakers")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/speakers", body=Speakers)
     def speakers(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Speakers, self.app.record_speakers, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/resolutions")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/resolutions", body=Resolution)
     def resolutions(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Resolution, self.app.vote, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/reviews")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/reviews", body=Review)
     def reviews(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Review, self.app.review, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/dues")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/dues", body=Dues)
     def dues(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Dues, self.app.collect_dues, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/close")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/close", body=Close)
     def close_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Close, self.app.close_meeting, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/cancel")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/cancel", body=Cancel)
     def cancel_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Cancel, self.app.cancel, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/corrections")
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/corrections", body=Correction)
     def corrections(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Correction, self.app.correct, meeting_id)
 
@@ -164,6 +165,11 @@ class MeetingsService:
     @http("GET", "/meetings/notifications")
     def notifications(self, request: Any) -> Any:
         return notifications_response(EnvelopeReader(self.name, self.app, translate), request)
+
+    @http("GET", "/meetings/openapi.json")
+    def openapi(self, request: Any) -> Any:
+        """This service's OpenAPI 3.1 document, generated from its routes and request models."""
+        return openapi.document(type(self), title="chibo meetings")
 
     @http("GET", "/meetings/health")
     def health(self, request: Any) -> Any:

@@ -12,6 +12,7 @@ from services.members import schemas as s
 from services.members.application import MembersApplication
 from services.members.integration import translate
 from services.members.register_upload import import_request
+from shared import openapi
 from shared.errors import DomainError
 from shared.nameko_ext import Application, EmbeddedRelay, chibo_settings
 from shared.relay import EnvelopeReader
@@ -58,7 +59,7 @@ class MembersService:
 
     # --- the tree -------------------------------------------------------------------------------------
 
-    @http("POST", "/members/units")
+    @http("POST", "/members/units", body=s.CreateUnit)
     def create_unit(self, request: Any) -> Any:
         return self._command(request, s.CreateUnit, self.app.create_unit, self.app.unit, status=201)
 
@@ -66,19 +67,19 @@ class MembersService:
     def get_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
         return self.app.unit(unit_id)
 
-    @http("POST", "/members/units/<uuid:unit_id>/rename")
+    @http("POST", "/members/units/<uuid:unit_id>/rename", body=s.RenameUnit)
     def rename_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
         return self._command(request, s.RenameUnit, self.app.rename_unit, self.app.unit, unit_id=unit_id)
 
-    @http("POST", "/members/units/<uuid:unit_id>/move")
+    @http("POST", "/members/units/<uuid:unit_id>/move", body=s.MoveUnit)
     def move_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
         return self._command(request, s.MoveUnit, self.app.move_unit, self.app.unit, unit_id=unit_id)
 
-    @http("POST", "/members/units/merge")
+    @http("POST", "/members/units/merge", body=s.MergeUnits)
     def merge_units(self, request: Any) -> Any:
         return self._command(request, s.MergeUnits, self.app.merge_units, self.app.unit)
 
-    @http("POST", "/members/units/<uuid:unit_id>/dissolve")
+    @http("POST", "/members/units/<uuid:unit_id>/dissolve", body=s.DissolveUnit)
     def dissolve_unit(self, request: Any, unit_id: uuid.UUID) -> Any:
         return self._command(request, s.DissolveUnit, self.app.dissolve_unit, self.app.unit, unit_id=unit_id)
 
@@ -107,7 +108,7 @@ class MembersService:
 
     # --- the register ---------------------------------------------------------------------------------
 
-    @http("POST", "/members/members")
+    @http("POST", "/members/members", body=s.AdmitMember)
     def admit_member(self, request: Any) -> Any:
         return self._command(request, s.AdmitMember, self.app.admit_member, self.app.member, status=201)
 
@@ -126,29 +127,29 @@ class MembersService:
     def member_history(self, request: Any, member_id: uuid.UUID) -> Any:
         return self.app.member_history(member_id)
 
-    @http("POST", "/members/members/<uuid:member_id>/confirm")
+    @http("POST", "/members/members/<uuid:member_id>/confirm", body=s.ConfirmMember)
     def confirm_member(self, request: Any, member_id: uuid.UUID) -> Any:
         return self._command(request, s.ConfirmMember, self.app.confirm_member, self.app.member, member_id=member_id)
 
-    @http("POST", "/members/members/<uuid:member_id>/exempt")
+    @http("POST", "/members/members/<uuid:member_id>/exempt", body=s.ExemptMember)
     def exempt_member(self, request: Any, member_id: uuid.UUID) -> Any:
         return self._command(request, s.ExemptMember, self.app.exempt_member, self.app.member, member_id=member_id)
 
-    @http("POST", "/members/members/<uuid:member_id>/lift-exemption")
+    @http("POST", "/members/members/<uuid:member_id>/lift-exemption", body=s.LiftExemption)
     def lift_exemption(self, request: Any, member_id: uuid.UUID) -> Any:
         return self._command(request, s.LiftExemption, self.app.lift_exemption, self.app.member, member_id=member_id)
 
-    @http("POST", "/members/members/<uuid:member_id>/transfer")
+    @http("POST", "/members/members/<uuid:member_id>/transfer", body=s.TransferMember)
     def transfer_member(self, request: Any, member_id: uuid.UUID) -> Any:
         return self._command(request, s.TransferMember, self.app.transfer_member, self.app.member,
                              member_id=member_id)
 
-    @http("POST", "/members/members/<uuid:member_id>/end-temporary-transfer")
+    @http("POST", "/members/members/<uuid:member_id>/end-temporary-transfer", body=s.EndTemporaryTransfer)
     def end_temporary_transfer(self, request: Any, member_id: uuid.UUID) -> Any:
         return self._command(request, s.EndTemporaryTransfer, self.app.end_temporary_transfer, self.app.member,
                              member_id=member_id)
 
-    @http("POST", "/members/members/<uuid:member_id>/remove")
+    @http("POST", "/members/members/<uuid:member_id>/remove", body=s.RemoveMember)
     def remove_member(self, request: Any, member_id: uuid.UUID) -> Any:
         return self._command(request, s.RemoveMember, self.app.remove_member, self.app.member, member_id=member_id)
 
@@ -157,11 +158,11 @@ class MembersService:
     def _supervision(self, cell_id: uuid.UUID) -> Any:
         return self.app.supervisors(cell_id, self.app.today())
 
-    @http("POST", "/members/supervisors")
+    @http("POST", "/members/supervisors", body=s.Supervision)
     def assign_supervisor(self, request: Any) -> Any:
         return self._command(request, s.Supervision, self.app.assign_supervisor, self._supervision, status=201)
 
-    @http("POST", "/members/supervisors/unassign")
+    @http("POST", "/members/supervisors/unassign", body=s.Supervision)
     def unassign_supervisor(self, request: Any) -> Any:
         return self._command(request, s.Supervision, self.app.unassign_supervisor, self._supervision)
 
@@ -174,6 +175,11 @@ class MembersService:
     @http("GET", "/members/notifications")
     def notifications(self, request: Any) -> Any:
         return notifications_response(EnvelopeReader(self.name, self.app, translate), request)
+
+    @http("GET", "/members/openapi.json")
+    def openapi(self, request: Any) -> Any:
+        """This service's OpenAPI 3.1 document, generated from its routes and request models."""
+        return openapi.document(type(self), title="chibo members")
 
     @http("GET", "/members/health")
     def health(self, request: Any) -> Any:

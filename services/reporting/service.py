@@ -16,7 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.reporting.compliance import projection, schema
 from services.reporting.queries import Queries
-from shared import i18n
+from shared import i18n, openapi
 from shared.errors import NotFound
 from shared.nameko_ext import TrackedViews, tracked_consumer
 from shared.web import http, json_response, metrics_response
@@ -131,6 +131,11 @@ class ReportingService:
 
     def _positions(self) -> dict[str, int]:
         return {s: self.views.store.position(s) for s in SOURCES}
+
+    @http("GET", "/reporting/openapi.json")
+    def openapi(self, request: Any) -> Any:
+        """This service's OpenAPI 3.1 document, generated from its routes and request models."""
+        return openapi.document(type(self), title="chibo reporting")
 
     @http("GET", "/reporting/health")
     def health(self, request: Request) -> Any:

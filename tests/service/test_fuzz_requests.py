@@ -144,3 +144,10 @@ def test_a_body_over_the_limit_is_refused_with_413_and_records_nothing(platform)
                              headers={"Content-Type": "application/json"}, timeout=30)
     assert response.status_code == 400 and "JSON body is required" in response.text, response.text[:200]
     assert last(p.base_url, "members") == before
+
+
+def test_each_service_serves_its_openapi_document(platform):
+    p, _ = platform
+    for service in ("members", "meetings", "reporting"):
+        doc = requests.get(f"{p.base_url}/{service}/openapi.json", timeout=10).json()
+        assert doc["openapi"] == "3.1.0" and any(path.startswith(f"/{service}/") for path in doc["paths"])
