@@ -250,6 +250,7 @@ _REASONS: list[tuple[type[Exception], str, str]] = [  # the most specific first
     (jwt.InvalidIssuerError, "the token was issued by someone else", "mã truy cập không do hệ thống này cấp"),
     (jwt.InvalidAudienceError, "the token is not meant for this platform", "mã truy cập không dành cho hệ thống này"),
     (jwt.MissingRequiredClaimError, "the token lacks a required claim", "mã truy cập thiếu thông tin bắt buộc"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet", "mã truy cập chưa có hiệu lực"),
     (jwt.InvalidAlgorithmError, "the token's algorithm is not accepted", "thuật toán ký không được chấp nhận"),
     (jwt.InvalidSignatureError, "the token's signature is wrong", "chữ ký của mã truy cập không đúng"),
     (jwt.PyJWTError, "the token is malformed", "mã truy cập không hợp lệ"),
@@ -278,6 +279,8 @@ def verify_token(token: str, *, secret: str, issuer: str, audience: str, store: 
         raise _refused(exc) from None  # `from None`: the token is not carried along in a chained traceback
     if now is not None and int(claims["exp"]) <= now.timestamp():
         raise _refused(jwt.ExpiredSignatureError())
+    if now is not None and int(claims["iat"]) > now.timestamp():
+        raise _refused(jwt.ImmatureSignatureError())
     try:
         role = Role(claims.get("role"))
         unit_id = claims.get("unit") or None

@@ -216,6 +216,8 @@ def refusal(tok: str, **kw) -> str:
     (lambda: token(audience="another-api"), {}, "not meant for this platform"),
     (lambda: token(), {"now": T0 + dt.timedelta(hours=8)}, "expired"),  # exp == now: expired
     (lambda: token(now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=9)), {"now": None}, "expired"),
+    (lambda: token(), {"now": T0 - dt.timedelta(seconds=1)}, "not valid yet"),  # issued after `now`
+    (lambda: token(now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)), {"now": None}, "not valid yet"),
     (lambda: jwt.encode({**claims_without("unit"), "role": "admin"}, SECRET), {}, "no valid role"),
     (lambda: jwt.encode(claims_without("unit"), SECRET), {}, "no valid role"),  # ward staff without a unit
     (lambda: "not-a-token", {}, "malformed"),
