@@ -11,6 +11,10 @@
     chibo replay [--as-of DATE | --known-at INSTANT] [--embedded]
                                      rebuild reporting from the logs; compare with the live store (exit 1
                                      on a difference), or report as of a date from a separate store
+    chibo token issue --user NAME --role ROLE [--unit UNIT_ID] [--ttl 8h]
+                                     issue an access token (printed); chibo token revoke JTI
+    chibo apikey create --name NAME --scope ACTION [--scope ...] [--role ROLE] [--unit UNIT_ID]
+                                     a machine client's API key (printed once); chibo apikey revoke KEY_ID
 """
 
 from __future__ import annotations
@@ -336,6 +340,102 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return fail(f"không mở được kho dữ liệu: {exc}", f"cannot open the store: {exc}")
 
 
+def _ttl_arg(raw: str) -> Any:
+    import datetime as dt
+    import re
+
+    match = re.fullmatch(r"(\d+)([smhd])", raw.strip())
+    if not match or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"thời hạn như 30m, 8h, 7d / a duration such as 30m, 8h, 7d: {raw!r}")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return dt.timedelta(**{unit: int(match.group(1))})
+
+
+def _auth_context(args: argparse.Namespace) -> Any:
+    """The auth settings and store, from a service's config.yml (like `chibo run`) or the embedded demo's."""
+    from services.runner import embedded_config, service_config
+    from shared.auth import AuthStore, auth_settings
+    from shared.config import settings_from
+
+    if args.embedded:
+        config = embedded_config(args.data_dir)
+    else:
+        config = service_config("members") if args.config is None else _load(args.config)
+    auth = auth_settings(config, embedded=args.embedded)  # refuses the demo secret outside the demo
+    return auth, AuthStore(settings_from(config).store)
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    """chibo token issue|revoke, chibo apikey create|revoke."""
+    import psycopg
+
+    from shared.auth import AuthConfigError, create_api_key, issue_token, parse_role
+
+    try:
+        auth, store = _auth_context(args)
+    except (AuthConfigError, psycopg.Error, OSError) as exc:
+        print(f"chibo {args.command}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "issue":
+            token = issue_token(args.user, parse_role(args.role), args.unit, secret=auth.secret, issuer=auth.issuer,
+                                audience=auth.audience, ttl=args.ttl, store=store)
+            print(token)
+        elif args.action == "create":
+            key_id, key = create_api_key(store, args.name, args.scope, role=parse_role(args.role), unit_id=args.unit)
+            print(f"key id: {key_id} (khóa chỉ hiện một lần / the key is shown once)", file=sys.stderr)
+            print(key)
+        else:
+            revoke = store.revoke_token if args.command == "token" else store.revoke_api_key
+            if not revoke(args.ident):
+                print(f"chibo {args.command} revoke: không có hoặc đã thu hồi / unknown or already revoked: "
+                      f"{args.ident}", file=sys.stderr)
+                return 1
+            print(f"đã thu hồi / revoked {args.ident}")
+        return 0
+    except ValueError as exc:
+        print(f"chibo {args.command}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+def _add_auth_parsers(sub: Any) -> None:
+    # shared.auth is not imported here: it loads psycopg and PyJWT (urllib, sockets), which `chibo demo` and
+    # `chibo run` must only import after eventlet.monkey_patch(); cmd_auth checks roles and scopes.
+    roles = "cell_secretary, ward_staff, district_staff, city_staff, auditor, operator"
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", default=None, help="config file (default: services/members/config.yml)")
+        p.add_argument("--embedded", action="store_true", help="for the embedded demo (SQLite under --data-dir)")
+        p.add_argument("--data-dir", default="var/demo", help="with --embedded: the demo's data dir")
+        p.set_defaults(func=cmd_auth)
+
+    token = sub.add_parser("token", help="issue or revoke a user's access token (JWT)").add_subparsers(
+        dest="action", required=True)
+    p = token.add_parser("issue", help="issue a token (printed on stdout)")
+    p.add_argument("--user", required=True)
+    p.add_argument("--role", required=True, help=roles)
+    p.add_argument("--unit", default=None, help="the unit id the role is held in (not for city-wide roles)")
+    p.add_argument("--ttl", type=_ttl_arg, default="8h", help="lifetime: 30m, 8h, 7d (default 8h)")
+    common(p)
+    p = token.add_parser("revoke", help="revoke a token by its id (jti)")
+    p.add_argument("ident", metavar="JTI")
+    common(p)
+    apikey = sub.add_parser("apikey", help="create or revoke a machine client's API key").add_subparsers(
+        dest="action", required=True)
+    p = apikey.add_parser("create", help="create a key (printed once on stdout; only its hash is stored)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--scope", action="append", required=True,
+                   help="an action the key may perform, e.g. reports:read (repeatable)")
+    p.add_argument("--role", default="city_staff", help=f"the role the key acts in (default city_staff): {roles}")
+    p.add_argument("--unit", default=None)
+    common(p)
+    p = apikey.add_parser("revoke", help="revoke a key by its id")
+    p.add_argument("ident", metavar="KEY_ID")
+    common(p)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chibo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -392,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", default=os.environ.get("CHIBO_URL", "http://127.0.0.1:8000"),
                    help="with --embedded: the demo's address")
     p.set_defaults(func=cmd_replay)
+    _add_auth_parsers(sub)
     args = parser.parse_args(argv)
     if args.command in ("demo", "run"):
         import warnings
