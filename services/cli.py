@@ -15,6 +15,9 @@
                                      issue an access token (printed); chibo token revoke JTI
     chibo apikey create --name NAME --scope ACTION [--scope ...] [--role ROLE] [--unit UNIT_ID]
                                      a machine client's API key (printed once); chibo apikey revoke KEY_ID
+    chibo audit checkpoint|verify [--service members|meetings|all] [--embedded --data-dir DIR]
+                                     tamper evidence: record the event stores' hash-chain heads, or
+                                     recompute them (exit 1 naming the first tampered position)
 """
 
 from __future__ import annotations
@@ -436,6 +439,50 @@ def _add_auth_parsers(sub: Any) -> None:
     common(p)
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    import psycopg
+
+    from services.runner import WRITERS, service_config
+    from shared import audit
+    from shared.config import StoreSettings, settings_from
+
+    vi = args.lang == "vi"
+    services = WRITERS if args.service == "all" else (args.service,)
+    tampered = False
+    try:
+        for service in services:
+            if args.embedded:
+                settings = StoreSettings(kind="sqlite", data_dir=args.data_dir)
+            else:
+                settings = settings_from(service_config(service) if args.config is None else _load(args.config)).store
+            if args.action == "checkpoint":
+                result, recorded = audit.record_checkpoint(settings, service)
+                if recorded:
+                    print(f"{service}: đã ghi điểm kiểm tra ở vị trí {result.head_position}, băm {result.head_hash} "
+                          "(hãy lưu mã băm này ở nơi khác)" if vi else
+                          f"{service}: checkpoint recorded at position {result.head_position}, hash "
+                          f"{result.head_hash} (keep this hash somewhere else too)")
+                    tampered = tampered or not result.ok
+                    continue
+                if result.ok:
+                    print(f"{service}: không có sự kiện mới, không ghi điểm kiểm tra" if vi
+                          else f"{service}: no new events, no checkpoint recorded")
+            else:
+                result = audit.verify(settings, service)
+            for line in audit.describe(result, args.lang):
+                print(line)
+            tampered = tampered or not result.ok
+    except audit.AuditError as exc:
+        print(f"chibo audit: {exc.message_in(args.lang)}", file=sys.stderr)
+        return 2
+    except (psycopg.Error, sqlite3.Error, OSError, KeyError, ValueError) as exc:
+        print(f"chibo audit: {'lỗi' if vi else 'error'}: {exc}", file=sys.stderr)
+        return 2
+    return 1 if tampered else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chibo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -493,6 +540,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --embedded: the demo's address")
     p.set_defaults(func=cmd_replay)
     _add_auth_parsers(sub)
+    p = sub.add_parser("audit", help="tamper evidence for the event stores: checkpoint, verify")
+    p.add_argument("action", choices=("checkpoint", "verify"),
+                   help="checkpoint: verify, then record the current heads; verify: recompute and compare")
+    p.add_argument("--service", choices=("members", "meetings", "all"), default="all")
+    p.add_argument("--config", default=None, help="config file (default: services/<service>/config.yml)")
+    p.add_argument("--embedded", action="store_true", help="the embedded run's SQLite files (`chibo demo`)")
+    p.add_argument("--data-dir", default="var/demo", help="with --embedded: the data dir")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p.set_defaults(func=cmd_audit)
     args = parser.parse_args(argv)
     if args.command in ("demo", "run"):
         import warnings
