@@ -280,8 +280,14 @@ def _verify(settings: StoreSettings, service: str, audit: AuditStore,
     return result
 
 
+def _open_audit(settings: StoreSettings, service: str) -> AuditStore:
+    """The audit store, once the event store is known to be readable (no audit database for a wrong config)."""
+    next(iter_stored(settings, service, page=1), None)
+    return AuditStore(settings)
+
+
 def verify(settings: StoreSettings, service: str) -> Verification:
-    audit = AuditStore(settings)
+    audit = _open_audit(settings, service)
     try:
         return _verify(settings, service, audit)
     finally:
@@ -290,7 +296,7 @@ def verify(settings: StoreSettings, service: str) -> Verification:
 
 def record_checkpoint(settings: StoreSettings, service: str) -> tuple[Verification, bool]:
     """Verify, then (only when intact) record the current head. Returns (verification, recorded?)."""
-    audit = AuditStore(settings)
+    audit = _open_audit(settings, service)
     try:
         new_rows: list[StoredRow] = []
         result = _verify(settings, service, audit, collect=new_rows)
