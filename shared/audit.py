@@ -25,6 +25,7 @@ Events appended after the last checkpoint are not covered until the next checkpo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import sqlite3
 from collections.abc import Iterator
@@ -75,16 +76,17 @@ class StoredRow:
     topic: str
     state: bytes
 
+    @functools.cached_property
     def content(self) -> bytes:
-        """The row without its notification id, length-prefixed field by field."""
+        """The row without its notification id, length-prefixed field by field (computed once per row)."""
         return (_field(self.originator_id.encode()) + self.originator_version.to_bytes(8, "big", signed=True)
                 + _field(self.topic.encode()) + _field(self.state))
 
     def canonical(self) -> bytes:
-        return self.position.to_bytes(8, "big", signed=True) + self.content()
+        return self.position.to_bytes(8, "big", signed=True) + self.content
 
     def digest(self) -> str:
-        return hashlib.sha256(self.content()).hexdigest()
+        return hashlib.sha256(self.content).hexdigest()
 
     def state_digest(self) -> str:
         return hashlib.sha256(self.state).hexdigest()
@@ -211,14 +213,18 @@ class AuditStore:
                                 (service, row.position, row.digest(), row.state_digest())).fetchone()
         return None if found is None else int(_values(found, ("position",))[0])
 
-    def record(self, service: str, new_rows: list[StoredRow], checkpoint: Checkpoint) -> None:
+    def record(self, service: str, new_rows: list[tuple[int, str, str]], checkpoint: Checkpoint) -> None:
+        """The digests (position, digest, state digest) of the newly covered events, and the checkpoint."""
         with self.store.write() as sql:
-            for row in new_rows:
-                sql.execute("INSERT INTO audit_digests (service, position, digest, state_digest) VALUES (?, ?, ?, ?)",
-                            (service, row.position, row.digest(), row.state_digest()))
+            for start in range(0, len(new_rows), PAGE):
+                sql.executemany("INSERT INTO audit_digests (service, position, digest, state_digest) "
+                                "VALUES (?, ?, ?, ?)", [(service, *r) for r in new_rows[start:start + PAGE]])
             sql.execute("INSERT INTO audit_checkpoints (service, position, events, hash, recorded_at) "
                         "VALUES (?, ?, ?, ?, ?)", (service, checkpoint.position, checkpoint.events,
                                                    checkpoint.hash, checkpoint.recorded_at))
+        if self.store.postgres:  # fresh statistics, or verify's page reads sort the whole table each time
+            with self.store.write() as sql:
+                sql.execute("ANALYZE audit_digests")
 
     def close(self) -> None:
         self.store.close()
@@ -229,7 +235,7 @@ def _values(row: Any, keys: tuple[str, ...]) -> tuple[Any, ...]:
 
 
 def _verify(settings: StoreSettings, service: str, audit: AuditStore,
-            collect: list[StoredRow] | None = None) -> Verification:
+            collect: list[tuple[int, str, str]] | None = None) -> Verification:
     """One streaming pass: recompute the chain, compare with the checkpoints and the recorded digests."""
     result = Verification(service, checkpoints=audit.checkpoints(service))
     covered = result.covered_position
@@ -268,8 +274,8 @@ def _verify(settings: StoreSettings, service: str, audit: AuditStore,
                 rec = next(recorded, None)
         elif row.position > covered:
             result.uncovered += 1
-            if collect is not None:
-                collect.append(row)
+            if collect is not None:  # digests only: a first checkpoint of a large store keeps no state bytes
+                collect.append((row.position, row.digest(), row.state_digest()))
         chain = link(chain, row)
         result.events += 1
         result.head_position = row.position
@@ -298,7 +304,7 @@ def record_checkpoint(settings: StoreSettings, service: str) -> tuple[Verificati
     """Verify, then (only when intact) record the current head. Returns (verification, recorded?)."""
     audit = _open_audit(settings, service)
     try:
-        new_rows: list[StoredRow] = []
+        new_rows: list[tuple[int, str, str]] = []
         result = _verify(settings, service, audit, collect=new_rows)
         if not result.ok or not new_rows:
             return result, False
