@@ -443,6 +443,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     import sqlite3
 
     import psycopg
+    from eventsourcing.persistence import PersistenceError
 
     from services.runner import WRITERS, service_config
     from shared import audit
@@ -477,7 +478,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     except audit.AuditError as exc:
         print(f"chibo audit: {exc.message_in(args.lang)}", file=sys.stderr)
         return 2
-    except (psycopg.Error, sqlite3.Error, OSError, KeyError, ValueError) as exc:
+    except (psycopg.Error, sqlite3.Error, PersistenceError, OSError, KeyError, ValueError) as exc:
         print(f"chibo audit: {'lỗi' if vi else 'error'}: {exc}", file=sys.stderr)
         return 2
     return 1 if tampered else 0
@@ -544,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=("checkpoint", "verify"),
                    help="checkpoint: verify, then record the current heads; verify: recompute and compare")
     p.add_argument("--service", choices=("members", "meetings", "all"), default="all")
-    p.add_argument("--config", default=None, help="config file (default: services/<service>/config.yml)")
+    p.add_argument("--config", default=None, help="config file (default: services/<service>/config.yml; "
+                   "with --service all, the one file for both)")
     p.add_argument("--embedded", action="store_true", help="the embedded run's SQLite files (`chibo demo`)")
     p.add_argument("--data-dir", default="var/demo", help="with --embedded: the data dir")
     p.add_argument("--lang", choices=("vi", "en"), default="vi")

@@ -234,6 +234,17 @@ def _values(row: Any, keys: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(row[k] for k in keys) if hasattr(row, "keys") else tuple(row)
 
 
+def _mismatch(audit: AuditStore, service: str, row: StoredRow, recorded: str,
+              following: StoredRow | None) -> Finding:
+    """What happened at a position whose bytes are not the recorded ones."""
+    other = audit.recorded_elsewhere(service, row)
+    if other is not None:
+        return Finding("reordered", row.position, other)
+    if following is not None and following.digest() == recorded:
+        return Finding("inserted", row.position)  # a forged row here, the later ids renumbered up by one
+    return Finding("modified", row.position)
+
+
 def _verify(settings: StoreSettings, service: str, audit: AuditStore,
             collect: list[tuple[int, str, str]] | None = None) -> Verification:
     """One streaming pass: recompute the chain, compare with the checkpoints and the recorded digests."""
@@ -258,7 +269,10 @@ def _verify(settings: StoreSettings, service: str, audit: AuditStore,
                 found(Finding("checkpoint", next_cp.position))
             next_cp = next(pending, None)
 
-    for row in iter_stored(settings, service):
+    stored = iter_stored(settings, service)
+    following = next(stored, None)
+    while following is not None:
+        row, following = following, next(stored, None)  # one row of look-ahead, to tell an insertion
         compare_checkpoints(row.position)
         if row.position <= covered and result.finding is None:
             while rec is not None and rec[0] < row.position:
@@ -268,9 +282,7 @@ def _verify(settings: StoreSettings, service: str, audit: AuditStore,
                 found(Finding("inserted", row.position))
             else:
                 if rec[1] != row.digest():
-                    other = audit.recorded_elsewhere(service, row)
-                    found(Finding("modified", row.position) if other is None
-                          else Finding("reordered", row.position, other))
+                    found(_mismatch(audit, service, row, rec[1], following))
                 rec = next(recorded, None)
         elif row.position > covered:
             result.uncovered += 1

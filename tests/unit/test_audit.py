@@ -140,6 +140,17 @@ def test_a_hole_in_the_ids_is_not_a_deletion_but_a_row_forged_into_it_is_an_inse
     assert audit.verify(store_settings, "members").finding == audit.Finding("inserted", hole)
 
 
+def test_a_row_forged_in_with_the_later_ids_renumbered_is_an_insertion(app, store_settings):
+    checkpoint(store_settings)
+    with raw(store_settings) as (sql, _):  # two steps: the id is unique at every row on PostgreSQL
+        sql("UPDATE stored_events SET {id} = {id} + 1000 WHERE {id} >= 3")
+        sql("UPDATE stored_events SET {id} = {id} - 999 WHERE {id} >= 1003")
+        sql("INSERT INTO stored_events (originator_id, originator_version, topic, state, {id}) "
+            "VALUES (?, 1, 'services.members.domain:Member.Admitted', ?, 3)",
+            (str(uuid.uuid4()) if store_settings.kind == "postgres" else uuid.uuid4().hex, b"forged"))
+    assert audit.verify(store_settings, "members").finding == audit.Finding("inserted", 3)
+
+
 def test_events_after_the_checkpoint_are_uncovered_until_the_next_one_which_extends_the_chain(app, store_settings):
     first = checkpoint(store_settings)
     member(app, app.cell, "A1")
