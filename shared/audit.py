@@ -24,6 +24,7 @@ Events appended after the last checkpoint are not covered until the next checkpo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -300,7 +301,8 @@ def _verify(settings: StoreSettings, service: str, audit: AuditStore,
 
 def _open_audit(settings: StoreSettings, service: str) -> AuditStore:
     """The audit store, once the event store is known to be readable (no audit database for a wrong config)."""
-    next(iter_stored(settings, service, page=1), None)
+    with contextlib.closing(iter_stored(settings, service, page=1)) as probe:
+        next(probe, None)
     return AuditStore(settings)
 
 
