@@ -295,14 +295,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import requests
 
     from services.reporting import replay
+    from shared.clock import VIETNAM
     from shared.stores import TrackedStore
 
     vi = args.lang == "vi"
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    now = dt.datetime.now(replay.VIETNAM)
+    now = dt.datetime.now(VIETNAM)
     known_at = args.known_at
     if known_at is not None and known_at.tzinfo is None:
-        known_at = known_at.replace(tzinfo=replay.VIETNAM)  # an operator's clock is Việt Nam's
+        known_at = known_at.replace(tzinfo=VIETNAM)  # an operator's clock is Việt Nam's
 
     def fail(vi_text: str, en_text: str) -> int:
         print(f"chibo replay: {vi_text if vi else en_text}", file=sys.stderr)
@@ -321,9 +322,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             for line in replay.iter_lines(verification, args.lang):
                 print(line)
             return 0 if verification.ok else 1
-        day = args.as_of or known_at.astimezone(replay.VIETNAM).date()
+        day = args.as_of or known_at.astimezone(VIETNAM).date()
         target = args.target or (f"reporting_asof_{day:%Y%m%d}" if args.as_of is not None
-                                 else f"reporting_known_{known_at.astimezone(replay.VIETNAM):%Y%m%d%H%M}")
+                                 else f"reporting_known_{known_at.astimezone(VIETNAM):%Y%m%d%H%M}")
         result = replay.rebuild(settings, target=target, as_of=args.as_of, known_at=known_at, progress=progress)
         store = TrackedStore(settings.store, target)
         try:

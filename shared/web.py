@@ -30,6 +30,7 @@ from werkzeug.wrappers import Request, Response
 from shared import i18n, metrics
 from shared.errors import DomainError
 from shared.idempotency import HEADER, CommandKey
+from shared.params import int_arg, uuid_arg
 
 log = logging.getLogger(__name__)
 
@@ -218,17 +219,7 @@ def parse_body(model: type[BaseModel], request: Request) -> Any:
 
 
 def query_int(request: Request, name: str, default: int, minimum: int = 0, maximum: int = 10_000) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DomainError(name, f"must be a whole number, not {raw!r}",
-                          vi=f"phải là số nguyên, không phải {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise DomainError(name, f"must be between {minimum} and {maximum}", vi=f"phải từ {minimum} đến {maximum}")
-    return value
+    return int_arg(request.args, name, default, minimum, maximum)
 
 
 def query_date(request: Request, name: str = "date", default: dt.date | None = None) -> dt.date | None:
@@ -246,13 +237,7 @@ def query_date(request: Request, name: str = "date", default: dt.date | None = N
 def query_uuid(request: Request, name: str) -> uuid.UUID | None:
     """`?name=<uuid>`, or None when absent; a 422 naming the parameter when it is not an id."""
     raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise DomainError(name, f"must be an id (UUID), not {raw!r}", rule="uuid_parsing",
-                          vi=f"không phải mã định danh (UUID) hợp lệ: {raw!r}") from None
+    return uuid_arg(name, raw) if raw else None
 
 
 def command_key(request: Request, cmd: BaseModel | None = None) -> CommandKey | None:

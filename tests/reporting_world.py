@@ -11,6 +11,7 @@ from typing import Any
 
 from services.reporting.compliance import projection, schema
 from services.reporting.queries import Queries
+from shared.clock import VIETNAM
 from shared.contracts import meetings as mt
 from shared.contracts import members as mb
 from shared.contracts import parse_event
@@ -82,7 +83,7 @@ class World:
                 official: dict[str, bool] | None = None) -> str:
         """`roster`: member -> status; everyone is present except those in `absent` (member -> excused)."""
         mid, cell_id = uuid.uuid4(), uuid.UUID(self.codes[cell])
-        start = dt.datetime.combine(day, dt.time(19, 0), tzinfo=projection.VIETNAM)
+        start = dt.datetime.combine(day, dt.time(19, 0), tzinfo=VIETNAM)
         official = official or {}
         self.meeting_event(mt.MeetingHeld(
             meeting_id=mid, cell_id=cell_id, kind=kind, topic=None if kind == "regular" else "Chuyên đề", date=day,

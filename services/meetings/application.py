@@ -21,11 +21,10 @@ from services.meetings.domain import (
 )
 from services.meetings.roster import RosterReader
 from services.policy import Policy, policy_on
+from shared.clock import VIETNAM
 from shared.errors import NotFound
 from shared.eventstore import ChiboApplication, check_version
 from shared.idempotency import CommandKey
-
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")  # Việt Nam: UTC+7, no daylight saving
 
 
 def min_minutes(policy: Policy, kind: str) -> int:

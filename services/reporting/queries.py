@@ -18,6 +18,7 @@ from services.reporting.compliance.cell_month import cell_months, parse_month
 from services.reporting.compliance.periods import Period, month_end, month_range, parse_period
 from services.reporting.compliance.tree import Tree, TreeMode
 from shared.errors import DomainError, NotFound
+from shared.params import int_arg, uuid_arg
 from shared.stores import Sql
 
 Args = Mapping[str, str]
@@ -26,26 +27,11 @@ MAX_PAGE = 1000
 
 def page_of(args: Args, items: list[Any], default_size: int = 100) -> dict[str, Any]:
     """`?page=` (from 1) and `?page_size=` (up to MAX_PAGE) over a list, with the total."""
-    page = _int(args, "page", 1, 1, 10**9)
-    size = _int(args, "page_size", default_size, 1, MAX_PAGE)
+    page = int_arg(args, "page", 1, 1, 10**9)
+    size = int_arg(args, "page_size", default_size, 1, MAX_PAGE)
     start = (page - 1) * size
     return {"total": len(items), "page": page, "page_size": size,
             "pages": max(1, math.ceil(len(items) / size)), "items": items[start:start + size]}
-
-
-def _int(args: Args, name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DomainError(name, f"must be a whole number, not {raw!r}", rule="query.integer",
-                          vi=f"phải là số nguyên, không phải {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise DomainError(name, f"must be between {minimum} and {maximum}", rule="query.range",
-                          vi=f"phải từ {minimum} đến {maximum}")
-    return value
 
 
 def tree_mode(args: Args) -> TreeMode:
@@ -231,8 +217,8 @@ class Queries:
         return found
 
     def events(self, column: str, value: str, args: Args) -> dict[str, Any]:
-        size = _int(args, "page_size", 100, 1, MAX_PAGE)
-        page = _int(args, "page", 1, 1, 10**9)
+        size = int_arg(args, "page_size", 100, 1, MAX_PAGE)
+        page = int_arg(args, "page", 1, 1, 10**9)
         total, items = drill.events(self.sql, column, _uuid(column, value), (page - 1) * size, size)
         return {column: value, "total": total, "page": page, "page_size": size,
                 "pages": max(1, math.ceil(total / size)), "items": items}
@@ -280,11 +266,7 @@ class Queries:
 
 
 def _uuid(field: str, raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise DomainError(field, f"must be an id (UUID), not {raw!r}", rule="uuid_parsing",
-                          vi=f"không phải mã định danh (UUID) hợp lệ: {raw!r}") from None
+    return str(uuid_arg(field, raw))
 
 
 def _query(unit: str | None, period: Period, mode: str, block: str | None) -> str:

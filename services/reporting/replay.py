@@ -28,13 +28,12 @@ from typing import Any
 import psycopg
 import requests
 
+from shared.clock import VIETNAM
 from shared.config import ChiboSettings, StoreSettings
 from shared.consumer import FetchRange, Project, TrackedApplier, http_fetch_range
 from shared.contracts import Envelope, Payload
 from shared.stores import Sql, TrackedStore, ensure_database
 
-# Việt Nam: UTC+7, no daylight saving; the same clock as services/meetings/application.py VIETNAM.
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 SOURCES = ("members", "meetings")
 LIVE = "reporting"
 # Stores a replay must never drop: the live read models and the writers' own databases.

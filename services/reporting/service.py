@@ -7,7 +7,6 @@ the request's URL, so a client polling a roll-up gets 304 until an event changes
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from services.reporting.compliance import projection, schema
 from services.reporting.queries import Queries
 from shared import i18n, openapi
+from shared.clock import vietnam_today
 from shared.errors import NotFound
 from shared.nameko_ext import TrackedViews, tracked_consumer
 from shared.web import http, json_response, metrics_response
@@ -28,10 +28,6 @@ def language(request: Request) -> str:
     """The answer's language. (nameko runs the method in a worker greenthread, which does not see the
     handler's context variable, so it is negotiated again from the request.)"""
     return i18n.negotiate(request.args.get("lang"), request.headers.get("Accept-Language"))
-
-
-def vietnam_today() -> dt.date:
-    return dt.datetime.now(projection.VIETNAM).date()
 
 
 class ReportingService:

@@ -16,12 +16,12 @@ import datetime as dt
 import json
 
 from services.policy import policy_on, policy_version
+from shared.clock import VIETNAM
 from shared.contracts import Envelope, Payload
 from shared.contracts import meetings as mt
 from shared.contracts import members as mb
 from shared.stores import Sql
 
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 REGULAR_KINDS = ("regular", "combined")
 THEMATIC_KINDS = ("thematic", "combined")
 COUNTED_STATUSES = ("held", "closed")  # a meeting that took place (scheduled and cancelled ones do not count)
