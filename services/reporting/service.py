@@ -47,7 +47,7 @@ class ReportingService:
         """Run `query` on one consistent read; 304 when the client's ETag still holds."""
         today = vietnam_today()
         with self.views.store.read() as sql:
-            positions = {s: self.views.store.position(s) for s in SOURCES}
+            positions = self._positions()
             raw = hashlib.sha256(
                 f"{positions}|{today}|{language(request)}|{request.full_path}".encode()).hexdigest()[:32]
             tag = f'"{raw}"'

@@ -16,15 +16,15 @@ import datetime as dt
 import json
 
 from services.policy import policy_on, policy_version
+from services.reporting.compliance.periods import quarter_of
 from shared.clock import VIETNAM
 from shared.contracts import Envelope, Payload
 from shared.contracts import meetings as mt
 from shared.contracts import members as mb
 from shared.stores import Sql
 
-REGULAR_KINDS = ("regular", "combined")
+REGULAR_KINDS = ("regular", "combined")  # a combined session is a regular and a thematic meeting in one
 THEMATIC_KINDS = ("thematic", "combined")
-COUNTED_STATUSES = ("held", "closed")  # a meeting that took place (scheduled and cancelled ones do not count)
 
 
 class ProjectionError(ValueError):
@@ -33,10 +33,6 @@ class ProjectionError(ValueError):
 
 def month_of(day: dt.date) -> str:
     return day.strftime("%Y-%m")
-
-
-def quarter_of(day: dt.date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
 def project(sql: Sql, envelope: Envelope, payload: Payload) -> None:

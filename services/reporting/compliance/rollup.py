@@ -22,11 +22,10 @@ from typing import Any
 
 from services.policy import policy_on
 from services.reporting.compliance.periods import Period, month_end, quarter_end
+from services.reporting.compliance.projection import REGULAR_KINDS, THEMATIC_KINDS
 from services.reporting.compliance.tree import Tree, TreeMode
 from shared.stores import Sql
 
-REGULAR_KINDS = ("regular", "combined")
-THEMATIC_KINDS = ("thematic", "combined")
 BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
 
 
