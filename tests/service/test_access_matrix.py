@@ -130,7 +130,7 @@ def call(platform, ids, token, route: str, target: dict[str, str]) -> requests.R
     base = platform.base_url
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     n = next(_counter)
-    method, path = route.split()[:2]
+    _method, path = route.split()[:2]
     path = path.format(**{k: ids[v] for k, v in target.items()})
     if route.startswith("POST /members/units/"):
         return requests.post(base + path, json={"name": f"Tên mới {n}", "effective_from": "2024-01-01"},
@@ -240,7 +240,7 @@ def test_events_record_the_authenticated_caller_not_anything_the_body_says(city)
 
 
 def test_revoked_and_expired_tokens_are_refused(city):
-    platform, ids, _, _ = city
+    platform, _ids, _, _ = city
     import jwt
 
     token = platform.sign_in("short-lived", "city_staff", None)
