@@ -146,6 +146,13 @@ class ReportingService:
         return self._about(request, EVENTS, lambda q: access.unit_path(q.tree, cell_id, q.today),
                            lambda q: q.events("cell_id", cell_id, request.args))
 
+    @http("GET", "/reporting/units/<unit_id>/events", action=EVENTS)
+    def unit_events(self, request: Request, unit_id: str) -> Any:
+        """The audit trail of any unit (a ward, a district, a cell): every event about it, who recorded it, when,
+        from which request; corrections with their reasons."""
+        return self._about(request, EVENTS, lambda q: access.unit_path(q.tree, unit_id, q.today),
+                           lambda q: q.events("cell_id", unit_id, request.args))
+
     @http("GET", "/reporting/meetings/<meeting_id>", action=REPORTS)
     def meeting(self, request: Request, meeting_id: str) -> Any:
         return self._about(request, REPORTS, lambda q: access.meeting_path(q.sql, q.tree, meeting_id, q.today),

@@ -226,7 +226,7 @@ def test_queries_answer_only_within_the_callers_reach(city):
 
 
 def test_events_record_the_authenticated_caller_not_anything_the_body_says(city):
-    platform, ids, tokens, _ = city
+    platform, ids, tokens, machine = city
     auth = {"Authorization": f"Bearer {tokens['ward_staff']}"}
     base = platform.base_url
     forged = requests.post(f"{base}/members/units/{ids['K2']}/rename", headers=auth, timeout=10,
@@ -237,6 +237,15 @@ def test_events_record_the_authenticated_caller_not_anything_the_body_says(city)
     assert ok.status_code == 200, ok.text
     history = requests.get(f"{base}/members/units/{ids['K2']}/history", headers=auth, timeout=10).json()["events"]
     assert (history[-1]["recorded_by"], history[-1]["correlation_id"]) == ("user-ward_staff", "req-77")
+    # the auditor's trail of the unit, in reporting: who, when, from which request
+    machine.wait_caught_up()
+    trail = requests.get(f"{base}/reporting/units/{ids['K2']}/events", timeout=10,
+                         headers={"Authorization": f"Bearer {tokens['auditor']}"}).json()["items"]
+    assert [(e["type"], e["recorded_by"]) for e in trail][0] == ("OrgUnitCreated", "apikey:setup")
+    assert (trail[-1]["recorded_by"], trail[-1]["correlation_id"]) == ("user-ward_staff", "req-77")
+    assert trail[-1]["recorded_at"] and trail[-1]["payload"]["new_name"] == "Chi bộ K2 mới"
+    assert requests.get(f"{base}/reporting/units/{ids['K2']}/events", timeout=10,
+                        headers=auth).status_code == 403  # ward staff read reports, not audit trails
 
 
 def test_revoked_and_expired_tokens_are_refused(city):
