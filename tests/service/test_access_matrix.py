@@ -241,7 +241,7 @@ def test_events_record_the_authenticated_caller_not_anything_the_body_says(city)
     machine.wait_caught_up()
     trail = requests.get(f"{base}/reporting/units/{ids['K2']}/events", timeout=10,
                          headers={"Authorization": f"Bearer {tokens['auditor']}"}).json()["items"]
-    assert [(e["type"], e["recorded_by"]) for e in trail][0] == ("OrgUnitCreated", "apikey:setup")
+    assert (trail[0]["type"], trail[0]["recorded_by"]) == ("OrgUnitCreated", "apikey:setup")
     assert (trail[-1]["recorded_by"], trail[-1]["correlation_id"]) == ("user-ward_staff", "req-77")
     assert trail[-1]["recorded_at"] and trail[-1]["payload"]["new_name"] == "Chi bộ K2 mới"
     assert requests.get(f"{base}/reporting/units/{ids['K2']}/events", timeout=10,
