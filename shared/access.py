@@ -32,6 +32,7 @@ from shared.ratelimit import Limit, RateLimiter
 
 PERSON_LIMIT = Limit(rate=20.0, burst=100)  # a person clicking and a page loading its parts: far below this
 MACHINE_LIMIT = Limit(rate=1000.0, burst=5000)  # a register import or a year's meetings loaded by a script
+AUTH_CACHE_SECONDS = 5.0  # a revocation takes effect within this; CHIBO.auth_cache_seconds
 
 
 def is_embedded(config: dict[str, Any]) -> bool:
@@ -57,7 +58,8 @@ class Authenticator(SharedExtension):
     def setup(self) -> None:
         config = self.container.config
         self.settings: AuthSettings = auth_settings(config, embedded=is_embedded(config))
-        self.store = AuthStore(settings_from(config).store)
+        self.store = AuthStore(settings_from(config).store, cache_seconds=float(
+            (config.get("CHIBO") or {}).get("auth_cache_seconds", AUTH_CACHE_SECONDS)))
         self.person_limit, self.machine_limit = limits(config)
         self.limiter = RateLimiter()
 

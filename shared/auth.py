@@ -21,8 +21,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -196,9 +197,28 @@ def _iso(moment: dt.datetime) -> str:
 class AuthStore:
     """Issued tokens' ids, revocations and API-key hashes, in the `auth` database (SQLite or PostgreSQL)."""
 
-    def __init__(self, settings: StoreSettings):
+    def __init__(self, settings: StoreSettings, cache_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic):
+        """`cache_seconds`: how long a serving process may reuse what it read of a token's revocation or a key's
+        row (a revocation then takes effect within that time; 0 reads the store on every request). A store read
+        costs a few milliseconds on PostgreSQL, more than everything else authentication does."""
         self._store = TrackedStore(settings, "auth", name="auth")
         self._store.create_tables(_TABLES)
+        self.cache_seconds, self._clock = cache_seconds, clock
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def _cached(self, kind: str, ident: str, read: Callable[[], Any]) -> Any:
+        if self.cache_seconds <= 0:
+            return read()
+        now = self._clock()
+        hit = self._cache.get((kind, ident))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = read()
+        if len(self._cache) >= 10_000:  # bounded: a flood of distinct credentials only costs reads
+            self._cache.clear()
+        self._cache[(kind, ident)] = (now + self.cache_seconds, value)
+        return value
 
     def record_token(self, jti: str, subject: str, role: Role, unit_id: str | None,
                      issued_at: dt.datetime, expires_at: dt.datetime) -> None:
@@ -209,9 +229,12 @@ class AuthStore:
 
     def token_active(self, jti: str) -> bool:
         """Issued here and not revoked."""
-        with self._store.read() as sql:
-            row = sql.execute("SELECT revoked_at FROM auth_tokens WHERE jti = ?", (jti,)).fetchone()
-        return row is not None and row["revoked_at"] is None
+        def read() -> bool:
+            with self._store.read() as sql:
+                row = sql.execute("SELECT revoked_at FROM auth_tokens WHERE jti = ?", (jti,)).fetchone()
+            return row is not None and row["revoked_at"] is None
+
+        return bool(self._cached("token", jti, read))
 
     def _revoke(self, table: str, column: str, ident: str, now: dt.datetime | None) -> bool:
         with self._store.write() as sql:
@@ -232,10 +255,13 @@ class AuthStore:
                          _iso(created_at)))
 
     def api_key(self, key_id: str) -> dict[str, Any] | None:
-        with self._store.read() as sql:
-            row = sql.execute("SELECT key_id, name, role, unit_id, scopes, salt, hash, revoked_at"
-                              " FROM auth_api_keys WHERE key_id = ?", (key_id,)).fetchone()
-        return dict(row) if row is not None else None
+        def read() -> dict[str, Any] | None:
+            with self._store.read() as sql:
+                row = sql.execute("SELECT key_id, name, role, unit_id, scopes, salt, hash, revoked_at"
+                                  " FROM auth_api_keys WHERE key_id = ?", (key_id,)).fetchone()
+            return dict(row) if row is not None else None
+
+        return self._cached("key", key_id, read)
 
     def revoke_api_key(self, key_id: str, now: dt.datetime | None = None) -> bool:
         return self._revoke("auth_api_keys", "key_id", key_id, now)

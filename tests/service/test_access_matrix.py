@@ -24,7 +24,7 @@ import requests
 from services.runner import EmbeddedPlatform, embedded_config
 from shared.auth import AuthStore
 from shared.config import settings_from
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 from tests.service.test_embedded_platform import reset_memory_broker
 
 YEAR = 2025
@@ -75,7 +75,8 @@ def expected_table() -> dict[tuple[str, str, str], str]:
 def city(tmp_path_factory):
     reset_memory_broker()
     config = embedded_config(tmp_path_factory.mktemp("access") / "var", port=free_port())
-    config["CHIBO"] |= {"rate_limit": 5, "rate_burst": 60}  # people's budget, small enough to test below
+    # people's budget, small enough to test below; a revocation seen within a second
+    config["CHIBO"] |= {"rate_limit": 5, "rate_burst": 60, "auth_cache_seconds": 1}
     platform = EmbeddedPlatform(config).start()
     machine = platform.client(platform.api_key("setup"))
     ids: dict[str, str] = {}
@@ -260,8 +261,12 @@ def test_revoked_and_expired_tokens_are_refused(city):
         assert store.revoke_token(jwt.decode(token, options={"verify_signature": False})["jti"])
     finally:
         store.close()
-    refused = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    assert refused.status_code == 401 and refused.json()["message"] == "mã truy cập đã bị thu hồi"
+    def refusal():
+        r = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        return r.json() if r.status_code == 401 else None  # (a Response is falsy when not ok)
+
+    refused = wait_for(refusal, timeout=5, what="the revocation seen (auth_cache_seconds=1)")
+    assert refused["message"] == "mã truy cập đã bị thu hồi"
     claims = jwt.decode(platform.sign_in("late", "city_staff", None), options={"verify_signature": False})
     expired = jwt.encode(claims | {"exp": int(dt.datetime(2020, 1, 1).timestamp())}, "x" * 40)  # also forged
     assert requests.get(url, headers={"Authorization": f"Bearer {expired}"}, timeout=10).status_code == 401

@@ -387,3 +387,24 @@ def test_cli_refuses_the_demo_secret_with_the_distributed_config(monkeypatch, ca
     rc, tok, _ = run_cli(capsys, "token", "issue", "--user", "an", "--role", "auditor")  # on PostgreSQL
     assert rc == 0
     assert verify_token(tok, secret=SECRET, issuer=ISS, audience=AUD).role is Role.AUDITOR
+
+
+def test_a_serving_process_reuses_what_it_read_for_at_most_the_cache_time(tmp_path):
+    from shared.config import StoreSettings
+
+    now = [100.0]
+    served = AuthStore(StoreSettings(kind="sqlite", data_dir=str(tmp_path)), cache_seconds=5, clock=lambda: now[0])
+    admin = AuthStore(StoreSettings(kind="sqlite", data_dir=str(tmp_path)))  # the CLI's: no cache
+    try:
+        tok = issue_token("lan", Role.WARD_STAFF, "W1", secret=SECRET, issuer=ISS, audience=AUD,
+                          ttl=dt.timedelta(hours=8), store=admin)
+        jti = jwt.decode(tok, options={"verify_signature": False})["jti"]
+        assert served.token_active(jti)
+        assert admin.revoke_token(jti)
+        now[0] += 4.9
+        assert served.token_active(jti)  # still within the cache time
+        now[0] += 0.2
+        assert not served.token_active(jti) and not admin.token_active(jti)
+    finally:
+        served.close()
+        admin.close()
