@@ -128,7 +128,7 @@ def _created_once(create: Any, attempts: int = 3) -> None:
 class TrackedStore:
     """A read-model database with per-source tracking of the last applied position."""
 
-    def __init__(self, settings: StoreSettings, service: str, name: str = "views"):
+    def __init__(self, settings: StoreSettings, service: str, name: str = "views", pool_size: int = 4):
         self.postgres = settings.kind == "postgres"
         if self.postgres:
             ensure_database(settings, service)
@@ -138,8 +138,8 @@ class TrackedStore:
                 port=settings.pg_port,
                 user=settings.pg_user,
                 password=settings.pg_password,
-                pool_size=4,
-                max_overflow=4,
+                pool_size=pool_size,
+                max_overflow=pool_size,
                 pre_ping=True,
             )
             self.tracking: Any = PostgresTrackingRecorder(
