@@ -91,6 +91,15 @@ def cmd_relay(args: argparse.Namespace) -> int:
             os._exit(70)
     relay = OutboxRelay(EnvelopeReader(args.source, app, translate), Publisher(settings.amqp_uri, args.source),
                         TrackedStore(settings.store, args.source, name="relay"), after_publish=after_publish)
+    metrics_at = (config.get("CHIBO") or {}).get("relay_ops_address")
+    if metrics_at:  # the relay's own operator port: /metrics (backlog, position, events published)
+        from prometheus_client import start_http_server
+
+        host, port = str(metrics_at).rsplit(":", 1)
+        try:
+            start_http_server(int(port), addr=host)
+        except OSError as exc:  # a standby beside the active relay on one host: serve without metrics
+            print(f"relay {args.source}: no metrics on {metrics_at}: {exc}", flush=True)
     stop = _stop_on_signal()
     print(f"relay {args.source}: waiting for the single-active lock", flush=True)
     with relay_lock(settings.store, args.source, stop) as held:

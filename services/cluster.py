@@ -28,7 +28,8 @@ class Cluster:
     db_prefix: str = "chibo"
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: {"members": 8001, "meetings": 8002, "reporting": 8003})
-    ops_ports: dict[str, int] = field(default_factory=lambda: {"members": 9001, "meetings": 9002, "reporting": 9003})
+    ops_ports: dict[str, int] = field(default_factory=lambda: {"members": 9001, "meetings": 9002, "reporting": 9003,
+                                                              "relay-members": 9011, "relay-meetings": 9012})
     # The services' JWT secret: the environment's CHIBO_JWT_SECRET, or one made for this cluster's life.
     jwt_secret: str = field(default_factory=lambda: os.environ.get("CHIBO_JWT_SECRET") or secrets.token_urlsafe(48))
     log_dir: Path = ROOT / "var" / "cluster"
@@ -41,6 +42,7 @@ class Cluster:
 
     @property
     def ops_urls(self) -> dict[str, str]:
+        """Operator ports: each service's (health, metrics) and each relay's (`relay-<source>`: /metrics)."""
         return {s: f"http://{self.host}:{p}" for s, p in self.ops_ports.items()}
 
     @property
@@ -61,6 +63,8 @@ class Cluster:
             "MEMBERS_OPS": f"{self.host}:{self.ops_ports['members']}",
             "MEETINGS_OPS": f"{self.host}:{self.ops_ports['meetings']}",
             "REPORTING_OPS": f"{self.host}:{self.ops_ports['reporting']}",
+            "MEMBERS_RELAY_OPS": f"{self.host}:{self.ops_ports['relay-members']}",
+            "MEETINGS_RELAY_OPS": f"{self.host}:{self.ops_ports['relay-meetings']}",
             "CHIBO_JWT_SECRET": self.jwt_secret,
             "CHIBO_MEMBERS_URL": f"{self.urls['members']}/members",
             "CHIBO_MEETINGS_URL": f"{self.urls['meetings']}/meetings",

@@ -101,9 +101,31 @@ def test_every_scrape_target_is_an_operator_port_of_the_compose_file():
         targets = [t for sc in job.get("static_configs", []) for t in sc["targets"]] + [
             f"{name}:{sd['port']}" for sd in job.get("dns_sd_configs", []) for name in sd["names"]]
         assert targets == [f"{service}:{port}"], targets
-    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
-    for port in (9001, 9002, 9003):
-        assert f'"{port}"' in compose
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    for job in config["scrape_configs"]:  # every target: a compose service exposing that port to the network
+        targets = [t for sc in job.get("static_configs", []) for t in sc["targets"]] + [
+            f"{name}:{sd['port']}" for sd in job.get("dns_sd_configs", []) for name in sd["names"]]
+        for target in targets:
+            host, port = target.rsplit(":", 1)
+            assert port in [str(p) for p in compose[host].get("expose", [])], f"{job['job_name']}: {target}"
+    assert "rabbitmq_prometheus" in (ROOT / "deploy" / "rabbitmq" / "enabled_plugins").read_text()
+
+
+def test_prometheus_and_grafana_run_in_compose_with_these_files():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    prometheus, grafana = compose["prometheus"], compose["grafana"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert {s for s, c in prometheus["depends_on"].items() if c["condition"] == "service_healthy"} >= {
+        "members", "meetings", "reporting"}
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana["volumes"]
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    for service in (prometheus, grafana):
+        assert service["healthcheck"]["test"][0] == "CMD"
+    relays = {name: compose[name]["environment"] for name in ("relay-members", "relay-meetings")}
+    assert relays["relay-members"]["MEMBERS_RELAY_OPS"] == "0.0.0.0:9011"
+    assert relays["relay-meetings"]["MEETINGS_RELAY_OPS"] == "0.0.0.0:9012"
 
 
 def test_every_dashboard_expression_parses_and_names_real_metrics(tmp_path):
