@@ -96,6 +96,23 @@ class Cluster:
         """A token for `user` holding `role` in `unit_id`, signed with the cluster's secret."""
         return user_token(self.store, AuthSettings(self.jwt_secret, "chibo", "chibo-api"), user, role, unit_id)
 
+    def replica(self, service: str, name: str, http_port: int, ops_port: int) -> subprocess.Popen[bytes]:
+        """Another process of `service` (`chibo run`), on its own ports: a replica behind the same queues
+        (single active consumer: it stands by until the active one goes) and the same databases."""
+        key = service.upper()
+        self.ports[name], self.ops_ports[name] = http_port, ops_port
+        return self.spawn(name, "run", service, **{f"{key}_HTTP": f"{self.host}:{http_port}",
+                                                   f"{key}_OPS": f"{self.host}:{ops_port}"})
+
+    def standby_relay(self, source: str, name: str, ops_port: int) -> subprocess.Popen[bytes]:
+        """Another `chibo relay <source>`: it waits on the source's lock and takes over when the active one dies."""
+        self.ops_ports[name] = ops_port
+        return self.spawn(name, "relay", source, **{f"{source.upper()}_RELAY_OPS": f"{self.host}:{ops_port}"})
+
+    def log(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
     def client(self, key: str | None = None, **kwargs: object) -> ChiboClient:
         """A client of the cluster: with `key` (a token or an API key), or a new machine key."""
         return ChiboClient(self.urls, token=key or machine_key(self.store, "cluster-client"),  # type: ignore[arg-type]
