@@ -58,8 +58,9 @@ def test_standby_relay_and_reporting_replica_take_over_with_nothing_lost(new_clu
     survivor.session.headers.update(client.session.headers)  # the same machine key
 
     more = small_ward(client, "FP")  # members events: only the standby relay can publish them now
-    second = hold_meetings(client, more["cells"], months=2)
     wait_for(lambda: "relay members: active" in cluster.log("relay-members-2"), timeout=60, what="relay fail-over")
+    wait_for(lambda: client.pending("meetings", ("members",)) == 0, timeout=60, what="the new cells reach meetings")
+    second = hold_meetings(client, more["cells"], months=2)
     wait_for(lambda: survivor.pending("reporting", ("members", "meetings")) == 0, timeout=120,
              what="the standby reporting replica caught up")
 
