@@ -30,8 +30,8 @@ from shared import metrics, topology
 from shared.config import ChiboSettings, settings_from
 from shared.consumer import Project, TrackedApplier, http_fetch_range, is_transient
 from shared.contracts import ContractError, parse_event
-from shared.relay import EnvelopeReader, OutboxRelay, Publisher, Translate, relay_lock
 from shared.pii import key_settings
+from shared.relay import EnvelopeReader, OutboxRelay, Publisher, Translate, relay_lock
 from shared.stores import TrackedStore, event_store_env
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,8 @@ class MembersApplication(ChiboApplication):
     name = "members"
     # Sealed in the store with the member's own key (shared/pii.py); the published MemberAdmitted carries the
     # sealed name, and the date of birth is never published.
-    personal_fields: ClassVar[Mapping[str, Mapping[str, str]]] = {"Member.Admitted": {"full_name": "originator_id", "born_on": "originator_id"}}
+    personal_fields: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        "Member.Admitted": {"full_name": "originator_id", "born_on": "originator_id"}}
 
     def __init__(self, env: dict[str, str] | None = None, today: Callable[[], dt.date] = dt.date.today,
                  views_store: TrackedStore | None = None):
