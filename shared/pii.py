@@ -126,7 +126,8 @@ class KeyRing:
         self.settings = settings
         self.keys = key_settings(settings)
         self._wrap = AESGCM(self.keys.master)
-        self._store = TrackedStore(settings, "keys", name="keys")
+        # One connection kept open (more on demand): every service process holds a key ring.
+        self._store = TrackedStore(settings, "keys", name="keys", pool_size=1, max_overflow=3)
         self._store.create_tables(_TABLES)
         self.ttl = ttl
         self._cache: dict[str, tuple[float, bytes | None]] = {}
@@ -316,10 +317,19 @@ def keyring(settings: StoreSettings) -> KeyRing:
     user hands it back with `release` when it stops, the last one closes it."""
     with _RINGS_LOCK:
         ring, users = _RINGS.get(settings) or (None, 0)
+        if ring is not None:
+            _RINGS[settings] = (ring, users + 1)
+            return ring
+    fresh: KeyRing | None = KeyRing(settings)  # outside the lock: opening it waits on the database
+    with _RINGS_LOCK:
+        ring, users = _RINGS.get(settings) or (None, 0)
         if ring is None:
-            ring = KeyRing(settings)
+            ring, fresh = fresh, None
         _RINGS[settings] = (ring, users + 1)
-        return ring
+    if fresh is not None:  # another user opened one meanwhile
+        fresh.close()
+    assert ring is not None
+    return ring
 
 
 def release(settings: StoreSettings) -> None:

@@ -132,7 +132,8 @@ class AlreadyApplied(Exception):
 class TrackedStore:
     """A read-model database with per-source tracking of the last applied position."""
 
-    def __init__(self, settings: StoreSettings, service: str, name: str = "views"):
+    def __init__(self, settings: StoreSettings, service: str, name: str = "views", pool_size: int = 4,
+                 max_overflow: int = 4):
         self.settings = settings
         self._ring: Any = None
         self.postgres = settings.kind == "postgres"
@@ -144,8 +145,8 @@ class TrackedStore:
                 port=settings.pg_port,
                 user=settings.pg_user,
                 password=settings.pg_password,
-                pool_size=4,
-                max_overflow=4,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
                 pre_ping=True,
             )
             self.tracking: Any = PostgresTrackingRecorder(

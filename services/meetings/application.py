@@ -287,6 +287,13 @@ class MeetingsApplication(ChiboApplication):
         opened.args = (f"{exc.field}: {opened.message}",)
         return opened
 
+    def reveal_roster(self, roster: dict[str, Any]) -> dict[str, Any]:
+        """The replica's roster of a cell (GET /meetings/cells/<id>/roster) with the names opened, by name."""
+        out = self.reveal(roster)
+        for part in ("members", "temporary_participants"):
+            out[part] = sorted(out[part], key=lambda e: (e["full_name"], e["member_id"]))
+        return out
+
     def meeting(self, meeting_id: uuid.UUID) -> dict[str, Any]:
         view = self.reveal(meeting_view(self.get_meeting(meeting_id)))
         for part in ("roster", "temporary_participants", "summoned"):  # by name, as the replica gave them

@@ -124,9 +124,12 @@ class Queries:
                                                         f"không phải {figure!r}")
         facts = rollup.collect(self.sql, self.tree, period, mode, self.today)
         mine = facts.where(lambda f: rollup.under(unit)(f) and (block is None or f.block == block))
+        items = self._reveal(drill.items(mine, self.tree, figure))
+        if figure == "flagged_members":  # by name once the names are opened
+            items.sort(key=lambda m: (m["year"], m["full_name"], m["member_id"]))
         return {"unit": _unit_json(self.tree, unit, min(period.last, self.today)), "period": period.as_json(),
                 "tree": mode, "block": block, "figure": figure, "value": rollup.figures(mine).get(figure),
-                **page_of(args, drill.items(mine, self.tree, figure))}
+                **page_of(args, items)}
 
     def cell_months(self, args: Args) -> dict[str, Any]:
         this_month = self.today.strftime("%Y-%m")

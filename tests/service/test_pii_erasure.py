@@ -70,6 +70,18 @@ def absent_three_times(client, result) -> str:
     return guest
 
 
+def replica_names(client, result) -> dict[str, str]:
+    """member id -> name, from the meetings service's roster replica (GET /meetings/cells/<id>/roster)."""
+    return {m["member_id"]: m["full_name"] for cell in result.cell_ids.values()
+            for m in client.get("meetings", f"/cells/{cell}/roster", date=f"{YEAR}-12-01")["members"]}
+
+
+def drilled_names(client, ward) -> dict[str, str]:
+    items = client.get("reporting", "/compliance/drill", unit=ward, period=str(YEAR), figure="flagged_members",
+                       page_size=1000)["items"]
+    return {m["member_id"]: m["full_name"] for m in items}
+
+
 def test_erasing_a_member_makes_their_name_unreadable_everywhere_and_keeps_the_figures(platform, tmp_path):
     data_dir = tmp_path / "var"
     client = ChiboClient.single(platform.base_url)
@@ -97,6 +109,9 @@ def test_erasing_a_member_makes_their_name_unreadable_everywhere_and_keeps_the_f
     xlsx, csv = exports(client, ward)
     assert name in xlsx and name in csv and other in xlsx and other in csv
     rollup_before = client.rollup(str(YEAR), ward)["figures"]
+    replica = replica_names(client, result)
+    assert replica[gone["member_id"]] == name and replica[kept["member_id"]] == other
+    assert drilled_names(client, ward)[gone["member_id"]] == name
     years_before = {m["member_id"]: {k: v for k, v in m.items() if k != "full_name"} for m in flagged}
     member_before = client.get("members", f"/members/{gone['member_id']}")
     meeting_id = next(m["meeting_id"] for m in client.get("reporting", f"/members/{gone['member_id']}",
@@ -125,6 +140,10 @@ def test_erasing_a_member_makes_their_name_unreadable_everywhere_and_keeps_the_f
     assert {m["member_id"]: {k: v for k, v in m.items() if k != "full_name"} for m in flagged_after} == years_before
     assert client.rollup(str(YEAR), ward)["figures"] == rollup_before
 
+    replica = replica_names(client, result)
+    assert replica[gone["member_id"]] == PLACEHOLDER and replica[kept["member_id"]] == other
+    drilled = drilled_names(client, ward)
+    assert drilled[gone["member_id"]] == PLACEHOLDER and drilled[kept["member_id"]] == other
     detail = client.get("reporting", f"/meetings/{meeting_id}")
     roster_names = {r["member_id"]: r["full_name"] for r in detail["roster"]}
     assert roster_names[gone["member_id"]] == PLACEHOLDER
