@@ -183,3 +183,22 @@ def test_the_members_store_seals_names_and_publishes_them_sealed(store_settings)
     finally:
         app.close()
         views.close()
+
+
+def test_a_refusal_naming_a_member_names_them_in_clear(sqlite_settings):
+    from services.meetings.application import MeetingsApplication
+    from shared.errors import Conflict, DomainError
+
+    app = MeetingsApplication(env=event_store_env(sqlite_settings, "meetings"))
+    try:
+        sealed = app.pii.seal(uuid.uuid4(), "full_name", NAME, context="1")
+        refused = Conflict("voters.0", f"{sealed} is a probationary member", rule="vote.probationary",
+                           vi=f"{sealed} là đảng viên dự bị")
+        opened = app.revealed(refused)
+        assert isinstance(opened, Conflict) and opened.status == 409 and opened.rule == "vote.probationary"
+        assert (opened.message, opened.vi) == (f"{NAME} is a probationary member", f"{NAME} là đảng viên dự bị")
+        assert str(opened) == f"voters.0: {NAME} is a probationary member"
+        plain = DomainError("date", "a meeting cannot be recorded as held in the future")
+        assert app.revealed(plain) is plain
+    finally:
+        app.close()
