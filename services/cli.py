@@ -117,17 +117,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import datetime as dt
     import shutil
 
-    from services.client import ChiboClient
     from services.demo import WARD_NAME, build_district, build_ward, format_summary, format_table
+    from services.demo_users import demo_users, format_users
     from services.reporting.compliance.wording import format_rollup
     from services.runner import EmbeddedPlatform, embedded_config
+    from shared.auth import Role, auth_settings
+    from shared.config import settings_from
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("nameko").setLevel(logging.ERROR)  # refused commands are answers, not news
     shutil.rmtree(args.data_dir, ignore_errors=True)
-    platform = EmbeddedPlatform(embedded_config(args.data_dir, port=args.port)).start()
+    config = embedded_config(args.data_dir, port=args.port, ops_port=args.ops_port)
+    platform = EmbeddedPlatform(config).start()
     try:
-        client = ChiboClient.single(platform.base_url, recorded_by="demo")
+        client = platform.client(platform.api_key("demo-loader"))  # a machine key: the sample data's loader
         year = args.year or dt.date.today().year - 1
         vi = args.lang == "vi"
         what = ("huyện mẫu" if vi else "the sample district") if args.scope == "district" else (
@@ -138,10 +141,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
             district = build_district(client, year, seed=args.seed)
             result, top = district.ward, district.district_id
             commands, events, seconds = district.commands, district.events, district.seconds
+            above = {Role.DISTRICT_STAFF: (top, "Huyện ủy Mê Linh (mẫu)"),
+                     Role.CITY_STAFF: (district.city_id, "Thành ủy Hà Nội")}
         else:
             result = build_ward(client, year, seed=args.seed)
             top = result.ward_id
             commands, events, seconds = result.commands, result.events, result.seconds
+            above = {Role.CITY_STAFF: (None, "toàn thành phố" if vi else "the whole city")}
+        first_cell = next(iter(result.cell_ids.items()))
+        users = demo_users(settings_from(config).store, auth_settings(config, embedded=True), {
+            Role.CELL_SECRETARY: (first_cell[1], first_cell[0]), Role.WARD_STAFF: (result.ward_id, WARD_NAME),
+            **above, Role.AUDITOR: (None, "toàn thành phố" if vi else "the whole city"),
+            Role.OPERATOR: (None, "toàn thành phố" if vi else "the whole city")})
         ward_rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
         print()
         print(format_table(ward_rows, WARD_NAME, year, lang=args.lang))  # one base organisation, month by month
@@ -159,6 +170,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"{seconds:.1f}s ({rate:.0f} events/s end to end, embedded)")
         print()
         print(format_summary(result.story, platform.base_url, lang=args.lang))
+        print()
+        print(format_users(users, platform.base_url, lang=args.lang))
+        print(f"Sức khỏe và số đo (cổng vận hành): {platform.ops_url}/reporting/health, .../metrics" if vi
+              else f"Health and metrics (operator port): {platform.ops_url}/reporting/health, .../metrics")
         if args.no_serve:
             return 0
         url = f"{platform.base_url}/reporting/compliance/rollup?unit={top}&period={year}"
@@ -183,7 +198,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     try:
         if args.demo:
             year = dt.date.today().year - 1
-            client = cluster.client(recorded_by="demo")
+            client = cluster.client()
             result = build_ward(client, year, ward_code=f"TG{dt.datetime.now():%H%M%S}")
             rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
             print(format_table(rows, "Đảng bộ phường Tân Giang", year))
@@ -242,7 +257,11 @@ def cmd_import_register(args: argparse.Namespace) -> int:
     from services.client import ApiError, ChiboClient
 
     path = Path(args.file)
-    client = ChiboClient.single(args.url.rstrip("/"), recorded_by=args.recorded_by)
+    token = args.token or os.environ.get("CHIBO_TOKEN", "")
+    if not token:
+        print("chibo import-register: cần mã truy cập / a token is needed (--token or CHIBO_TOKEN)", file=sys.stderr)
+        return 2
+    client = ChiboClient.single(args.url.rstrip("/"), token=token)
     try:
         body = client.import_register(path.read_bytes(), ward=args.ward, apply=args.apply,
                                       skip_invalid=args.skip_invalid, filename=path.name, lang=args.lang)
@@ -275,8 +294,8 @@ def _instant_arg(raw: str) -> Any:
             f"không phải thời điểm ISO / not an ISO date-time (2025-07-01T08:00+07:00): {raw!r}") from None
 
 
-def _replay_settings(args: argparse.Namespace) -> Any:
-    """The reporting service's settings: its config.yml (distributed), or the embedded run's (`chibo demo`)."""
+def _replay_settings(args: argparse.Namespace) -> tuple[Any, dict]:
+    """The reporting service's settings and config: its config.yml (distributed), or the embedded run's."""
     import dataclasses
     from urllib.parse import urlsplit
 
@@ -284,11 +303,24 @@ def _replay_settings(args: argparse.Namespace) -> Any:
     from shared.config import settings_from
 
     if not args.embedded:
-        return settings_from(service_config("reporting") if args.config is None else _load(args.config))
+        config = service_config("reporting") if args.config is None else _load(args.config)
+        return settings_from(config), config
     url = args.url.rstrip("/")
     parts = urlsplit(url)
-    settings = settings_from(embedded_config(args.data_dir, host=parts.hostname or "127.0.0.1", port=parts.port or 80))
-    return dataclasses.replace(settings, sources={s: f"{url}/{s}" for s in WRITERS})
+    config = embedded_config(args.data_dir, host=parts.hostname or "127.0.0.1", port=parts.port or 80)
+    return dataclasses.replace(settings_from(config), sources={s: f"{url}/{s}" for s in WRITERS}), config
+
+
+def _replay_headers(args: argparse.Namespace, settings: Any, config: dict) -> Any:
+    """How the replay signs its reads of the notification logs: the operator's token (--token, CHIBO_TOKEN), or,
+    without one, the tool's own credential minted from the services' config (whoever runs it holds that
+    secret and the databases already)."""
+    from shared.auth import AuthStore, ServiceCredential, auth_settings
+
+    token = args.token or os.environ.get("CHIBO_TOKEN", "")
+    if token:
+        return lambda: {"Authorization": f"Bearer {token}"}
+    return ServiceCredential("replay", auth_settings(config, embedded=args.embedded), AuthStore(settings.store)).header
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -298,6 +330,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import requests
 
     from services.reporting import replay
+    from shared.auth import AuthConfigError
     from shared.clock import VIETNAM
     from shared.stores import TrackedStore
 
@@ -318,17 +351,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return fail(f"--known-at {args.known_at} là thời điểm trong tương lai",
                     f"--known-at {args.known_at} is in the future")
     try:
-        settings = _replay_settings(args)
+        settings, config = _replay_settings(args)
+        headers = _replay_headers(args, settings, config)
         progress = not args.no_progress
         if args.as_of is None and known_at is None:
-            verification = replay.verify(settings, target=args.target or "reporting_replay", progress=progress)
+            verification = replay.verify(settings, target=args.target or "reporting_replay", progress=progress,
+                                         headers=headers)
             for line in replay.iter_lines(verification, args.lang):
                 print(line)
             return 0 if verification.ok else 1
         day = args.as_of or known_at.astimezone(VIETNAM).date()
         target = args.target or (f"reporting_asof_{day:%Y%m%d}" if args.as_of is not None
                                  else f"reporting_known_{known_at.astimezone(VIETNAM):%Y%m%d%H%M}")
-        result = replay.rebuild(settings, target=target, as_of=args.as_of, known_at=known_at, progress=progress)
+        result = replay.rebuild(settings, target=target, as_of=args.as_of, known_at=known_at, progress=progress,
+                                headers=headers)
         store = TrackedStore(settings.store, target)
         try:
             print(replay.report_as_of(store, day, args.lang))
@@ -339,6 +375,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 0
     except replay.ReplayError as exc:
         return fail(exc.message_in("vi"), exc.message_in("en"))
+    except AuthConfigError as exc:
+        return fail(str(exc), str(exc))
     except requests.RequestException as exc:
         url = exc.request.url if exc.request is not None else ""
         what = f"HTTP {exc.response.status_code}" if exc.response is not None else type(exc).__name__
@@ -547,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(scope="district")
     p.add_argument("--no-serve", action="store_true", help="exit after printing the tables")
     p.add_argument("--port", type=int, default=int(os.environ.get("CHIBO_PORT", "8000")))
+    p.add_argument("--ops-port", type=int, default=int(os.environ.get("CHIBO_OPS_PORT", "9000")),
+                   help="health and metrics (the operator port)")
     p.add_argument("--data-dir", default="var/demo", help="SQLite files (recreated on each demo)")
     p.add_argument("--year", type=int, default=None, help="year of meetings (default: last year)")
     p.add_argument("--seed", type=int, default=1)
@@ -575,7 +615,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", default=os.environ.get("CHIBO_URL", "http://127.0.0.1:8000"),
                    help="the members service (default: the embedded run)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
-    p.add_argument("--recorded-by", default=os.environ.get("USER", "import"), help="who records the import")
+    p.add_argument("--token", default="", help="your access token or API key (default: $CHIBO_TOKEN); the "
+                   "import is recorded in that user's name")
     p.set_defaults(func=cmd_import_register)
     p = sub.add_parser("replay", help="rebuild reporting from the sources' logs and compare it with the live store")
     p.add_argument("--config", default=None, help="reporting config (default: services/reporting/config.yml)")
@@ -591,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default="var/demo", help="with --embedded: the demo's data dir")
     p.add_argument("--url", default=os.environ.get("CHIBO_URL", "http://127.0.0.1:8000"),
                    help="with --embedded: the demo's address")
+    p.add_argument("--token", default="", help="an operator's token or API key for reading the sources' logs "
+                   "(default: $CHIBO_TOKEN, else the tool's own credential from the services' config)")
     p.set_defaults(func=cmd_replay)
     _add_auth_parsers(sub)
     _add_member_parsers(sub)

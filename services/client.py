@@ -15,24 +15,37 @@ class ApiError(RuntimeError):
         self.body = body
 
 
-class ChiboClient:
-    """Talks to each service at its base URL ({"members": "http://host:port", ...})."""
+SERVICES = ("members", "meetings", "reporting")
 
-    def __init__(self, urls: dict[str, str], recorded_by: str = "demo", timeout: float = 30.0):
+
+class ChiboClient:
+    """Talks to each service at its base URL ({"members": "http://host:port", ...}) with `token` (a JWT or an API
+    key: every event it records names that token's user), and to their operator ports (`ops_urls`: health and
+    metrics) when given."""
+
+    def __init__(self, urls: dict[str, str], token: str | None = None, ops_urls: dict[str, str] | None = None,
+                 timeout: float = 30.0):
         self.urls = urls
-        self.recorded_by = recorded_by
+        self.ops_urls = ops_urls or {}
         self.timeout = timeout
         self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     @classmethod
-    def single(cls, base_url: str, **kwargs: Any) -> ChiboClient:
-        return cls({s: base_url for s in ("members", "meetings", "reporting")}, **kwargs)
+    def single(cls, base_url: str, ops_url: str | None = None, **kwargs: Any) -> ChiboClient:
+        return cls({s: base_url for s in SERVICES}, ops_urls={s: ops_url for s in SERVICES} if ops_url else None,
+                   **kwargs)
+
+    def as_user(self, token: str) -> ChiboClient:
+        """The same services, with another user's token."""
+        return ChiboClient(self.urls, token=token, ops_urls=self.ops_urls, timeout=self.timeout)
 
     def post(self, service: str, path: str, body: dict[str, Any], key: str | None = None) -> Any:
         """POST a command; `key` is sent as its Idempotency-Key (a resubmitted form is recorded once)."""
         headers = {"Idempotency-Key": key} if key else None
-        r = self.session.post(f"{self.urls[service]}/{service}{path}",
-                              json={"recorded_by": self.recorded_by, **body}, headers=headers, timeout=self.timeout)
+        r = self.session.post(f"{self.urls[service]}/{service}{path}", json=body, headers=headers,
+                              timeout=self.timeout)
         return self._answer(r)
 
     def import_register(self, data: bytes, *, ward: str, apply: bool = False, skip_invalid: bool = False,
@@ -41,7 +54,7 @@ class ChiboClient:
         xlsx = data.startswith(b"PK") or filename.lower().endswith(".xlsx")
         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if xlsx else "text/csv"
         params = {"ward": ward, "dry_run": str(not apply).lower(), "skip_invalid": str(skip_invalid).lower(),
-                  "recorded_by": self.recorded_by, "lang": lang}
+                  "lang": lang}
         r = self.session.post(f"{self.urls['members']}/members/imports", params=params, data=data,
                               headers={"Content-Type": content_type},
                               timeout=max(self.timeout, 600.0))  # one transaction per admitted row
@@ -85,9 +98,23 @@ class ChiboClient:
         return self.get("reporting", "/compliance/rollup", period=period, **({"unit": unit} if unit else {}),
                         **params)
 
+    def ops(self, service: str, path: str, timeout: float | None = None) -> requests.Response:
+        """GET on the service's operator port (health, metrics)."""
+        if service not in self.ops_urls:
+            raise LookupError(f"no operator URL for {service} (ChiboClient(ops_urls=...))")
+        return requests.get(f"{self.ops_urls[service]}/{service}{path}", timeout=timeout or self.timeout)
+
+    def health(self, service: str) -> dict[str, Any]:
+        r = self.ops(service, "/health")
+        return self._answer(r)
+
+    def positions(self, consumer: str) -> dict[str, int]:
+        """The sources' positions `consumer` has applied (its health answer)."""
+        return self.health(consumer)["positions"]
+
     def pending(self, consumer: str, sources: tuple[str, ...]) -> int:
         """How many published events `consumer` has not applied yet (0: caught up), summed over sources."""
-        positions = self.get(consumer, "/health")["positions"]
+        positions = self.positions(consumer)
         behind = 0
         for source in sources:
             items = self.get(source, "/notifications", after=positions.get(source, 0), limit=1000)["items"]
@@ -110,7 +137,7 @@ class ChiboClient:
         for service in services:
             while True:
                 try:
-                    if self.session.get(f"{self.urls[service]}/{service}/health", timeout=2).status_code == 200:
+                    if self.ops(service, "/health", timeout=2).status_code == 200:
                         break
                 except requests.RequestException:
                     pass

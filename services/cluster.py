@@ -5,6 +5,7 @@ PostgreSQL. Used by `make cluster` and by the integration tests (same topology a
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.client import ChiboClient
-from services.runner import SERVICE_NAMES, WRITERS
+from services.runner import SERVICE_NAMES, WRITERS, machine_key, user_token
+from shared.auth import AuthSettings
+from shared.config import StoreSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +28,9 @@ class Cluster:
     db_prefix: str = "chibo"
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: {"members": 8001, "meetings": 8002, "reporting": 8003})
+    ops_ports: dict[str, int] = field(default_factory=lambda: {"members": 9001, "meetings": 9002, "reporting": 9003})
+    # The services' JWT secret: the environment's CHIBO_JWT_SECRET, or one made for this cluster's life.
+    jwt_secret: str = field(default_factory=lambda: os.environ.get("CHIBO_JWT_SECRET") or secrets.token_urlsafe(48))
     log_dir: Path = ROOT / "var" / "cluster"
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -32,6 +38,14 @@ class Cluster:
     @property
     def urls(self) -> dict[str, str]:
         return {s: f"http://{self.host}:{p}" for s, p in self.ports.items()}
+
+    @property
+    def ops_urls(self) -> dict[str, str]:
+        return {s: f"http://{self.host}:{p}" for s, p in self.ops_ports.items()}
+
+    @property
+    def store(self) -> StoreSettings:
+        return StoreSettings(kind="postgres", pg_db_prefix=self.db_prefix)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -44,6 +58,10 @@ class Cluster:
             "MEMBERS_HTTP": f"{self.host}:{self.ports['members']}",
             "MEETINGS_HTTP": f"{self.host}:{self.ports['meetings']}",
             "REPORTING_HTTP": f"{self.host}:{self.ports['reporting']}",
+            "MEMBERS_OPS": f"{self.host}:{self.ops_ports['members']}",
+            "MEETINGS_OPS": f"{self.host}:{self.ops_ports['meetings']}",
+            "REPORTING_OPS": f"{self.host}:{self.ops_ports['reporting']}",
+            "CHIBO_JWT_SECRET": self.jwt_secret,
             "CHIBO_MEMBERS_URL": f"{self.urls['members']}/members",
             "CHIBO_MEETINGS_URL": f"{self.urls['meetings']}/meetings",
             "PYTHONUNBUFFERED": "1",
@@ -69,11 +87,17 @@ class Cluster:
             self.spawn(service, "run", service)
         for source in relays:
             self.spawn(f"relay-{source}", "relay", source)
-        self.client().wait_healthy(timeout=timeout)
+        ChiboClient(self.urls, ops_urls=self.ops_urls).wait_healthy(timeout=timeout)
         return self
 
-    def client(self, **kwargs: object) -> ChiboClient:
-        return ChiboClient(self.urls, **kwargs)  # type: ignore[arg-type]
+    def sign_in(self, user: str, role: str, unit_id: str | None) -> str:
+        """A token for `user` holding `role` in `unit_id`, signed with the cluster's secret."""
+        return user_token(self.store, AuthSettings(self.jwt_secret, "chibo", "chibo-api"), user, role, unit_id)
+
+    def client(self, key: str | None = None, **kwargs: object) -> ChiboClient:
+        """A client of the cluster: with `key` (a token or an API key), or a new machine key."""
+        return ChiboClient(self.urls, token=key or machine_key(self.store, "cluster-client"),  # type: ignore[arg-type]
+                           ops_urls=self.ops_urls, **kwargs)
 
     def stop(self, name: str | None = None, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         names = [name] if name else list(self.processes)

@@ -12,7 +12,33 @@ from pathlib import Path
 from typing import Any
 
 from shared import topology
-from shared.config import load_config, service_config_path
+from shared.config import StoreSettings, load_config, service_config_path, settings_from
+
+
+def user_token(store: StoreSettings, auth: Any, user: str, role: str, unit_id: str | None,
+               hours: float = 8.0) -> str:
+    """A signed-in user's token (`chibo token issue` does the same), recorded in the auth store of `store`."""
+    import datetime as dt
+
+    from shared.auth import AuthStore, Role, issue_token
+
+    auth_store = AuthStore(store)
+    try:
+        return issue_token(user, Role(role), unit_id, secret=auth.secret, issuer=auth.issuer, audience=auth.audience,
+                           ttl=dt.timedelta(hours=hours), store=auth_store)
+    finally:
+        auth_store.close()
+
+
+def machine_key(store: StoreSettings, name: str) -> str:
+    """Create an API key with the machine role and all its scopes in the auth store of `store`; the key."""
+    from shared.auth import POLICY, AuthStore, Role, create_api_key
+
+    auth = AuthStore(store)
+    try:
+        return create_api_key(auth, name, POLICY[Role.SERVICE].actions, role=Role.SERVICE)[1]
+    finally:
+        auth.close()
 
 SERVICE_NAMES = ("members", "meetings", "reporting")
 WRITERS = ("members", "meetings")  # services with an event store, a relay and a notification API
@@ -38,7 +64,18 @@ def service_config(name: str, env: dict[str, str] | None = None) -> dict[str, An
     return load_config(service_config_path(name), env)
 
 
-def embedded_config(data_dir: str | Path = "var/embedded", host: str = "127.0.0.1", port: int = 8000) -> dict[str, Any]:
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def embedded_config(data_dir: str | Path = "var/embedded", host: str = "127.0.0.1", port: int = 8000,
+                    ops_port: int | None = None) -> dict[str, Any]:
+    """The embedded run's config: the API on `port`, health and metrics on `ops_port` (default: a free port;
+    `chibo demo` uses 9000), always on `host` (loopback by default)."""
     base = f"http://{host}:{port}"
     return {
         "AMQP_URI": "memory://chibo/",
@@ -51,6 +88,8 @@ def embedded_config(data_dir: str | Path = "var/embedded", host: str = "127.0.0.
             "relay": "embedded",
             "poll_interval": 0.05,
             "sources": {s: f"{base}/{s}" for s in WRITERS},
+            "embedded": True,  # the public demo secrets are accepted here only (shared/access.py is_embedded)
+            "ops_address": f"{host}:{ops_port or _free_port(host)}",
         },
     }
 
@@ -70,6 +109,28 @@ class EmbeddedPlatform:
     def base_url(self) -> str:
         host, port = self.config["WEB_SERVER_ADDRESS"].rsplit(":", 1)
         return f"http://{host}:{port}"
+
+    @property
+    def ops_url(self) -> str:
+        """Health and metrics (the operator port)."""
+        return f"http://{self.config['CHIBO']['ops_address']}"
+
+    def api_key(self, name: str = "embedded-client") -> str:
+        """A new machine client's API key (role service, every scope it may hold) in this run's auth store."""
+        return machine_key(settings_from(self.config).store, name)
+
+    def sign_in(self, user: str, role: str, unit_id: str | None) -> str:
+        """A token for `user` holding `role` in `unit_id` (signed with this run's secret)."""
+        from shared.auth import auth_settings
+
+        return user_token(settings_from(self.config).store, auth_settings(self.config, embedded=True), user, role,
+                          unit_id)
+
+    def client(self, key: str | None = None, **kwargs: Any) -> Any:
+        """A client of this run: with `key`, or a new machine key."""
+        from services.client import ChiboClient
+
+        return ChiboClient.single(self.base_url, token=key or self.api_key(), ops_url=self.ops_url, **kwargs)
 
     def start(self) -> EmbeddedPlatform:
         # Queues must exist before the relays publish: the in-memory transport drops unroutable messages.

@@ -21,8 +21,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -66,6 +67,7 @@ class Role(StrEnum):
     CITY_STAFF = "city_staff"  # cán bộ thành ủy
     AUDITOR = "auditor"  # kiểm tra viên
     OPERATOR = "operator"  # quản trị vận hành
+    SERVICE = "service"  # hệ thống: a machine client (API keys) and the services' own calls to each other
 
     @property
     def label_vi(self) -> str:
@@ -83,15 +85,20 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.CITY_STAFF: ("Cán bộ Thành ủy", "City staff"),
     Role.AUDITOR: ("Kiểm tra viên", "Auditor"),
     Role.OPERATOR: ("Quản trị vận hành", "Operator"),
+    Role.SERVICE: ("Hệ thống (máy)", "Machine client"),
 }
+# People hold these roles through tokens; SERVICE only through API keys and the services' own credentials.
+PERSON_ROLES = tuple(r for r in Role if r is not Role.SERVICE)
 
 # Every action a route may ask about. Anything else is refused (deny by default).
 ACTIONS = frozenset({
     "meetings:read", "meetings:write",
     "members:read", "members:write",
     "reports:read",
-    "events:read",  # the event logs and audit trails
+    "events:read",  # the audit trails: every event of a member, a meeting or a cell, with who recorded it
+    "feed:read",  # a service's notification log (gap filling, replay): every event it published
     "replay:run", "deadletters:manage",
+    "api:read",  # the OpenAPI documents
 })
 
 
@@ -101,14 +108,18 @@ class Grant:
     city_wide: bool  # False: only targets in the principal's own subtree
 
 
-_READ = frozenset({"meetings:read", "members:read", "reports:read"})
+_READ = frozenset({"meetings:read", "members:read", "reports:read", "api:read"})
 POLICY: dict[Role, Grant] = {
-    Role.CELL_SECRETARY: Grant(frozenset({"meetings:read", "meetings:write", "members:read"}), city_wide=False),
+    Role.CELL_SECRETARY: Grant(frozenset({"meetings:read", "meetings:write", "members:read", "api:read"}),
+                               city_wide=False),
     Role.WARD_STAFF: Grant(_READ | {"members:write"}, city_wide=False),
     Role.DISTRICT_STAFF: Grant(_READ, city_wide=False),
     Role.CITY_STAFF: Grant(_READ, city_wide=True),
-    Role.AUDITOR: Grant(frozenset({"events:read"}), city_wide=True),
-    Role.OPERATOR: Grant(frozenset({"replay:run", "deadletters:manage"}), city_wide=True),
+    Role.AUDITOR: Grant(frozenset({"events:read", "feed:read", "api:read"}), city_wide=True),
+    Role.OPERATOR: Grant(frozenset({"replay:run", "deadletters:manage", "feed:read", "api:read"}), city_wide=True),
+    # Loading a register or a year of meetings, and the consumers' gap filling: writes and reads everywhere, but
+    # neither replays nor the dead letters (an operator's), and only through a key an operator created.
+    Role.SERVICE: Grant(_READ | {"members:write", "meetings:write", "events:read", "feed:read"}, city_wide=True),
 }
 
 
@@ -150,12 +161,19 @@ def visible(principal: Principal, unit_path: Sequence[str] | None) -> bool:
     return bool(unit_path) and principal.unit_id is not None and principal.unit_id in unit_path
 
 
-def authorize(principal: Principal, action: str, *, unit_path: Sequence[str] | None = None) -> None:
-    """Allow `action` on the unit at `unit_path`, or raise Forbidden. The one place access is decided."""
+def permit(principal: Principal, action: str) -> None:
+    """Allow `action` somewhere (the role and the credential's scopes hold it), or raise Forbidden.
+
+    What every route checks before it runs; `authorize` adds the unit."""
     grant = POLICY.get(principal.role)
     if action not in ACTIONS or grant is None or action not in grant.actions or action not in principal.scopes:
         raise Forbidden(f"role {principal.role.value} may not {action}",
                         f"vai trò {principal.role.label_vi} không được phép {action}")
+
+
+def authorize(principal: Principal, action: str, *, unit_path: Sequence[str] | None = None) -> None:
+    """Allow `action` on the unit at `unit_path`, or raise Forbidden. The one place access is decided."""
+    permit(principal, action)
     if not visible(principal, unit_path):
         raise Forbidden(f"{action}: the unit is outside your organisation ({principal.unit_id})",
                         f"{action}: đơn vị nằm ngoài phạm vi tổ chức của bạn ({principal.unit_id})")
@@ -179,9 +197,28 @@ def _iso(moment: dt.datetime) -> str:
 class AuthStore:
     """Issued tokens' ids, revocations and API-key hashes, in the `auth` database (SQLite or PostgreSQL)."""
 
-    def __init__(self, settings: StoreSettings):
+    def __init__(self, settings: StoreSettings, cache_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic):
+        """`cache_seconds`: how long a serving process may reuse what it read of a token's revocation or a key's
+        row (a revocation then takes effect within that time; 0 reads the store on every request). A store read
+        costs a few milliseconds on PostgreSQL, more than everything else authentication does."""
         self._store = TrackedStore(settings, "auth", name="auth")
         self._store.create_tables(_TABLES)
+        self.cache_seconds, self._clock = cache_seconds, clock
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def _cached(self, kind: str, ident: str, read: Callable[[], Any]) -> Any:
+        if self.cache_seconds <= 0:
+            return read()
+        now = self._clock()
+        hit = self._cache.get((kind, ident))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = read()
+        if len(self._cache) >= 10_000:  # bounded: a flood of distinct credentials only costs reads
+            self._cache.clear()
+        self._cache[(kind, ident)] = (now + self.cache_seconds, value)
+        return value
 
     def record_token(self, jti: str, subject: str, role: Role, unit_id: str | None,
                      issued_at: dt.datetime, expires_at: dt.datetime) -> None:
@@ -192,9 +229,12 @@ class AuthStore:
 
     def token_active(self, jti: str) -> bool:
         """Issued here and not revoked."""
-        with self._store.read() as sql:
-            row = sql.execute("SELECT revoked_at FROM auth_tokens WHERE jti = ?", (jti,)).fetchone()
-        return row is not None and row["revoked_at"] is None
+        def read() -> bool:
+            with self._store.read() as sql:
+                row = sql.execute("SELECT revoked_at FROM auth_tokens WHERE jti = ?", (jti,)).fetchone()
+            return row is not None and row["revoked_at"] is None
+
+        return bool(self._cached("token", jti, read))
 
     def _revoke(self, table: str, column: str, ident: str, now: dt.datetime | None) -> bool:
         with self._store.write() as sql:
@@ -215,10 +255,13 @@ class AuthStore:
                          _iso(created_at)))
 
     def api_key(self, key_id: str) -> dict[str, Any] | None:
-        with self._store.read() as sql:
-            row = sql.execute("SELECT key_id, name, role, unit_id, scopes, salt, hash, revoked_at"
-                              " FROM auth_api_keys WHERE key_id = ?", (key_id,)).fetchone()
-        return dict(row) if row is not None else None
+        def read() -> dict[str, Any] | None:
+            with self._store.read() as sql:
+                row = sql.execute("SELECT key_id, name, role, unit_id, scopes, salt, hash, revoked_at"
+                                  " FROM auth_api_keys WHERE key_id = ?", (key_id,)).fetchone()
+            return dict(row) if row is not None else None
+
+        return self._cached("key", key_id, read)
 
     def revoke_api_key(self, key_id: str, now: dt.datetime | None = None) -> bool:
         return self._revoke("auth_api_keys", "key_id", key_id, now)
@@ -231,8 +274,15 @@ class AuthStore:
 
 
 def issue_token(subject: str, role: Role, unit_id: str | None, *, secret: str, issuer: str, audience: str,
-                ttl: dt.timedelta, store: AuthStore | None = None, now: dt.datetime | None = None) -> str:
-    """A signed token for `subject` holding `role` in `unit_id`; recorded in `store` (so it can be revoked)."""
+                ttl: dt.timedelta, store: AuthStore | None = None, now: dt.datetime | None = None,
+                machine: bool = False) -> str:
+    """A signed token for `subject` holding `role` in `unit_id`; recorded in `store` (so it can be revoked).
+
+    The machine role only with `machine=True` (a service's own credential, `ServiceCredential`): a person's
+    token never carries it."""
+    if role is Role.SERVICE and not machine:
+        raise ValueError("vai trò service chỉ dành cho khóa API / the service role is for API keys "
+                         "(chibo apikey create --role service), not for a person's token")
     _check_unit(role, unit_id)
     issued = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     expires = issued + ttl
@@ -345,6 +395,38 @@ def verify_api_key(presented: str, *, store: AuthStore) -> Principal:
         raise Unauthenticated("the API key has been revoked", "khóa API đã bị thu hồi")
     return Principal(subject=f"apikey:{row['name']}", role=Role(row["role"]), unit_id=row["unit_id"],
                      scopes=frozenset(row["scopes"].split()), token_id=key_id)
+
+
+class ServiceCredential:
+    """A service's own bearer token for its calls to the other services (a consumer's gap filling).
+
+    Minted with the shared secret, recorded in the auth store like any token (so it can be revoked and is
+    visible), `ttl` long, renewed when half of it has passed. Identity comes from this signed token, never
+    from nameko's unsigned context headers."""
+
+    def __init__(self, service: str, settings: AuthSettings, store: AuthStore,
+                 ttl: dt.timedelta = dt.timedelta(hours=1)):
+        self.subject = f"service:{service}"
+        self.settings, self.store, self.ttl = settings, store, ttl
+        self._token: str | None = None
+        self._renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def header(self) -> dict[str, str]:
+        now = dt.datetime.now(dt.UTC)
+        if self._token is None or now >= self._renew_at:
+            self._token = issue_token(self.subject, Role.SERVICE, None, secret=self.settings.secret,
+                                      issuer=self.settings.issuer, audience=self.settings.audience, ttl=self.ttl,
+                                      store=self.store, now=now, machine=True)
+            self._renew_at = now + self.ttl / 2
+        return {"Authorization": f"Bearer {self._token}"}
+
+
+def verify_credential(presented: str, *, settings: AuthSettings, store: AuthStore) -> Principal:
+    """The principal behind an `Authorization: Bearer ...` value: an API key (`chibo_...`) or a token."""
+    if presented.startswith(API_KEY_PREFIX + "_"):
+        return verify_api_key(presented, store=store)
+    return verify_token(presented, secret=settings.secret, issuer=settings.issuer, audience=settings.audience,
+                        store=store)
 
 
 # --- settings --------------------------------------------------------------------------------------

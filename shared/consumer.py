@@ -164,8 +164,10 @@ class TrackedApplier:
         metrics.CONSUMER_EVENTS.labels(self.consumer, source, outcome).inc()
 
 
-def http_fetch_range(sources: dict[str, str], page_size: int = 500, timeout: float = 10.0) -> FetchRange:
-    """Gap filling over HTTP: GET <source url>/notifications?after=N&limit=M."""
+def http_fetch_range(sources: dict[str, str], page_size: int = 500, timeout: float = 10.0,
+                     headers: Callable[[], dict[str, str]] = dict) -> FetchRange:
+    """Gap filling over HTTP: GET <source url>/notifications?after=N&limit=M, with `headers()` (the consuming
+    service's own credential, shared/auth.py ServiceCredential)."""
 
     def fetch(source: str, after: int, before: int) -> Iterable[dict[str, Any]]:
         base = sources.get(source)
@@ -173,7 +175,8 @@ def http_fetch_range(sources: dict[str, str], page_size: int = 500, timeout: flo
             raise LookupError(f"no URL configured for source {source!r} (CHIBO.sources)")
         while after < before - 1:
             response = requests.get(
-                f"{base}/notifications", params={"after": after, "limit": page_size}, timeout=timeout
+                f"{base}/notifications", params={"after": after, "limit": page_size}, timeout=timeout,
+                headers=headers(),
             )
             response.raise_for_status()
             items = response.json()["items"]

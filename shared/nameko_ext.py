@@ -27,6 +27,7 @@ from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer, QueueConsumer
 
 from shared import metrics, topology
+from shared.access import OwnCredential
 from shared.config import ChiboSettings, settings_from
 from shared.consumer import Project, TrackedApplier, http_fetch_range, is_transient
 from shared.contracts import ContractError, parse_event
@@ -203,7 +204,11 @@ class Application(DependencyProvider):
 
 
 class TrackedViews(DependencyProvider):
-    """Provides the read models; `apply(envelope, payload)` is the tracked, exactly-once apply."""
+    """Provides the read models; `apply(envelope, payload)` is the tracked, exactly-once apply.
+
+    Gap filling reads the sources' notification logs with the service's own credential (`OwnCredential`)."""
+
+    credential = OwnCredential()
 
     def __init__(self, ddl: Sequence[str], project: Project):
         self.ddl = ddl
@@ -222,7 +227,7 @@ class TrackedViews(DependencyProvider):
             consumer,
             self.store,
             self.project,
-            fetch_range=http_fetch_range(settings.sources),
+            fetch_range=http_fetch_range(settings.sources, headers=self.credential.header),
             dead_letter=lambda body, reason: publishers[body["source"]](body, reason),
             max_tries=settings.max_tries,
         )

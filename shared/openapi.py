@@ -46,10 +46,15 @@ def _path(url: str) -> tuple[str, list[dict[str, Any]]]:
     return _PARAM.sub(r"{\2}", url), params
 
 
-def document(service_cls: type, title: str, version: str = "1") -> dict[str, Any]:
+def document(service_cls: type, title: str, version: str = "1", ops: bool = False) -> dict[str, Any]:
+    """The public port's routes (each needing a bearer token and naming its action), or with `ops` the
+    operator port's (health, metrics: no authentication)."""
     components: dict[str, Any] = {"Error": ERROR}
     paths: dict[str, Any] = {}
     for entrypoint, fn in routes(service_cls):
+        action = getattr(entrypoint, "action", None)
+        if (action is None) != ops:
+            continue
         path, params = _path(entrypoint.url)
         operation: dict[str, Any] = {
             "operationId": f"{entrypoint.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
@@ -59,6 +64,12 @@ def document(service_cls: type, title: str, version: str = "1") -> dict[str, Any
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         }
+        if action is not None:
+            operation["security"] = [{"bearer": []}]
+            operation["x-chibo-action"] = action
+            operation["responses"]["401"] = {"description": "no valid token or API key"}
+            operation["responses"]["403"] = {"description": "the role, the key's scopes or the unit forbid it"}
+            operation["responses"]["429"] = {"description": "the credential's rate limit is spent (Retry-After)"}
         if params:
             operation["parameters"] = params
         model: type[BaseModel] | None = getattr(entrypoint, "body", None)
@@ -73,4 +84,7 @@ def document(service_cls: type, title: str, version: str = "1") -> dict[str, Any
             operation["summary"] = fn.__doc__.strip().splitlines()[0]
         paths.setdefault(path, {})[entrypoint.method.lower()] = operation
     return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
-            "components": {"schemas": components}}
+            "components": {"schemas": components, "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "a user's JWT (chibo token issue) or a machine client's API key "
+                               "(chibo apikey create)"}}}}

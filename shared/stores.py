@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -129,6 +130,19 @@ class AlreadyApplied(Exception):
     """The position was already recorded for this source: the event is a duplicate."""
 
 
+def _created_once(create: Any, attempts: int = 3) -> None:
+    """Run `create` (CREATE ... IF NOT EXISTS); retried when another process created the same table at the
+    same moment (PostgreSQL then refuses the loser's row in pg_type; a second try sees the table)."""
+    for attempt in range(attempts):
+        try:
+            create()
+            return
+        except (IntegrityError, psycopg.errors.UniqueViolation):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 class TrackedStore:
     """A read-model database with per-source tracking of the last applied position."""
 
@@ -155,12 +169,15 @@ class TrackedStore:
         else:
             self.datastore = SQLiteDatastore(str(settings.sqlite_path(service, name)), lock_timeout=10)
             self.tracking = SQLiteTrackingRecorder(self.datastore)
-        self.tracking.create_table()
+        _created_once(self.tracking.create_table)
 
     def create_tables(self, statements: Sequence[str]) -> None:
-        with self.write() as sql:
-            for statement in statements:
-                sql.execute(statement)
+        def create() -> None:
+            with self.write() as sql:
+                for statement in statements:
+                    sql.execute(statement)
+
+        _created_once(create)
 
     def position(self, source: str) -> int:
         """The last position of `source` applied here (0 when none)."""

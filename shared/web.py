@@ -28,9 +28,12 @@ from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
 from shared import i18n, metrics
+from shared.access import Authenticator, principal
+from shared.auth import ACTIONS, permit
 from shared.errors import DomainError
 from shared.idempotency import HEADER, CommandKey
 from shared.params import int_arg, uuid_arg
+from shared.ratelimit import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ _HUBS: dict[Any, _Hub] = {}
 
 
 class ProcessWebServer(WebServer):
+    """The public port (WEB_SERVER_ADDRESS): every route there requires authentication."""
+
     def start(self) -> None:
         hub = _HUBS.get(self.bind_addr)
         if hub is None:
@@ -114,6 +119,20 @@ class ProcessWebServer(WebServer):
     def kill(self) -> None:
         # On kill, entrypoints do not unregister: leave without waiting for them.
         self._leave_hub()
+
+
+class OpsWebServer(ProcessWebServer):
+    """The operator port (CHIBO.ops_address): health and metrics, unauthenticated, kept off the public network
+    (loopback in the embedded run, the cluster's internal network in a deployment)."""
+
+    @property
+    def bind_addr(self) -> Any:
+        from nameko.web.server import parse_address
+
+        address = (self.container.config.get("CHIBO") or {}).get("ops_address")
+        if not address:
+            raise ValueError("CHIBO.ops_address (the operator port for health and metrics) is not configured")
+        return parse_address(str(address))
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -147,19 +166,47 @@ def error_body(exc: BaseException, lang: str = i18n.DEFAULT) -> tuple[int, dict[
 
 
 class JsonHttp(HttpRequestHandler):
-    server = ProcessWebServer()
+    """A route of the public port. `action` (required: deny by default) is what the caller must be allowed to
+    do (shared/auth.py ACTIONS); the unit is checked by the service method (shared/access.py)."""
 
-    def __init__(self, method: str, url: str, body: type[BaseModel] | None = None, **kwargs: Any):
+    server = ProcessWebServer()
+    auth = Authenticator()
+
+    def __init__(self, method: str, url: str, body: type[BaseModel] | None = None, *, action: str | None,
+                 **kwargs: Any):
         # `body`: the request model, for the service's OpenAPI document (shared/openapi.py)
         self.body = body
+        if action is not None and action not in ACTIONS:
+            raise ValueError(f"{method} {url}: unknown action {action!r}")
+        self.action = action
         # Refusals are answers, not faults: nameko logs expected exceptions without a traceback.
         kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, BadRequest))
         super().__init__(method, url, **kwargs)
 
+    def _admit(self, request: Request) -> Response | None:
+        """Authenticate, throttle and check the action; None when the request may go on to the method."""
+        if self.action is None:
+            return None
+        try:
+            request.principal = self.auth.authenticate(request)
+            wait = self.auth.throttle(request.principal)
+            if wait:
+                vi = i18n.current.get() == "vi"
+                return json_response({"error": "rate_limited", "fields": [], "message": (
+                    "quá nhiều yêu cầu; hãy thử lại sau" if vi else "too many requests; retry later")}, 429,
+                    headers={"Retry-After": retry_after(wait)})
+            permit(request.principal, self.action)
+        except DomainError as exc:
+            response = self.response_from_exception(exc)
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="chibo"'
+            return response
+        return None
+
     def handle_request(self, request: Request) -> Response:
         started = time.perf_counter()
         i18n.current.set(i18n.negotiate(request.args.get("lang"), request.headers.get("Accept-Language")))
-        response = super().handle_request(request)
+        response = self._admit(request) or super().handle_request(request)
         service = self.container.service_name
         metrics.HTTP_REQUESTS.labels(service, self.url, f"{response.status_code // 100}xx").inc()
         metrics.HTTP_DURATION.labels(service, self.url).observe(time.perf_counter() - started)
@@ -183,6 +230,18 @@ class JsonHttp(HttpRequestHandler):
 
 
 http = JsonHttp.decorator
+
+
+class OpsHttp(JsonHttp):
+    """A route of the operator port: health and metrics, no authentication (the port is not public)."""
+
+    server = OpsWebServer()
+
+    def __init__(self, method: str, url: str, **kwargs: Any):
+        super().__init__(method, url, action=None, **kwargs)
+
+
+ops_http = OpsHttp.decorator
 
 
 MAX_JSON_BYTES = 1024 * 1024  # a command is a few kB; a whole meeting's attendance well under 100 kB
@@ -268,18 +327,22 @@ def idempotent(app: Any, request: Request, cmd: BaseModel | None, run: Callable[
 
 
 def command_response(app: Any, request: Request, model: type[BaseModel], command: Callable[..., Any],
-                     show: Callable[[Any], Any], *, after: Callable[[], None] | None = None, status: int = 200,
-                     **args: Any) -> Response:
-    """A command endpoint: parse and validate the body, run `command` once per idempotency key, answer `show`.
+                     show: Callable[[Any], Any], *, guard: Callable[[Any], None],
+                     after: Callable[[], None] | None = None, status: int = 200, **args: Any) -> Response:
+    """A command endpoint: parse and validate the body, check it, run `command` once per idempotency key,
+    answer `show`.
 
-    `command(**args, **body, by=, correlation_id=, key=)` records in one transaction and returns the aggregate
-    it changed; `after` runs once it is recorded (a relay nudge).
+    `guard(cmd)` authorizes the validated command (the units it touches, shared/access.py) and raises Forbidden;
+    `command(**args, **body, by=, correlation_id=, key=)` records in one transaction, with the authenticated
+    caller as the actor of its events, and returns the aggregate it changed; `after` runs once it is recorded
+    (a relay nudge).
     """
     cmd = parse_body(model, request)
+    guard(cmd)
+    actor = principal(request).subject
 
     def run(key: CommandKey | None) -> Any:
-        result = command(**args, **cmd.model_dump(exclude={"recorded_by"}), by=cmd.recorded_by,
-                         correlation_id=correlation_id(request), key=key)
+        result = command(**args, **cmd.model_dump(), by=actor, correlation_id=correlation_id(request), key=key)
         if after is not None:
             after()
         return result.id

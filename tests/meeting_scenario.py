@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from services.client import ChiboClient
@@ -16,7 +17,7 @@ DAY = dt.date(2026, 1, 10)
 def send(client: ChiboClient, path: str, body: dict[str, Any], status: int, key: str | None = None,
          service: str = "meetings") -> Any:
     headers = {"Idempotency-Key": key} if key else {}
-    r = client.session.post(f"{client.urls[service]}/{service}{path}", json={"recorded_by": "bí thư", **body},
+    r = client.session.post(f"{client.urls[service]}/{service}{path}", json=body,
                             headers=headers, timeout=client.timeout)
     assert r.status_code == status, (path, r.status_code, r.text)
     return r.json()
@@ -52,75 +53,87 @@ def ward_with_cells(client: ChiboClient) -> dict[str, Any]:
     return {"cell": cells[0]["id"], "other_cell": cells[1]["id"], "m": members, "other": other}
 
 
-def meeting_life(client: ChiboClient) -> dict[str, Any]:
-    """Schedule, hold, record, vote, close, correct; every refusal a 4xx naming the field and the rule."""
+SignIn = Callable[[str, str, str | None], str]  # (user, role, unit id) -> a token
+
+
+def meeting_life(client: ChiboClient, sign_in: SignIn) -> dict[str, Any]:
+    """Schedule, hold, record, vote, close, correct; every refusal a 4xx naming the field and the rule.
+
+    `client` (a machine key) sets up the ward; each cell's secretary, signed in with `sign_in`, runs its
+    meetings, and is refused (403) on the other cell's."""
     w = ward_with_cells(client)
     m, cell = w["m"], w["cell"]
+    sec = client.as_user(sign_in("bí thư", "cell_secretary", cell))
+    other_sec = client.as_user(sign_in("bí thư tổ 2", "cell_secretary", w["other_cell"]))
     base = {"cell_id": cell, "date": DAY.isoformat(), "start_time": "19:00", "place": "Nhà văn hóa"}
-    refused(client, "/meetings/schedule", base | {"kind": "thematic"}, "topic", "thematic.topic")
-    meeting = send(client, "/meetings/schedule", base, 201)
+    refused(sec, "/meetings/schedule", base | {"kind": "thematic"}, "topic", "thematic.topic")
+    meeting = send(sec, "/meetings/schedule", base, 201)
     mid = meeting["id"]
     assert meeting["status"] == "scheduled" and len(meeting["summoned"]) == 5
     url = f"/meetings/{mid}"
     hold = {"date": DAY.isoformat(), "start_time": "19:00", "end_time": "21:00", "chair_id": m[0],
             "minute_taker_id": m[1]}
     future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
-    refused(client, f"{url}/hold", hold | {"date": future}, "date", "date.not_future")
-    refused(client, f"{url}/hold", hold | {"end_time": "18:00"}, "end_time", "time.end_after_start")
-    held = send(client, f"{url}/hold", hold, 200)
+    refused(sec, f"{url}/hold", hold | {"date": future}, "date", "date.not_future")
+    refused(sec, f"{url}/hold", hold | {"end_time": "18:00"}, "end_time", "time.end_after_start")
+    held = send(sec, f"{url}/hold", hold, 200)
     assert held["status"] == "held" and {e["status"] for e in held["roster"]} == {"official", "probationary"}
 
-    refused(client, f"{url}/attendance", {"present": [w["other"]]}, "present.0", "attendance.roster")
+    refused(sec, f"{url}/attendance", {"present": [w["other"]]}, "present.0", "attendance.roster")
     attendance = {"present": [*m[:3], m[4]], "absent": [{"member_id": m[3], "excused": True, "reason": "ốm"}]}
-    first = send(client, f"{url}/attendance", attendance, 200, key="att-1")
-    again = send(client, f"{url}/attendance", attendance, 200, key="att-1")  # a resubmitted form: once
+    first = send(sec, f"{url}/attendance", attendance, 200, key="att-1")
+    again = send(sec, f"{url}/attendance", attendance, 200, key="att-1")  # a resubmitted form: once
     assert again == first and first["counts"]["present"] == 4
-    refused(client, f"{url}/attendance", {"present": [m[0]]}, "present.0", "attendance.once")
-    send(client, f"{url}/guests", {"guests": [{"guest_id": str(uuid.uuid4()), "full_name": "Đồng chí Đảng ủy viên"}]},
+    refused(sec, f"{url}/attendance", {"present": [m[0]]}, "present.0", "attendance.once")
+    send(sec, f"{url}/guests", {"guests": [{"guest_id": str(uuid.uuid4()), "full_name": "Đồng chí Đảng ủy viên"}]},
          200)
-    send(client, f"{url}/agenda-steps", {"steps": [{"step": "opening", "note": "thu đảng phí"},
+    send(sec, f"{url}/agenda-steps", {"steps": [{"step": "opening", "note": "thu đảng phí"},
                                                    {"step": "discussion"}]}, 200)
-    refused(client, f"{url}/agenda-steps", {"steps": [{"step": "news_and_policy"}]}, "step", "agenda.order")
-    send(client, f"{url}/speakers", {"speakers": [{"member_id": m[0], "gist": "Báo cáo <b>tình hình</b> tháng"}]},
+    refused(sec, f"{url}/agenda-steps", {"steps": [{"step": "news_and_policy"}]}, "step", "agenda.order")
+    send(sec, f"{url}/speakers", {"speakers": [{"member_id": m[0], "gist": "Báo cáo <b>tình hình</b> tháng"}]},
          200)
-    refusal = refused(client, f"{url}/resolutions", {"text": "NQ", "votes_for": 2, "votes_against": 0,
+    refusal = refused(sec, f"{url}/resolutions", {"text": "NQ", "votes_for": 2, "votes_against": 0,
                                                      "abstentions": 0, "voters": [m[0], m[4]]},
                       "voters.1", "vote.probationary")
     assert "Nguyễn Văn E" in refusal["message"]
-    refused(client, f"{url}/resolutions", {"text": "NQ", "votes_for": 1, "votes_against": 0, "abstentions": 0,
+    refused(sec, f"{url}/resolutions", {"text": "NQ", "votes_for": 1, "votes_against": 0, "abstentions": 0,
                                            "voters": [w["other"]]}, "voters.0", "vote.member")
-    voted = send(client, f"{url}/resolutions", {"text": "Vận động vệ sinh môi trường", "votes_for": 3,
+    voted = send(sec, f"{url}/resolutions", {"text": "Vận động vệ sinh môi trường", "votes_for": 3,
                                                 "votes_against": 0, "votes_abstain": 0, "voters": m[:3]}, 200)
     resolution = voted["resolutions"][0]
     assert resolution["adopted"] is True and resolution["voting_base"] == 4
-    send(client, f"{url}/dues", {"dues": [{"member_id": m[0], "month": "2026-01", "paid": True}]}, 200)
-    version = send(client, f"{url}/close", {}, 200)["version"]
-    refused(client, f"{url}/resolutions", {"text": "NQ", "votes_for": 1, "votes_against": 0, "abstentions": 0,
+    send(sec, f"{url}/dues", {"dues": [{"member_id": m[0], "month": "2026-01", "paid": True}]}, 200)
+    version = send(sec, f"{url}/close", {}, 200)["version"]
+    refused(sec, f"{url}/resolutions", {"text": "NQ", "votes_for": 1, "votes_against": 0, "abstentions": 0,
                                            "voters": [m[0]]}, "meeting_id", "meeting.closed")
-    corrected = send(client, f"{url}/corrections", {"path": "place", "value": "Hội trường UBND",
+    corrected = send(sec, f"{url}/corrections", {"path": "place", "value": "Hội trường UBND",
                                                     "reason": "ghi nhầm địa điểm", "expected_version": version},
                      200)
     assert corrected["place"] == "Hội trường UBND" and corrected["corrections"][0]["old_value"] == "Nhà văn hóa"
-    refused(client, f"{url}/corrections", {"path": "place", "value": "X", "reason": "y",
+    refused(sec, f"{url}/corrections", {"path": "place", "value": "X", "reason": "y",
                                            "expected_version": version}, "expected_version", None, status=409)
 
     # a later meeting reviews the resolution; another cell's meeting may not
-    later = send(client, "/meetings", {"cell_id": cell, "date": (DAY + dt.timedelta(days=31)).isoformat(),
+    later = send(sec, "/meetings", {"cell_id": cell, "date": (DAY + dt.timedelta(days=31)).isoformat(),
                                        "start_time": "19:00", "end_time": "20:30", "present": m,
                                        "agenda_steps": [{"step": "review_and_follow_up"}]}, 201)
-    send(client, f"/meetings/{later['id']}/reviews", {"resolution_id": resolution["resolution_id"],
+    send(sec, f"/meetings/{later['id']}/reviews", {"resolution_id": resolution["resolution_id"],
                                                        "outcome": "partly", "note": "còn 2 hộ"}, 200)
-    foreign = send(client, "/meetings", {"cell_id": w["other_cell"], "date": DAY.isoformat(), "start_time": "19:00",
-                                         "end_time": "21:00", "present": [w["other"]]}, 201)
-    refused(client, f"/meetings/{foreign['id']}/reviews", {"resolution_id": resolution["resolution_id"],
+    foreign_body = {"cell_id": w["other_cell"], "date": DAY.isoformat(), "start_time": "19:00", "end_time": "21:00",
+                    "present": [w["other"]]}
+    assert send(sec, "/meetings", foreign_body, 403)["fields"][0]["rule"] == "forbidden"  # not this secretary's cell
+    foreign = send(other_sec, "/meetings", foreign_body, 201)
+    assert send(sec, f"/meetings/{foreign['id']}/cancel", {"reason": "x"}, 403)["error"] == "rejected"
+    assert sec.session.get(f"{sec.urls['meetings']}/meetings/meetings/{foreign['id']}").status_code == 403
+    refused(other_sec, f"/meetings/{foreign['id']}/reviews", {"resolution_id": resolution["resolution_id"],
                                                            "outcome": "implemented"},
             "resolution_id", "review.same_cell")
-    cancelled = send(client, "/meetings/schedule", base | {"date": "2026-02-20"}, 201)
-    assert send(client, f"/meetings/{cancelled['id']}/cancel", {"reason": "bão"}, 200)["status"] == "cancelled"
+    cancelled = send(sec, "/meetings/schedule", base | {"date": "2026-02-20"}, 201)
+    assert send(sec, f"/meetings/{cancelled['id']}/cancel", {"reason": "bão"}, 200)["status"] == "cancelled"
 
     listed = client.get("meetings", f"/cells/{cell}/meetings", **{"from": "2026-01-01", "to": "2026-01-31"})
     assert [x["id"] for x in listed["meetings"]] == [mid]
-    history = client.get("meetings", f"/meetings/{mid}/history")["events"]
+    history = sec.get("meetings", f"/meetings/{mid}/history")["events"]
     assert history[-1]["type"] == "Corrected" and history[-1]["recorded_by"] == "bí thư"
     assert all(e["correlation_id"] for e in history)
 

@@ -48,3 +48,20 @@ def drain(amqp_uri: str, queue: Any) -> list[tuple[str, Any, dict[str, Any]]]:
             msg.ack()
         simple.close()
     return out
+
+
+def person_token(config: dict[str, Any], user: str, role: str, unit_id: str | None) -> str:
+    """A signed-in user's token for a run with `config` (recorded in its auth store, so it is accepted)."""
+    import datetime as dt
+
+    from shared.access import is_embedded
+    from shared.auth import AuthStore, Role, auth_settings, issue_token
+    from shared.config import settings_from
+
+    auth = auth_settings(config, embedded=is_embedded(config))
+    store = AuthStore(settings_from(config).store)
+    try:
+        return issue_token(user, Role(role), unit_id, secret=auth.secret, issuer=auth.issuer, audience=auth.audience,
+                           ttl=dt.timedelta(hours=1), store=store)
+    finally:
+        store.close()

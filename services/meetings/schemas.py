@@ -11,6 +11,9 @@ from shared.contracts.base import MeetingKind
 
 
 class Strict(BaseModel):
+    """A command's body. Who records it is not in the body: it is the authenticated caller (shared/access.py);
+    a body that names `recorded_by` is refused like any unknown field."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -42,7 +45,6 @@ class DuesEntry(Strict):
 
 
 class ScheduleMeeting(Strict):
-    recorded_by: str = Field(min_length=1, max_length=200)
     cell_id: uuid.UUID
     kind: MeetingKind = "regular"
     topic: str | None = Field(default=None, max_length=500)
@@ -68,7 +70,6 @@ class HoldMeeting(ScheduleMeeting):
 class MeetingCommand(Strict):
     """A command on an existing meeting; `expected_version` (optional) refuses it with 409 if the meeting moved on."""
 
-    recorded_by: str = Field(min_length=1, max_length=200)
     expected_version: int | None = Field(default=None, ge=1)
 
 

@@ -29,7 +29,9 @@ from services.meetings.schemas import (
     Speakers,
 )
 from shared import openapi
-from shared.errors import DomainError
+from shared.access import principal
+from shared.auth import authorize
+from shared.errors import DomainError, NotFound
 from shared.nameko_ext import Application, EmbeddedRelay, TrackedViews, tracked_consumer
 from shared.relay import EnvelopeReader
 from shared.web import (
@@ -38,8 +40,11 @@ from shared.web import (
     json_response,
     metrics_response,
     notifications_response,
+    ops_http,
     query_date,
 )
+
+READ, WRITE = "meetings:read", "meetings:write"
 
 
 class MeetingsService:
@@ -53,7 +58,7 @@ class MeetingsService:
     def on_members_event(self, envelope: Any, payload: Any) -> None:
         self.views.apply(envelope, payload)
 
-    @http("POST", "/meetings/meetings", body=HoldMeeting)
+    @http("POST", "/meetings/meetings", body=HoldMeeting, action=WRITE)
     def hold(self, request: Any) -> Any:
         """A held meeting in one form (facts and full attendance, optionally the rest of the minutes)."""
         return self._command(request, HoldMeeting, self.app.hold_meeting, with_roster=True, status=201)
@@ -61,75 +66,98 @@ class MeetingsService:
     def roster(self) -> roster.RosterReader:
         return roster.RosterReader(self.views.store)
 
-    @http("POST", "/meetings/meetings/schedule", body=ScheduleMeeting)
+    @http("POST", "/meetings/meetings/schedule", body=ScheduleMeeting, action=WRITE)
     def schedule(self, request: Any) -> Any:
         """Schedule a meeting and notify: the cell's members and its assigned supervisors are summoned."""
         return self._command(request, ScheduleMeeting, self.app.schedule_meeting, with_roster=True, status=201)
 
     def _command(self, request: Any, model: type[BaseModel], command: Callable[..., Any],
                  meeting_id: uuid.UUID | None = None, with_roster: bool = False, status: int = 200) -> Any:
-        """A meeting command; those that read who was in the cell get the roster replica."""
+        """A meeting command; those that read who was in the cell get the roster replica. The caller must be
+        allowed to write the meetings of the cell: the meeting's, or the body's `cell_id` for a new one."""
         args: dict[str, Any] = {"roster": self.roster()} if with_roster else {}
         if meeting_id is not None:
             args["meeting_id"] = meeting_id
-        return command_response(self.app, request, model, command, self.app.meeting, after=self.relay.nudge,
-                                status=status, **args)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/hold", body=HoldScheduled)
+        def guard(cmd: Any) -> None:
+            path = self._meeting_path(meeting_id) if meeting_id is not None else self._cell_path(cmd.cell_id)
+            authorize(principal(request), WRITE, unit_path=path)
+
+        return command_response(self.app, request, model, command, self.app.meeting, guard=guard,
+                                after=self.relay.nudge, status=status, **args)
+
+    def _cell_path(self, cell_id: uuid.UUID | str) -> list[str]:
+        """The cell's path in the tree now, from the roster replica; [] for a cell the replica does not know."""
+        cell = self.roster().unit(str(cell_id))
+        return list(cell.org_path) if cell is not None else []
+
+    def _meeting_path(self, meeting_id: uuid.UUID) -> list[str]:
+        try:
+            return self._cell_path(self.app.meeting(meeting_id)["cell_id"])
+        except NotFound:
+            return []
+
+    def _read(self, request: Any, path: list[str]) -> None:
+        authorize(principal(request), READ, unit_path=path)
+
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/hold", body=HoldScheduled, action=WRITE)
     def hold_scheduled(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, HoldScheduled, self.app.hold_scheduled, meeting_id, with_roster=True)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/attendance", body=Attendance)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/attendance", body=Attendance, action=WRITE)
     def attendance(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Attendance, self.app.record_attendance, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/guests", body=Guests)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/guests", body=Guests, action=WRITE)
     def guests(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Guests, self.app.record_guests, meeting_id, with_roster=True)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/agenda-steps", body=AgendaSteps)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/agenda-steps", body=AgendaSteps, action=WRITE)
     def agenda_steps(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, AgendaSteps, self.app.cover_steps, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/speakers", body=Speakers)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/speakers", body=Speakers, action=WRITE)
     def speakers(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Speakers, self.app.record_speakers, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/resolutions", body=Resolution)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/resolutions", body=Resolution, action=WRITE)
     def resolutions(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Resolution, self.app.vote, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/reviews", body=Review)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/reviews", body=Review, action=WRITE)
     def reviews(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Review, self.app.review, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/dues", body=Dues)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/dues", body=Dues, action=WRITE)
     def dues(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Dues, self.app.collect_dues, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/close", body=Close)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/close", body=Close, action=WRITE)
     def close_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Close, self.app.close_meeting, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/cancel", body=Cancel)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/cancel", body=Cancel, action=WRITE)
     def cancel_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Cancel, self.app.cancel, meeting_id)
 
-    @http("POST", "/meetings/meetings/<uuid:meeting_id>/corrections", body=Correction)
+    @http("POST", "/meetings/meetings/<uuid:meeting_id>/corrections", body=Correction, action=WRITE)
     def corrections(self, request: Any, meeting_id: uuid.UUID) -> Any:
         return self._command(request, Correction, self.app.correct, meeting_id)
 
-    @http("GET", "/meetings/meetings/<uuid:meeting_id>")
+    @http("GET", "/meetings/meetings/<uuid:meeting_id>", action=READ)
     def get_meeting(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        self._read(request, self._meeting_path(meeting_id))
         return self.app.meeting(meeting_id)
 
-    @http("GET", "/meetings/meetings/<uuid:meeting_id>/history")
+    @http("GET", "/meetings/meetings/<uuid:meeting_id>/history", action=READ)
     def history(self, request: Any, meeting_id: uuid.UUID) -> Any:
+        self._read(request, self._meeting_path(meeting_id))
         return {"meeting_id": str(meeting_id), "events": self.app.history(meeting_id)}
 
-    @http("GET", "/meetings/meetings/<uuid:meeting_id>/minutes")
+    @http("GET", "/meetings/meetings/<uuid:meeting_id>/minutes", action=READ)
     def minutes(self, request: Any, meeting_id: uuid.UUID) -> Any:
         """The minutes (biên bản) in Vietnamese: ?format=html (default) or docx."""
+        self._read(request, self._meeting_path(meeting_id))
         fmt = request.args.get("format", "html")
         if fmt not in ("html", "docx"):
             raise DomainError("format", "must be html or docx", rule="minutes.format", vi="phải là html hoặc docx")
@@ -145,13 +173,15 @@ class MeetingsService:
             "Content-Disposition": f'attachment; filename="bien-ban-{view["date"]}-{meeting_id}.docx"'},
             mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
-    @http("GET", "/meetings/cells/<uuid:cell_id>/meetings")
+    @http("GET", "/meetings/cells/<uuid:cell_id>/meetings", action=READ)
     def cell_meetings(self, request: Any, cell_id: uuid.UUID) -> Any:
+        self._read(request, self._cell_path(cell_id))
         start, end = query_date(request, "from"), query_date(request, "to")
         return {"cell_id": str(cell_id), "meetings": self.app.cell_meetings(cell_id, start, end)}
 
-    @http("GET", "/meetings/cells/<uuid:cell_id>/roster")
+    @http("GET", "/meetings/cells/<uuid:cell_id>/roster", action=READ)
     def get_roster(self, request: Any, cell_id: uuid.UUID) -> Any:
+        self._read(request, self._cell_path(cell_id))
         day = query_date(request, default=self.app.today())  # today in Việt Nam, as commands date things
         reader = self.roster()
         if reader.unit(str(cell_id)) is None:
@@ -163,20 +193,20 @@ class MeetingsService:
                 "temporary_participants": [m.__dict__ for m in reader.temporary_participants(str(cell_id), day)],
                 "supervisors": [s.__dict__ for s in reader.supervisors_on(str(cell_id), day)]})
 
-    @http("GET", "/meetings/notifications")
+    @http("GET", "/meetings/notifications", action="feed:read")
     def notifications(self, request: Any) -> Any:
         return notifications_response(EnvelopeReader(self.name, self.app, translate), request)
 
-    @http("GET", "/meetings/openapi.json")
+    @http("GET", "/meetings/openapi.json", action="api:read")
     def openapi(self, request: Any) -> Any:
         """This service's OpenAPI 3.1 document, generated from its routes and request models."""
         return openapi.document(type(self), title="chibo meetings")
 
-    @http("GET", "/meetings/health")
+    @ops_http("GET", "/meetings/health")
     def health(self, request: Any) -> Any:
         return json_response({"service": self.name, "status": "ok",
                               "positions": self.roster().position()})
 
-    @http("GET", "/meetings/metrics")
+    @ops_http("GET", "/meetings/metrics")
     def metrics(self, request: Any) -> Any:
         return metrics_response()

@@ -427,6 +427,19 @@ class MembersApplication(ChiboApplication):
                 found.born_on = dt.date.fromisoformat(born) if born else None
         return found
 
+    # --- reach: where a unit or a member sits, for access control ----------------------------------------
+
+    def unit_path(self, unit_id: uuid.UUID | None) -> list[str]:
+        """The unit's path from the root (ids), as the tree stands now; [] for an unknown unit (which only a
+        city-wide role may then be told is unknown)."""
+        unit = self._unit_or_none(unit_id) if unit_id is not None else None
+        return self._path(unit) if unit is not None else []
+
+    def member_path(self, member_id: uuid.UUID) -> list[str]:
+        """The path of the member's home cell now; [] for an unknown member."""
+        member = self.get_or_none(member_id)
+        return self._member_path(member) if isinstance(member, Member) else []
+
     # --- helpers --------------------------------------------------------------------------------------
 
     def _unit_or_none(self, unit_id: uuid.UUID) -> OrgUnit | None:

@@ -236,7 +236,7 @@ def _check_schema(plan: RowPlan, add: Callable[[str, str, str, str], None]) -> N
     if not plan.code or not plan.full_name:
         return
     try:
-        AdmitMember.model_validate({"recorded_by": "import", "code": plan.code, "full_name": plan.full_name,
+        AdmitMember.model_validate({"code": plan.code, "full_name": plan.full_name,
                                     "cell_id": uuid.UUID(int=0), "admitted_on": dt.date(2000, 1, 1)})
     except ValidationError as exc:
         for e in exc.errors():

@@ -3,10 +3,11 @@ flags) to `import_register`; the nameko route only delegates here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from services.members.application import MembersApplication
-from services.members.register_import import MAX_BYTES, import_register, too_large
+from services.members.register_import import MAX_BYTES, import_register, resolve_ward, too_large
 from services.members.register_sheet import ImportRefused
 from shared import i18n
 from shared.errors import DomainError
@@ -14,18 +15,18 @@ from shared.errors import DomainError
 # --- HTTP adapter (a werkzeug request; the nameko route only delegates here) ---------------------------
 
 
-def import_request(app: MembersApplication, request: Any, correlation_id: str,
-                   max_bytes: int = MAX_BYTES) -> tuple[int, dict[str, Any]]:
-    """POST /members/imports?ward=&dry_run=true|false&skip_invalid=false&recorded_by= with the file as the raw
-    body or as the multipart field `file`: (200, report), (422, refusal with the report), or a DomainError."""
+def import_request(app: MembersApplication, request: Any, correlation_id: str, *, by: str,
+                   guard: Callable[[Any], None], max_bytes: int = MAX_BYTES) -> tuple[int, dict[str, Any]]:
+    """POST /members/imports?ward=&dry_run=true|false&skip_invalid=false with the file as the raw body or as the
+    multipart field `file`: (200, report), (422, refusal with the report), or a DomainError.
+
+    `by` is the authenticated caller; `guard(ward)` refuses a ward outside the caller's reach (before the file
+    is read)."""
     # The route's worker greenthread does not share the HTTP thread's context: negotiate again here.
     lang = i18n.negotiate(request.args.get("lang"), request.headers.get("Accept-Language"))
     if (request.content_length or 0) > max_bytes:
         raise too_large(max_bytes)
-    by = (request.args.get("recorded_by") or request.headers.get("X-Recorded-By") or "").strip()
-    if not 1 <= len(by) <= 200:
-        raise DomainError("recorded_by", "is required (query parameter or X-Recorded-By header), 1 to 200 characters",
-                          rule="missing", vi="bắt buộc phải có (tham số recorded_by hoặc tiêu đề X-Recorded-By)")
+    guard(resolve_ward(app, request.args.get("ward")))
     dry_run = _flag(request, "dry_run", True)
     skip_invalid = _flag(request, "skip_invalid", False)
     filename = None

@@ -15,8 +15,10 @@ Note = Field(default="", max_length=2000)
 
 
 class Request(BaseModel):
+    """A command's body. Who records it is not in the body: it is the authenticated caller (shared/access.py);
+    a body that names `recorded_by` is refused like any unknown field."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    recorded_by: str = Field(min_length=1, max_length=200, description="who records this (until issue 7's auth)")
 
 
 class Change(Request):

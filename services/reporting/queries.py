@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.reporting import documents, exports
@@ -237,11 +237,12 @@ class Queries:
         return {column: value, "total": total, "page": page, "page_size": size,
                 "pages": max(1, math.ceil(total / size)), "items": self._reveal(items)}
 
-    def units(self, args: Args) -> dict[str, Any]:
+    def units(self, args: Args, keep: Callable[[str], bool] = lambda unit_id: True) -> dict[str, Any]:
+        """Every unit reporting knows (`?kind=`), of those `keep` lets through (the caller's reach)."""
         kind = args.get("kind") or None
         items = [_unit_json(self.tree, u.unit_id, self.today) | {
                     "created_on": u.created_on.isoformat(), "ended_on": u.ended_on.isoformat() if u.ended_on else None}
-                 for u in self.tree.units.values() if kind is None or u.kind == kind]
+                 for u in self.tree.units.values() if (kind is None or u.kind == kind) and keep(u.unit_id)]
         items.sort(key=lambda u: (u["kind"], u["code"]))
         return page_of(args, items)
 

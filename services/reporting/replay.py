@@ -205,11 +205,13 @@ def create_store(settings: StoreSettings, target: str) -> TrackedStore:
     return TrackedStore(settings, target)
 
 
-def http_last(sources: Mapping[str, str], timeout: float = 10.0) -> Callable[[str], int | None]:
+def http_last(sources: Mapping[str, str], timeout: float = 10.0,
+              headers: Callable[[], dict[str, str]] = dict) -> Callable[[str], int | None]:
     """A source's highest notification id (`last` of its notification API): the progress bar's total."""
 
     def last(source: str) -> int | None:
-        response = requests.get(f"{sources[source]}/notifications", params={"after": 0, "limit": 1}, timeout=timeout)
+        response = requests.get(f"{sources[source]}/notifications", params={"after": 0, "limit": 1}, timeout=timeout,
+                                headers=headers())
         response.raise_for_status()
         value = response.json().get("last")
         return None if value is None else int(value)
@@ -298,8 +300,10 @@ def rebuild(
     tables: Mapping[str, Sequence[str]] | None = None,
     sources: Sequence[str] = SOURCES,
     last: Callable[[str], int | None] | None = None,
+    headers: Callable[[], dict[str, str]] = dict,
 ) -> ReplayResult:
-    """Drop `target` and rebuild it from position 0 of each source's log (up to `upto[source]` when given).
+    """Drop `target` and rebuild it from position 0 of each source's log (up to `upto[source]` when given),
+    read with `headers()` (the operator's credential).
 
     Events left out by `as_of`/`known_at` still have their position recorded (in a transaction that writes
     nothing else): the store's positions then say how far each log was read, as the live store's do, and a
@@ -311,8 +315,8 @@ def rebuild(
         ddl = default.ddl if ddl is None else ddl
         project = default.project if project is None else project
         tables = default.tables if tables is None else tables
-    fetch = fetch_range or http_fetch_range(settings.sources)
-    total_of = last or (http_last(settings.sources) if fetch_range is None else (lambda source: None))
+    fetch = fetch_range or http_fetch_range(settings.sources, headers=headers)
+    total_of = last or (http_last(settings.sources, headers=headers) if fetch_range is None else (lambda source: None))
     keep = event_filter(as_of, known_at)
     counts = {"applied": 0, "skipped": 0}
     bar = _Progress(progress)
@@ -392,7 +396,8 @@ class Verification:
 def verify(settings: ChiboSettings, *, target: str = "reporting_replay", live: str = LIVE, progress: bool = True,
            fetch_range: FetchRange | None = None, ddl: Sequence[str] | None = None, project: Project | None = None,
            tables: Mapping[str, Sequence[str]] | None = None, sources: Sequence[str] = SOURCES,
-           last: Callable[[str], int | None] | None = None) -> Verification:
+           last: Callable[[str], int | None] | None = None,
+           headers: Callable[[], dict[str, str]] = dict) -> Verification:
     """Snapshot the live store, rebuild `target` up to exactly its positions, and compare table by table."""
     check_target(target)
     if not store_exists(settings.store, live):
@@ -405,7 +410,7 @@ def verify(settings: ChiboSettings, *, target: str = "reporting_replay", live: s
     finally:
         store.close()
     result = rebuild(settings, target=target, upto=live_snap.positions, progress=progress, fetch_range=fetch_range,
-                     ddl=ddl, project=project, tables=tables, sources=sources, last=last)
+                     ddl=ddl, project=project, tables=tables, sources=sources, last=last, headers=headers)
     replay_snap = result.snapshot
     checks = [
         TableCheck(t, live_snap.digests[t] == replay_snap.digests.get(t), live_snap.digests[t],

@@ -13,15 +13,19 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from services.reporting import access
 from services.reporting.compliance import projection, schema
-from services.reporting.queries import Queries
+from services.reporting.queries import Queries, unit_arg
 from shared import i18n, openapi
+from shared.access import principal
+from shared.auth import authorize, visible
 from shared.clock import vietnam_today
 from shared.errors import NotFound
 from shared.nameko_ext import TrackedViews, tracked_consumer
-from shared.web import http, json_response, metrics_response
+from shared.web import http, json_response, metrics_response, ops_http
 
 SOURCES = ("members", "meetings")
+REPORTS, EVENTS = "reports:read", "events:read"
 
 
 def language(request: Request) -> str:
@@ -44,46 +48,71 @@ class ReportingService:
         self.views.apply(envelope, payload)
 
     def _answer(self, request: Request, query: Callable[[Queries], Any]) -> Response:
-        """Run `query` on one consistent read; 304 when the client's ETag still holds."""
+        """Run `query` on one consistent read; 304 when the client's ETag still holds.
+
+        The ETag covers the caller's role and unit too: the same URL answers each reach differently."""
         today = vietnam_today()
+        caller = principal(request)
         with self.views.store.read() as sql:
             positions = self._positions()
-            raw = hashlib.sha256(
-                f"{positions}|{today}|{language(request)}|{request.full_path}".encode()).hexdigest()[:32]
+            raw = hashlib.sha256(f"{positions}|{today}|{language(request)}|{request.full_path}|{caller.role}"
+                                 f"|{caller.unit_id}".encode()).hexdigest()[:32]
             tag = f'"{raw}"'
             if request.if_none_match.contains(raw):
                 return Response(status=304, headers={"ETag": tag})
             body = query(Queries(sql, today))
         if isinstance(body, dict):
             body["positions"] = positions
-        return json_response(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
+        return json_response(body, headers={"ETag": tag, "Cache-Control": "private, no-cache",
+                                            "Vary": "Authorization"})
 
-    @http("GET", "/reporting/compliance/rollup")
+    def _scoped(self, request: Request, run: Callable[[Queries, dict[str, str]], Any]) -> Response:
+        """A query for one unit (`?unit=`, default the caller's own): refused (403) outside the caller's reach."""
+        caller = principal(request)
+        args = access.scoped_args(caller, request.args)
+
+        def query(q: Queries) -> Any:
+            authorize(caller, REPORTS, unit_path=access.unit_path(q.tree, unit_arg(args, q.tree), q.today))
+            return run(q, args)
+
+        return self._answer(request, query)
+
+    def _about(self, request: Request, action: str, where: Callable[[Queries], list[str]],
+               run: Callable[[Queries], Any]) -> Response:
+        """A query about one cell, meeting or member: refused (403) when it lies outside the caller's reach."""
+
+        def query(q: Queries) -> Any:
+            authorize(principal(request), action, unit_path=where(q))
+            return run(q)
+
+        return self._answer(request, query)
+
+    @http("GET", "/reporting/compliance/rollup", action=REPORTS)
     def compliance_rollup(self, request: Request) -> Any:
         """?unit=<id or code>&period=2026|2026-Q1|2026-03&tree=period|today&by=block|children|none&block="""
-        return self._answer(request, lambda q: q.rollup(request.args, language(request)))
+        return self._scoped(request, lambda q, args: q.rollup(args, language(request)))
 
-    @http("GET", "/reporting/compliance/drill")
+    @http("GET", "/reporting/compliance/drill", action=REPORTS)
     def compliance_drill(self, request: Request) -> Any:
         """The same scope as the roll-up plus ?figure=<name>: the cells, meetings, resolutions or members behind."""
-        return self._answer(request, lambda q: q.drill(request.args))
+        return self._scoped(request, lambda q, args: q.drill(args))
 
-    @http("GET", "/reporting/compliance/cell-months")
+    @http("GET", "/reporting/compliance/cell-months", action=REPORTS)
     def cell_months(self, request: Request) -> Any:
         """?from=YYYY-MM&to=YYYY-MM&unit=&block=&tree=: per cell and month, the month's meetings and figures."""
-        return self._answer(request, lambda q: q.cell_months(request.args))
+        return self._scoped(request, lambda q, args: q.cell_months(args))
 
-    @http("GET", "/reporting/compliance/member-years")
+    @http("GET", "/reporting/compliance/member-years", action=REPORTS)
     def member_years(self, request: Request) -> Any:
         """?year=&unit=&tree=&flagged=true: per member and year, attendance, absences, dues and flags."""
-        return self._answer(request, lambda q: q.member_years(request.args))
+        return self._scoped(request, lambda q, args: q.member_years(args))
 
-    @http("GET", "/reporting/compliance/supervisors")
+    @http("GET", "/reporting/compliance/supervisors", action=REPORTS)
     def supervisors(self, request: Request) -> Any:
         """?unit=&period=&tree=&block=: each assigned committee member's meetings and attendance."""
-        return self._answer(request, lambda q: q.supervisors(request.args))
+        return self._scoped(request, lambda q, args: q.supervisors(args))
 
-    @http("GET", "/reporting/exports/<what>.<fmt>")
+    @http("GET", "/reporting/exports/<what>.<fmt>", action=REPORTS)
     def export(self, request: Request, what: str, fmt: str) -> Any:
         """rollup.xlsx / rollup.csv (the roll-up's parameters) and flagged.xlsx / flagged.csv (?year=&unit=), as
         party documents; `?place=` for the date line, `?delimiter=semicolon` for a CSV for Excel in Vietnamese."""
@@ -92,51 +121,70 @@ class ReportingService:
                            rule="export.unknown",
                            vi=f"không có bản xuất {what}.{fmt}: rollup hoặc flagged, dạng xlsx hoặc csv")
         lang = language(request)
+        caller = principal(request)
+        args = access.scoped_args(caller, request.args)
         with self.views.store.read() as sql:
-            data, mime, name = Queries(sql, vietnam_today()).export(what, fmt, lang, request.args)
+            q = Queries(sql, vietnam_today())
+            authorize(caller, REPORTS, unit_path=access.unit_path(q.tree, unit_arg(args, q.tree), q.today))
+            data, mime, name = q.export(what, fmt, lang, args)
         return Response(data, headers={"Content-Type": mime,
                                        "Content-Disposition": f'attachment; filename="{name}"'})
 
-    @http("GET", "/reporting/units")
+    @http("GET", "/reporting/units", action=REPORTS)
     def units(self, request: Request) -> Any:
-        return self._answer(request, lambda q: q.units(request.args))
+        caller = principal(request)
+        return self._answer(request, lambda q: q.units(
+            request.args, keep=lambda unit_id: visible(caller, access.unit_path(q.tree, unit_id, q.today))))
 
-    @http("GET", "/reporting/cells/<cell_id>")
+    @http("GET", "/reporting/cells/<cell_id>", action=REPORTS)
     def cell(self, request: Request, cell_id: str) -> Any:
-        return self._answer(request, lambda q: q.cell(cell_id, request.args))
+        return self._about(request, REPORTS, lambda q: access.unit_path(q.tree, cell_id, q.today),
+                           lambda q: q.cell(cell_id, request.args))
 
-    @http("GET", "/reporting/cells/<cell_id>/events")
+    @http("GET", "/reporting/cells/<cell_id>/events", action=EVENTS)
     def cell_events(self, request: Request, cell_id: str) -> Any:
-        return self._answer(request, lambda q: q.events("cell_id", cell_id, request.args))
+        return self._about(request, EVENTS, lambda q: access.unit_path(q.tree, cell_id, q.today),
+                           lambda q: q.events("cell_id", cell_id, request.args))
 
-    @http("GET", "/reporting/meetings/<meeting_id>")
+    @http("GET", "/reporting/units/<unit_id>/events", action=EVENTS)
+    def unit_events(self, request: Request, unit_id: str) -> Any:
+        """The audit trail of any unit (a ward, a district, a cell): every event about it, who recorded it, when,
+        from which request; corrections with their reasons."""
+        return self._about(request, EVENTS, lambda q: access.unit_path(q.tree, unit_id, q.today),
+                           lambda q: q.events("cell_id", unit_id, request.args))
+
+    @http("GET", "/reporting/meetings/<meeting_id>", action=REPORTS)
     def meeting(self, request: Request, meeting_id: str) -> Any:
-        return self._answer(request, lambda q: q.meeting(meeting_id))
+        return self._about(request, REPORTS, lambda q: access.meeting_path(q.sql, q.tree, meeting_id, q.today),
+                           lambda q: q.meeting(meeting_id))
 
-    @http("GET", "/reporting/meetings/<meeting_id>/events")
+    @http("GET", "/reporting/meetings/<meeting_id>/events", action=EVENTS)
     def meeting_events(self, request: Request, meeting_id: str) -> Any:
-        return self._answer(request, lambda q: q.events("meeting_id", meeting_id, request.args))
+        return self._about(request, EVENTS, lambda q: access.meeting_path(q.sql, q.tree, meeting_id, q.today),
+                           lambda q: q.events("meeting_id", meeting_id, request.args))
 
-    @http("GET", "/reporting/members/<member_id>")
+    @http("GET", "/reporting/members/<member_id>", action=REPORTS)
     def member(self, request: Request, member_id: str) -> Any:
-        return self._answer(request, lambda q: q.member(member_id, request.args))
+        return self._about(request, REPORTS, lambda q: access.member_path(q.sql, q.tree, member_id, q.today),
+                           lambda q: q.member(member_id, request.args))
 
-    @http("GET", "/reporting/members/<member_id>/events")
+    @http("GET", "/reporting/members/<member_id>/events", action=EVENTS)
     def member_events(self, request: Request, member_id: str) -> Any:
-        return self._answer(request, lambda q: q.events("member_id", member_id, request.args))
+        return self._about(request, EVENTS, lambda q: access.member_path(q.sql, q.tree, member_id, q.today),
+                           lambda q: q.events("member_id", member_id, request.args))
 
     def _positions(self) -> dict[str, int]:
         return {s: self.views.store.position(s) for s in SOURCES}
 
-    @http("GET", "/reporting/openapi.json")
+    @http("GET", "/reporting/openapi.json", action="api:read")
     def openapi(self, request: Any) -> Any:
         """This service's OpenAPI 3.1 document, generated from its routes and request models."""
         return openapi.document(type(self), title="chibo reporting")
 
-    @http("GET", "/reporting/health")
+    @ops_http("GET", "/reporting/health")
     def health(self, request: Request) -> Any:
         return json_response({"service": self.name, "status": "ok", "positions": self._positions()})
 
-    @http("GET", "/reporting/metrics")
+    @ops_http("GET", "/reporting/metrics")
     def metrics(self, request: Request) -> Any:
         return metrics_response()

@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import secrets
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import requests
 
 from services.reporting import replay
 from services.reporting.queries import Queries
+from services.runner import machine_key
 from shared.config import ChiboSettings, StoreSettings
 from shared.consumer import http_fetch_range
 from shared.stores import TrackedStore
@@ -38,9 +40,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve(prefix: str, ports: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """members and meetings on the benchmark's stores; health on port + 10 (their operator ports)."""
     env = os.environ | {"CHIBO_STORE": "postgres", "CHIBO_PG_DB_PREFIX": prefix,
                         "MEMBERS_HTTP": f"127.0.0.1:{ports['members']}",
                         "MEETINGS_HTTP": f"127.0.0.1:{ports['meetings']}", "LOG_LEVEL": "WARNING",
+                        "MEMBERS_OPS": f"127.0.0.1:{ports['members'] + 10}",
+                        "MEETINGS_OPS": f"127.0.0.1:{ports['meetings'] + 10}",
+                        "CHIBO_JWT_SECRET": os.environ.get("CHIBO_JWT_SECRET") or secrets.token_urlsafe(48),
                         "AMQP_URI": "pyamqp://guest:guest@127.0.0.1:5672/"}
     procs = [subprocess.Popen([sys.executable, "-m", "services.cli", "run", name], cwd=ROOT, env=env)
              for name in ("members", "meetings")]
@@ -48,7 +54,7 @@ def serve(prefix: str, ports: dict[str, int]) -> list[subprocess.Popen[bytes]]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"http://127.0.0.1:{port}/{name}/health", timeout=2).ok:
+                if requests.get(f"http://127.0.0.1:{port + 10}/{name}/health", timeout=2).ok:
                     break
             except requests.RequestException:
                 pass
@@ -84,7 +90,8 @@ def main() -> None:
     sources = {name: f"http://127.0.0.1:{port}/{name}" for name, port in ports.items()}
     procs = serve(args.db_prefix, ports)
     try:
-        fetch = http_fetch_range(sources, page_size=1000)
+        key = machine_key(StoreSettings(kind="postgres", pg_db_prefix=args.db_prefix), "bench-replay")
+        fetch = http_fetch_range(sources, page_size=1000, headers=lambda: {"Authorization": f"Bearer {key}"})
         started = time.perf_counter()
         counted = {s: sum(1 for _ in fetch(s, 0, 2**62)) for s in sources}
         read_s = time.perf_counter() - started

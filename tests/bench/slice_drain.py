@@ -63,7 +63,7 @@ def main() -> None:
 
             wait_for(relayed, timeout=120, interval=0.02, what="relay recorded the last position")
         relay_seconds = time.monotonic() - started
-        wait_for(lambda: client.get("reporting", "/health")["positions"]["meetings"] == last, timeout=600,
+        wait_for(lambda: client.positions("reporting")["meetings"] == last, timeout=600,
                  interval=0.02)
         drain = time.monotonic() - started
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

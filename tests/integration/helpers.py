@@ -14,7 +14,7 @@ from tests.support import drain
 
 def counter(client: ChiboClient, service: str, name: str, **labels: str) -> float:
     """The value of a counter sample on a service's /metrics (0 when absent)."""
-    text = client.session.get(f"{client.urls[service]}/{service}/metrics", timeout=10).text
+    text = client.ops(service, "/metrics", timeout=10).text
     total = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

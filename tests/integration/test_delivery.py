@@ -37,7 +37,7 @@ def test_duplicated_reordered_and_lost_messages_end_like_a_clean_pass(new_cluste
     publisher.close()
 
     last = events[-1]["position"]
-    wait_for(lambda: client.get("reporting", "/health")["positions"]["meetings"] == last, what="reporting caught up")
+    wait_for(lambda: client.positions("reporting")["meetings"] == last, what="reporting caught up")
     assert figures(client, ward["ward"]) == expected
     applied = counter(client, "reporting", "chibo_consumer_events_total", source="meetings", outcome="applied")
     assert applied == len(events)  # each exactly once
@@ -62,7 +62,7 @@ def test_events_lost_at_the_tail_of_a_stream_are_caught_up_when_the_consumer_is_
     publisher = Publisher(fresh_vhost, "meetings")
     publisher.publish([Envelope.model_validate(e) for e in events[:-7]])  # the last 7 are lost
     publisher.close()
-    wait_for(lambda: client.get("reporting", "/health")["positions"]["meetings"] == events[-1]["position"],
+    wait_for(lambda: client.positions("reporting")["meetings"] == events[-1]["position"],
              what="reporting caught up without any further message")
     assert figures(client, ward["ward"]) == expected
     assert counter(client, "reporting", "chibo_consumer_events_total", source="meetings",

@@ -8,4 +8,5 @@ pytestmark = pytest.mark.infra
 
 
 def test_the_whole_life_of_a_meeting_over_http_distributed(new_cluster):
-    meeting_life(new_cluster().start().client())
+    cluster = new_cluster().start()
+    meeting_life(cluster.client(), cluster.sign_in)

@@ -44,7 +44,7 @@ def answers(settings, store, today, year):
 def test_a_year_replayed_equals_the_live_store_and_as_of_mid_year_gives_the_first_half(new_cluster):
     cluster = new_cluster().start()
     year = dt.date.today().year - 1
-    build_ward(cluster.client(recorded_by="test"), year)  # waits until reporting has caught up
+    build_ward(cluster.client(), year)  # waits until reporting has caught up
 
     run = chibo(cluster)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -3,7 +3,6 @@ same scenario on the embedded default giving the same compliance table."""
 
 import pytest
 
-from services.client import ChiboClient
 from services.demo import build_ward
 from services.runner import EmbeddedPlatform, embedded_config
 from tests.conftest import free_port
@@ -33,7 +32,7 @@ def test_distributed_run_matches_the_client_and_the_embedded_run(new_cluster, tm
     reset_memory_broker()
     platform = EmbeddedPlatform(embedded_config(tmp_path / "embedded", port=free_port())).start()
     try:
-        embedded_client = ChiboClient.single(platform.base_url)
+        embedded_client = platform.client()
         embedded = build_ward(embedded_client, YEAR, seed=SEED)
         embedded_table = table(embedded_client, embedded.ward_id)
     finally:

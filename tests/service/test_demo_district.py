@@ -5,7 +5,6 @@ import datetime as dt
 
 import pytest
 
-from services.client import ChiboClient
 from services.demo import MERGER, Person, build_district, count_meeting
 from services.runner import EmbeddedPlatform, embedded_config
 from tests.conftest import free_port
@@ -20,7 +19,7 @@ def district(tmp_path_factory):
     platform = EmbeddedPlatform(embedded_config(tmp_path_factory.mktemp("district") / "var", port=free_port()))
     platform.start()
     try:
-        client = ChiboClient.single(platform.base_url)
+        client = platform.client()
         yield client, build_district(client, YEAR, seed=3)
     finally:
         platform.stop()

@@ -5,7 +5,6 @@ import json
 import pytest
 from kombu import Connection, Producer
 
-from services.client import ChiboClient
 from services.demo import build_ward
 from services.runner import EmbeddedPlatform, embedded_config
 from shared import topology
@@ -35,7 +34,7 @@ def rows_by_cell_month(client, ward_id, year):
 
 
 def test_a_year_of_a_ward_reaches_reporting_with_the_figures_the_client_sent(platform):
-    client = ChiboClient.single(platform.base_url)
+    client = platform.client(platform.api_key("demo"))
     result = build_ward(client, 2025, seed=5)
     rows = rows_by_cell_month(client, result.ward_id, 2025)
     assert set(rows) == set(result.expected)
@@ -73,7 +72,8 @@ def check_the_reporting_api(client, result):
     drill = client.get("reporting", rollup["drill"]["attendance"].removeprefix("/reporting"), page_size=5)
     assert drill["total"] == f["meetings"] and len(drill["items"]) == 5
     events = client.get("reporting", drill["items"][0]["links"]["events"].removeprefix("/reporting"))
-    assert events["items"][0]["type"] == "MeetingHeld" and {e["recorded_by"] for e in events["items"]} == {"demo"}
+    assert events["items"][0]["type"] == "MeetingHeld"
+    assert {e["recorded_by"] for e in events["items"]} == {"apikey:demo"}  # the caller's credential
     # an unchanged answer is not sent twice
     url = f"{client.urls['reporting']}/reporting/compliance/rollup"
     first = client.session.get(url, params={"unit": ward, "period": str(year)})
@@ -154,7 +154,7 @@ def dead_letters(queue_name):
 
 
 def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_stream_goes_on(platform):
-    client = ChiboClient.single(platform.base_url)
+    client = platform.client(platform.api_key("demo"))
     ward = client.post("members", "/units", {"kind": "ward", "name": "W", "code": "W1", "effective_from": "2020-01-01"})
     client.wait_caught_up()
     poison = {"type": "OrgUnitCreated", "source": "members", "payload": {"unit_id": "not-a-uuid"}}
@@ -175,7 +175,7 @@ def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_stream_goes_o
 
 
 def test_an_undecodable_message_is_dead_lettered_and_does_not_stop_the_consumer(platform):
-    client = ChiboClient.single(platform.base_url)
+    client = platform.client(platform.api_key("demo"))
     with Connection("memory://chibo/") as conn:
         Producer(conn.channel()).publish(b"{not json", exchange=topology.events_exchange("members"),
                                          routing_key="OrgUnitCreated", content_type="application/json",

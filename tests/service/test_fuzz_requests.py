@@ -22,6 +22,8 @@ from services.runner import EmbeddedPlatform, embedded_config
 from tests.conftest import free_port
 from tests.service.test_embedded_platform import reset_memory_broker
 
+API = requests.Session()  # a machine key of the platform below (set by the fixture)
+
 COMMANDS = [
     ("members", "/units"), ("members", "/units/{id}/rename"), ("members", "/units/{id}/move"),
     ("members", "/units/merge"), ("members", "/units/{id}/dissolve"), ("members", "/members"),
@@ -83,15 +85,16 @@ def platform(tmp_path_factory):
     reset_memory_broker()
     p = EmbeddedPlatform(embedded_config(tmp_path_factory.mktemp("fuzz") / "var", port=free_port())).start()
     base = p.base_url
-    ward = requests.post(f"{base}/members/units", json={"recorded_by": "t", "kind": "ward", "name": "Phường",
-                                                        "code": "FZ", "effective_from": "2020-01-01"}).json()
+    API.headers["Authorization"] = f"Bearer {p.api_key('fuzz')}"
+    ward = API.post(f"{base}/members/units", json={"kind": "ward", "name": "Phường",
+                                                   "code": "FZ", "effective_from": "2020-01-01"}).json()
     yield p, ward["id"]
     p.stop()
     reset_memory_broker()
 
 
 def last(base: str, source: str) -> int:
-    return requests.get(f"{base}/{source}/notifications", params={"limit": 1}, timeout=10).json()["last"]
+    return API.get(f"{base}/{source}/notifications", params={"limit": 1}, timeout=10).json()["last"]
 
 
 def check(response: requests.Response) -> None:
@@ -114,9 +117,9 @@ def test_arbitrary_command_bodies_are_refused_cleanly_and_record_nothing(platfor
     before = last(p.base_url, service)
     kind, value = body
     if kind == "json":
-        response = requests.post(url, json=value, timeout=10)
+        response = API.post(url, json=value, timeout=10)
     else:
-        response = requests.post(url, data=value, headers={"Content-Type": "application/json"}, timeout=10)
+        response = API.post(url, data=value, headers={"Content-Type": "application/json"}, timeout=10)
     check(response)
     if response.status_code >= 400:
         assert last(p.base_url, service) == before, f"a refused {path} stored an event"
@@ -131,20 +134,20 @@ def test_arbitrary_query_strings_never_fail_the_server(platform, route, values, 
     service, path, names = route
     params = dict(zip(names, values, strict=False))
     url = f"{p.base_url}/{service}{path.format(id=ward if known else uuid.uuid4())}"
-    check(requests.get(url, params=params, timeout=30))
+    check(API.get(url, params=params, timeout=30))
 
 
 def test_a_body_over_the_limit_is_refused_with_413_and_records_nothing(platform):
     p, _ = platform
     before = last(p.base_url, "members")
-    big = {"recorded_by": "t", "kind": "ward", "name": "x" * (1024 * 1024 + 10), "code": "BIG",
+    big = {"kind": "ward", "name": "x" * (1024 * 1024 + 10), "code": "BIG",
            "effective_from": "2020-01-01"}
-    response = requests.post(f"{p.base_url}/members/units", json=big, timeout=30)
+    response = API.post(f"{p.base_url}/members/units", json=big, timeout=30)
     assert response.status_code == 413 and response.json()["fields"][0] == {
         "field": "body", "message": "nội dung lớn hơn 1024 kB", "rule": "body.size"}
     # a body without a declared length (chunked) is not read at all by the WSGI server: refused as empty
-    chunks = (b'{"recorded_by": "t", "name": "' + b"x" * 65536 for _ in range(20))
-    response = requests.post(f"{p.base_url}/members/units", data=chunks,
+    chunks = (b'{"name": "' + b"x" * 65536 for _ in range(20))
+    response = API.post(f"{p.base_url}/members/units", data=chunks,
                              headers={"Content-Type": "application/json"}, timeout=30)
     assert response.status_code == 400 and "JSON body is required" in response.text, response.text[:200]
     assert last(p.base_url, "members") == before
@@ -153,5 +156,32 @@ def test_a_body_over_the_limit_is_refused_with_413_and_records_nothing(platform)
 def test_each_service_serves_its_openapi_document(platform):
     p, _ = platform
     for service in ("members", "meetings", "reporting"):
-        doc = requests.get(f"{p.base_url}/{service}/openapi.json", timeout=10).json()
+        doc = API.get(f"{p.base_url}/{service}/openapi.json", timeout=10).json()
         assert doc["openapi"] == "3.1.0" and any(path.startswith(f"/{service}/") for path in doc["paths"])
+
+
+HEADER = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=300)
+FORGED = st.sampled_from([
+    # alg "none", an HS256 token signed with another secret, a truncated one, an API key of the wrong shape
+    "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4Iiwicm9sZSI6ImNpdHlfc3RhZmYifQ.",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
+    "eyJhbGciOiJIUzI1NiJ9", "chibo_0011223344556677_secret", "chibo__", "chibo_x",
+])
+
+
+@FUZZ
+@given(credential=HEADER | FORGED, scheme=st.sampled_from(["Bearer ", "bearer ", "Basic ", "", "Bearer  "]),
+       route=st.sampled_from(COMMANDS[:3] + [(s, p) for s, p, _ in QUERIES]))
+def test_arbitrary_credentials_are_refused_with_401_and_record_nothing(platform, credential, scheme, route):
+    p, ward = platform
+    service, path = route
+    url = f"{p.base_url}/{service}{path.format(id=ward)}"
+    before = last(p.base_url, "members")
+    method = requests.post if route in COMMANDS[:3] else requests.get
+    response = method(url, json={"kind": "ward"}, headers={"Authorization": (scheme + credential).strip()},
+                      timeout=10)  # (the HTTP client sends no header value with edge whitespace)
+    check(response)
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer"), response.text
+    assert response.json()["fields"][0]["rule"] == "unauthenticated"
+    assert len(credential.strip()) < 8 or credential not in response.text  # a refusal never echoes it
+    assert last(p.base_url, "members") == before

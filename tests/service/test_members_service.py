@@ -3,10 +3,9 @@
 import uuid
 
 import pytest
-import requests
 
 from tests.conftest import wait_for
-from tests.service.test_services import config, members, post, tap, ward_and_cell  # noqa: F401 - fixtures
+from tests.service.test_services import api, config, members, post, tap, ward_and_cell  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.usefixtures("config")
 
@@ -23,7 +22,7 @@ def admit(base, cell, code, **kw):
 
 
 def events(base):
-    return requests.get(f"{base}/notifications", params={"limit": 1000}).json()["items"]
+    return api.get(f"{base}/notifications", params={"limit": 1000}).json()["items"]
 
 
 def test_the_register_over_http(members, tap):  # noqa: F811 - fixtures
@@ -47,9 +46,9 @@ def test_the_register_over_http(members, tap):  # noqa: F811 - fixtures
                      "until": "2025-06-01"}))
     assert moved["temporary_transfers"] == [{"cell_id": c2["id"], "from": "2025-03-01", "until": "2025-06-01"}]
 
-    roster = ok(requests.get(f"{members}/cells/{c1['id']}/roster", params={"date": "2025-03-15"}))
+    roster = ok(api.get(f"{members}/cells/{c1['id']}/roster", params={"date": "2025-03-15"}))
     assert {m["code"]: m["status"] for m in roster["members"]} == {"A": "exempted", "B": "temporarily_elsewhere"}
-    hosted = ok(requests.get(f"{members}/cells/{c2['id']}/roster", params={"date": "2025-03-15"}))
+    hosted = ok(api.get(f"{members}/cells/{c2['id']}/roster", params={"date": "2025-03-15"}))
     assert {m["code"]: m["status"] for m in hosted["members"]} == {"B": "temporary", "P": "probationary"}
 
     back = ok(post(f"{members}/members/{b['id']}/end-temporary-transfer", {"effective_from": "2025-04-01"}))
@@ -58,28 +57,28 @@ def test_the_register_over_http(members, tap):  # noqa: F811 - fixtures
     sup = ok(post(f"{members}/supervisors", {"supervisor_id": a["id"], "cell_id": c2["id"],
                                              "effective_from": "2025-01-01"}), 201)
     assert [s["code"] for s in sup["supervisors"]] == ["A"]
-    assert ok(requests.get(f"{members}/cells/{c2['id']}/supervisors", params={"date": "2024-12-31"}))[
+    assert ok(api.get(f"{members}/cells/{c2['id']}/supervisors", params={"date": "2024-12-31"}))[
         "supervisors"] == []
 
-    health = ok(requests.get(f"{members}/cells/health", params={"unit": ward["id"], "date": "2025-12-01"}))
+    health = ok(api.get(f"{members}/cells/health", params={"unit": ward["id"], "date": "2025-12-01"}))
     assert {c["code"]: c["official_members"] for c in health["cells"]} == {"TG-1": 2, "TG-2": 1}
     assert len(health["merger_candidates"]) == 2
 
     merged = ok(post(f"{members}/units/merge", {"source_ids": [c1["id"]], "target_id": c2["id"],
                                                 "effective_from": "2025-07-01"}))
     assert merged["id"] == c2["id"]
-    assert ok(requests.get(f"{members}/units/{c1['id']}"))["end_reason"] == "merged"
-    children = ok(requests.get(f"{members}/units/{ward['id']}/children", params={"date": "2025-07-01"}))
+    assert ok(api.get(f"{members}/units/{c1['id']}"))["end_reason"] == "merged"
+    children = ok(api.get(f"{members}/units/{ward['id']}/children", params={"date": "2025-07-01"}))
     assert [u["code"] for u in children["units"]] == ["TG-2"]
-    tree = ok(requests.get(f"{members}/tree", params={"date": "2025-06-30"}))
+    tree = ok(api.get(f"{members}/tree", params={"date": "2025-06-30"}))
     assert [u["code"] for u in tree["units"][0]["children"]] == ["TG-1", "TG-2"]
-    subtree = ok(requests.get(f"{members}/units/{ward['id']}/children", params={"depth": "all"}))
+    subtree = ok(api.get(f"{members}/units/{ward['id']}/children", params={"depth": "all"}))
     assert [(u["code"], u["depth"]) for u in subtree["units"]] == [("TG-2", 1)]
 
-    history = ok(requests.get(f"{members}/members/{b['id']}/history"))["events"]
+    history = ok(api.get(f"{members}/members/{b['id']}/history"))["events"]
     assert [h["type"] for h in history] == ["Admitted", "Transferred", "TemporaryTransferEnded", "Transferred"]
-    assert history[-1]["data"]["reason"] == "merge" and history[-1]["recorded_by"] == "ward-staff"
-    assert [h["type"] for h in ok(requests.get(f"{members}/units/{c1['id']}/history"))["events"]] == [
+    assert history[-1]["data"]["reason"] == "merge" and history[-1]["recorded_by"] == "apikey:ward-staff"
+    assert [h["type"] for h in ok(api.get(f"{members}/units/{c1['id']}/history"))["events"]] == [
         "Created", "MergedInto"]
 
     ok(post(f"{members}/supervisors/unassign", {"supervisor_id": a["id"], "cell_id": c2["id"],
@@ -145,13 +144,13 @@ def test_refused_commands_name_the_field_and_the_rule_and_record_nothing(members
 
 def test_queries_refuse_bad_parameters(members):  # noqa: F811
     _, c1 = ward_and_cell(members)
-    bad = requests.get(f"{members}/cells/{c1['id']}/roster", params={"date": "yesterday"})
+    bad = api.get(f"{members}/cells/{c1['id']}/roster", params={"date": "yesterday"})
     assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "date"
-    bad = requests.get(f"{members}/cells/health", params={"unit": "x"})
+    bad = api.get(f"{members}/cells/health", params={"unit": "x"})
     assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "unit"
-    bad = requests.get(f"{members}/units/{c1['id']}/children", params={"depth": "7"})
+    bad = api.get(f"{members}/units/{c1['id']}/children", params={"depth": "7"})
     assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "depth"
-    assert requests.get(f"{members}/cells/{uuid.uuid4()}/roster").status_code == 404
+    assert api.get(f"{members}/cells/{uuid.uuid4()}/roster").status_code == 404
 
 
 def test_a_repeated_transfer_with_its_idempotency_key_is_recorded_once(members):  # noqa: F811
@@ -159,12 +158,12 @@ def test_a_repeated_transfer_with_its_idempotency_key_is_recorded_once(members):
     c2 = ok(post(f"{members}/units", {"kind": "cell", "name": "Chi bộ 2", "code": "TG-2", "parent_id": ward["id"],
                                       "block": "residential", "effective_from": "2020-01-01"}), 201)
     m = admit(members, c1, "A")
-    body = {"recorded_by": "staff", "to_cell_id": c2["id"], "kind": "official", "effective_from": "2025-01-01"}
+    body = {"to_cell_id": c2["id"], "kind": "official", "effective_from": "2025-01-01"}
     key = {"Idempotency-Key": "transfer-a"}
-    first = requests.post(f"{members}/members/{m['id']}/transfer", json=body, headers=key, timeout=10)
-    again = requests.post(f"{members}/members/{m['id']}/transfer", json=body, headers=key, timeout=10)
+    first = api.post(f"{members}/members/{m['id']}/transfer", json=body, headers=key, timeout=10)
+    again = api.post(f"{members}/members/{m['id']}/transfer", json=body, headers=key, timeout=10)
     assert first.status_code == again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert [e["type"] for e in events(members)].count("MemberTransferred") == 1
     # without the key, the same form again is a new command: refused, the member is already there
-    r = requests.post(f"{members}/members/{m['id']}/transfer", json=body, timeout=10)
+    r = api.post(f"{members}/members/{m['id']}/transfer", json=body, timeout=10)
     assert r.status_code == 422 and r.json()["fields"][0]["rule"] == "transfer.same_cell"

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
-from services.client import ChiboClient
 from services.demo import build_ward
 from services.runner import EmbeddedPlatform, embedded_config
 from shared.pii import PLACEHOLDER
@@ -62,7 +61,7 @@ def absent_three_times(client, result) -> str:
     guest = "Phạm Khách Mời Thử"
     for n, date in enumerate((f"{YEAR}-12-05", f"{YEAR}-12-12", f"{YEAR}-12-19")):
         client.post("meetings", "/meetings", {
-            "recorded_by": "demo", "cell_id": cell, "kind": "thematic", "topic": f"Chuyên đề {n + 1}", "date": date,
+            "cell_id": cell, "kind": "thematic", "topic": f"Chuyên đề {n + 1}", "date": date,
             "start_time": "19:00:00", "end_time": "21:00:00", "place": "Nhà văn hóa",
             "present": [m["member_id"] for m in present],
             "absent": [{"member_id": m["member_id"], "excused": False} for m in absent],
@@ -84,7 +83,7 @@ def drilled_names(client, ward) -> dict[str, str]:
 
 def test_erasing_a_member_makes_their_name_unreadable_everywhere_and_keeps_the_figures(platform, tmp_path):
     data_dir = tmp_path / "var"
-    client = ChiboClient.single(platform.base_url)
+    client = platform.client(platform.api_key("demo"))
     result = build_ward(client, YEAR, seed=5)
     client.wait_caught_up()
     ward = result.ward_id

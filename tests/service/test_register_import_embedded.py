@@ -1,12 +1,11 @@
 """An imported register reaches the other services: the meetings roster of each cell lists its members."""
 
-from services.client import ChiboClient
 from tests.register_files import ROWS, xlsx
 from tests.service.test_embedded_platform import platform  # noqa: F401 - fixture
 
 
 def test_imported_members_are_on_their_cells_roster(platform):  # noqa: F811
-    client = ChiboClient.single(platform.base_url, recorded_by="ward-staff")
+    client = platform.client(platform.api_key("ward-staff"))
     ward = client.post("members", "/units", {"kind": "ward", "name": "Tân Giang", "code": "TG",
                                              "effective_from": "1960-01-01"})
     cells = {}

@@ -1,11 +1,10 @@
 """POST /members/imports in a nameko container: dry run, apply, re-apply, refusals."""
 
-import requests
 
 from services.members.register_import import MAX_BYTES
 from services.members.register_sheet import XLSX_TYPE
 from tests.register_files import ROWS, csv_file, xlsx
-from tests.service.test_services import config, members, post  # noqa: F401 - fixtures
+from tests.service.test_services import api, config, members, post  # noqa: F401 - fixtures
 
 CSV = "text/csv; charset=utf-8"
 
@@ -21,13 +20,13 @@ def units(base):
 
 
 def send(base, data, content_type=XLSX_TYPE, **params):
-    params = {"ward": "TG", "recorded_by": "ward-staff"} | params
-    return requests.post(f"{base}/imports", params=params, data=data, timeout=30,
+    params = {"ward": "TG"} | params
+    return api.post(f"{base}/imports", params=params, data=data, timeout=30,
                          headers={"Content-Type": content_type, "X-Correlation-Id": "import-42"})
 
 
 def published(base):
-    return requests.get(f"{base}/notifications", params={"limit": 1000}, timeout=10).json()["items"]
+    return api.get(f"{base}/notifications", params={"limit": 1000}, timeout=10).json()["items"]
 
 
 def test_dry_run_then_apply_then_apply_again(members):  # noqa: F811
@@ -48,10 +47,10 @@ def test_dry_run_then_apply_then_apply_again(members):  # noqa: F811
     after = published(members)
     new = after[len(before):]
     assert [e["type"] for e in new] == ["MemberAdmitted", "MemberAdmitted", "MemberAdmitted", "MemberExempted"]
-    assert {(e["recorded_by"], e["correlation_id"]) for e in new} == {("ward-staff", "import-42")}
+    assert {(e["recorded_by"], e["correlation_id"]) for e in new} == {("apikey:ward-staff", "import-42")}
     sealed = new[0]["payload"]["full_name"]  # published sealed with the member's key (shared/pii.py)
     assert sealed.startswith(f"pii:v1:{new[0]['payload']['member_id']}:") and "Tuyết" not in sealed
-    member = requests.get(f"{members}/members/{new[0]['payload']['member_id']}", timeout=10).json()
+    member = api.get(f"{members}/members/{new[0]['payload']['member_id']}", timeout=10).json()
     assert member["full_name"] == "Nguyễn Thị Ánh Tuyết"
     assert new[3]["payload"]["reason"] == "age"
 
@@ -65,13 +64,13 @@ def test_dry_run_then_apply_then_apply_again(members):  # noqa: F811
 def test_a_file_without_required_columns_is_refused_naming_them(members):  # noqa: F811
     units(members)
     broken = csv_file([["1", "Lê Hoa"]], header=["STT", "Họ và tên"])
-    r = requests.post(f"{members}/imports", params={"ward": "TG", "recorded_by": "ward-staff", "dry_run": "false"},
+    r = api.post(f"{members}/imports", params={"ward": "TG", "dry_run": "false"},
                       files={"file": ("so-dang-vien.csv", broken, "text/csv")}, timeout=30)
     assert r.status_code == 422, r.text
     assert [(f["field"], f["column"]) for f in r.json()["fields"]] == [
         ("code", "Mã đảng viên"), ("cell_code", "Chi bộ"), ("admitted_on", "Ngày vào Đảng")]
     assert r.json()["message"].startswith("không đọc được tệp")
-    en = requests.post(f"{members}/imports?lang=en", params={"ward": "TG", "recorded_by": "x"},
+    en = api.post(f"{members}/imports?lang=en", params={"ward": "TG"},
                        files={"file": ("so.csv", broken, "text/csv")}, timeout=30)
     assert en.json()["fields"][0]["message"].startswith("the required column")
 
@@ -92,7 +91,7 @@ def test_an_apply_with_a_bad_row_is_refused_whole_with_the_report_unless_skippin
 
 def test_bad_parameters_and_oversized_files_are_refused_naming_the_field(members):  # noqa: F811
     units(members)
-    cases = [({"recorded_by": ""}, 422, "recorded_by"), ({"ward": "XX"}, 404, "ward"),
+    cases = [({"ward": "XX"}, 404, "ward"),
              ({"dry_run": "maybe"}, 422, "dry_run"), ({"ward": "TG-1"}, 422, "ward")]
     for params, status, field in cases:
         r = send(members, csv_file(ROWS), content_type=CSV, **params)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from services.client import ChiboClient
 from services.runner import EmbeddedPlatform, embedded_config
 from tests.conftest import free_port
 from tests.service.test_embedded_platform import reset_memory_broker
@@ -19,7 +18,7 @@ from tests.service.test_embedded_platform import reset_memory_broker
 def client(tmp_path):
     reset_memory_broker()
     platform = EmbeddedPlatform(embedded_config(tmp_path / "var", port=free_port())).start()
-    yield ChiboClient.single(platform.base_url, recorded_by="cán bộ phường")
+    yield platform.client(platform.api_key("cán bộ phường"))
     platform.stop()
     reset_memory_broker()
 

@@ -7,12 +7,14 @@ import requests
 from kombu import Connection, Queue
 
 from services.members.service import MembersService
-from services.runner import embedded_config
+from services.runner import embedded_config, machine_key
 from shared import topology
+from shared.config import settings_from
 from tests.conftest import free_port, wait_for
 from tests.support import drain
 
 MEMORY = "memory://chibo-service-tests/"
+api = requests.Session()  # authenticated by the `members` fixture (a machine key named "ward-staff")
 
 
 @pytest.fixture
@@ -26,8 +28,15 @@ def config(tmp_path):
 def members(container_factory, config):
     container = container_factory(MembersService, config)
     container.start()
+    api.headers["Authorization"] = f"Bearer {machine_key(settings_from(config).store, 'ward-staff')}"
     host, port = config["WEB_SERVER_ADDRESS"].rsplit(":", 1)
     return f"http://{host}:{port}/members"
+
+
+@pytest.fixture
+def members_ops(members, config):
+    """The members service's operator port (health, metrics)."""
+    return f"http://{config['CHIBO']['ops_address']}/members"
 
 
 @pytest.fixture
@@ -44,7 +53,7 @@ def tap():
 
 
 def post(url, body):
-    return requests.post(url, json={"recorded_by": "ward-staff", **body}, timeout=10)
+    return api.post(url, json=body, timeout=10)
 
 
 def ward_and_cell(base):
@@ -61,7 +70,7 @@ def test_members_commands_are_stored_and_published_through_the_relay(members, ta
     m = post(f"{members}/members", {"code": "M1", "full_name": "Lê Thị Hoa", "cell_id": cell["id"],
                                     "admitted_on": "2024-03-01"})
     assert m.status_code == 201 and m.json()["status"] == "probationary"
-    assert requests.get(f"{members}/units/{cell['id']}").json()["org_path"] == [ward["id"], cell["id"]]
+    assert api.get(f"{members}/units/{cell['id']}").json()["org_path"] == [ward["id"], cell["id"]]
 
     published = wait_for(lambda: (p := tap()) and len(p) == 3 and p, what="3 published events")
     types = [rk for rk, _, _ in published]
@@ -69,19 +78,19 @@ def test_members_commands_are_stored_and_published_through_the_relay(members, ta
     bodies = [b for _, b, _ in published]
     # previous_position chains the published events across the unpublished code claims in between
     assert [b["previous_position"] for b in bodies] == [0, bodies[0]["position"], bodies[1]["position"]]
-    assert all(b["recorded_by"] == "ward-staff" for b in bodies)
+    assert all(b["recorded_by"] == "apikey:ward-staff" for b in bodies)  # the caller, not a body field
     assert published[2][2]["chibo-position"] == bodies[2]["position"]
 
 
 def test_notifications_api_pages_published_events(members):
     ward_and_cell(members)
-    page = requests.get(f"{members}/notifications", params={"after": 0, "limit": 1}).json()
+    page = api.get(f"{members}/notifications", params={"after": 0, "limit": 1}).json()
     assert [i["type"] for i in page["items"]] == ["OrgUnitCreated"]
-    rest = requests.get(f"{members}/notifications", params={"after": page["items"][0]["position"]}).json()
+    rest = api.get(f"{members}/notifications", params={"after": page["items"][0]["position"]}).json()
     assert len(rest["items"]) == 1
     # `last`: the highest notification id, whatever page was asked (a replay's progress total)
     assert page["last"] == rest["last"] >= rest["items"][0]["position"] > page["items"][0]["position"]
-    bad = requests.get(f"{members}/notifications", params={"after": "x"})
+    bad = api.get(f"{members}/notifications", params={"after": "x"})
     assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "after"
 
 
@@ -98,27 +107,29 @@ def test_notifications_api_pages_published_events(members):
 )
 def test_bad_input_gets_a_4xx_naming_the_field_and_records_nothing(members, body, status, field):
     ward_and_cell(members)
-    before = requests.get(f"{members}/notifications").json()["items"]
+    before = api.get(f"{members}/notifications").json()["items"]
     r = post(f"{members}/units", body)
     assert r.status_code == status, r.text
     assert r.json()["fields"][0]["field"] == field
     assert "Traceback" not in r.text
-    assert requests.get(f"{members}/notifications").json()["items"] == before
+    assert api.get(f"{members}/notifications").json()["items"] == before
 
 
 def test_malformed_json_and_unknown_routes_answer_json(members):
-    r = requests.post(f"{members}/units", data="{not json", headers={"Content-Type": "application/json"})
+    r = api.post(f"{members}/units", data="{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "JSON" in r.json()["message"]
-    r = requests.get(f"{members}/nowhere")
+    r = api.get(f"{members}/nowhere")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
-    r = requests.get(f"{members}/members/{uuid.uuid4()}")
+    r = api.get(f"{members}/members/{uuid.uuid4()}")
     assert r.status_code == 404 and r.json()["fields"][0]["field"] == "member_id"
 
 
-def test_health_and_metrics(members):
-    assert requests.get(f"{members}/health").json()["status"] == "ok"
+def test_health_and_metrics_are_on_the_operator_port_only(members, members_ops):
+    assert requests.get(f"{members_ops}/health").json()["status"] == "ok"  # no credentials needed there
     ward_and_cell(members)
-    text = requests.get(f"{members}/metrics").text
+    text = requests.get(f"{members_ops}/metrics").text
+    for path in ("/health", "/metrics"):  # not on the public port, with or without a token
+        assert api.get(f"{members}{path}").status_code == 404
     assert 'chibo_http_requests_total{route="/members/units",service="members",status="2xx"}' in text
 
 
@@ -127,9 +138,9 @@ def test_errors_are_in_vietnamese_unless_english_is_asked_for(members):
             "parent_id": str(uuid.uuid4())}
     vi = post(f"{members}/units", body).json()
     assert vi["message"].startswith("không có đơn vị")
-    en = requests.post(f"{members}/units?lang=en", json={"recorded_by": "x", **body}, timeout=10).json()
+    en = api.post(f"{members}/units?lang=en", json=body, timeout=10).json()
     assert en["message"].startswith("no organisation unit")
-    accept = requests.post(f"{members}/units", json={"recorded_by": "x", **body}, timeout=10,
+    accept = api.post(f"{members}/units", json=body, timeout=10,
                            headers={"Accept-Language": "en-US,en;q=0.8"}).json()
     assert accept["message"] == en["message"]
     missing = post(f"{members}/units", {"kind": "ward", "name": "W", "code": "W"}).json()
@@ -138,18 +149,18 @@ def test_errors_are_in_vietnamese_unless_english_is_asked_for(members):
 
 def test_a_resubmitted_form_with_its_idempotency_key_admits_the_member_once(members):
     _, cell = ward_and_cell(members)
-    body = {"recorded_by": "ward-staff", "code": "M7", "full_name": "Đỗ Văn Nam", "cell_id": cell["id"],
+    body = {"code": "M7", "full_name": "Đỗ Văn Nam", "cell_id": cell["id"],
             "admitted_on": "2024-03-01"}
     key = {"Idempotency-Key": "form-7f3a"}
-    first = requests.post(f"{members}/members", json=body, headers=key, timeout=10)
-    again = requests.post(f"{members}/members", json=body, headers=key, timeout=10)
+    first = api.post(f"{members}/members", json=body, headers=key, timeout=10)
+    again = api.post(f"{members}/members", json=body, headers=key, timeout=10)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
-    admitted = [i for i in requests.get(f"{members}/notifications").json()["items"] if i["type"] == "MemberAdmitted"]
+    admitted = [i for i in api.get(f"{members}/notifications").json()["items"] if i["type"] == "MemberAdmitted"]
     assert len(admitted) == 1
     # the same key for something else is refused, naming the header, and records nothing
-    other = requests.post(f"{members}/members", json={**body, "code": "M8"}, headers=key, timeout=10)
+    other = api.post(f"{members}/members", json={**body, "code": "M8"}, headers=key, timeout=10)
     assert other.status_code == 422 and other.json()["fields"][0]["field"] == "Idempotency-Key"
-    assert requests.get(f"{members}/notifications").json()["items"][-1]["payload"]["code"] == "M7"
+    assert api.get(f"{members}/notifications").json()["items"][-1]["payload"]["code"] == "M7"
     # without a key, a resubmission is a new command (here refused: the code is taken)
-    assert requests.post(f"{members}/members", json=body, timeout=10).status_code == 409
+    assert api.post(f"{members}/members", json=body, timeout=10).status_code == 409

@@ -33,7 +33,7 @@ T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 #                                          └ W2 ─ K3
 #              └ D2 ─ W3 ─ K4
 UNIT = {Role.CELL_SECRETARY: "K1", Role.WARD_STAFF: "W1", Role.DISTRICT_STAFF: "D1",
-        Role.CITY_STAFF: "C", Role.AUDITOR: None, Role.OPERATOR: None}
+        Role.CITY_STAFF: "C", Role.AUDITOR: None, Role.OPERATOR: None, Role.SERVICE: None}
 _CELL = {"own": ["C", "D1", "W1", "K1"], "sub": ["C", "D1", "W1", "K1", "G1"], "sib": ["C", "D1", "W1", "K2"],
          "par": ["C", "D1", "W1"], "oth": ["C", "D1", "W2", "K3"]}
 _WARD = {"own": ["C", "D1", "W1"], "sub": ["C", "D1", "W1", "K1"], "sib": ["C", "D1", "W2"],
@@ -41,7 +41,7 @@ _WARD = {"own": ["C", "D1", "W1"], "sub": ["C", "D1", "W1", "K1"], "sib": ["C", 
 _DISTRICT = {"own": ["C", "D1"], "sub": ["C", "D1", "W1", "K1"], "sib": ["C", "D2"],
              "par": ["C"], "oth": ["C", "D2", "W3", "K4"]}
 TARGETS = {Role.CELL_SECRETARY: _CELL, Role.WARD_STAFF: _WARD, Role.DISTRICT_STAFF: _DISTRICT,
-           Role.CITY_STAFF: _DISTRICT, Role.AUDITOR: _DISTRICT, Role.OPERATOR: _DISTRICT}
+           Role.CITY_STAFF: _DISTRICT, Role.AUDITOR: _DISTRICT, Role.OPERATOR: _DISTRICT, Role.SERVICE: _DISTRICT}
 RELATIONS = ("own", "sub", "sib", "par", "oth")
 
 # Hand-written: Y = allowed on the target (own unit, its subtree, a sibling, the parent, another ward's cell).
@@ -54,6 +54,8 @@ EXPECTED = {
         members:write      .....
         reports:read       .....
         events:read        .....
+        feed:read          .....
+        api:read           YY...
         replay:run         .....
         deadletters:manage .....
         meetings:delete    .....""",
@@ -64,6 +66,8 @@ EXPECTED = {
         members:write      YY...
         reports:read       YY...
         events:read        .....
+        feed:read          .....
+        api:read           YY...
         replay:run         .....
         deadletters:manage .....
         meetings:delete    .....""",
@@ -74,6 +78,8 @@ EXPECTED = {
         members:write      .....
         reports:read       YY...
         events:read        .....
+        feed:read          .....
+        api:read           YY...
         replay:run         .....
         deadletters:manage .....
         meetings:delete    .....""",
@@ -84,6 +90,8 @@ EXPECTED = {
         members:write      .....
         reports:read       YYYYY
         events:read        .....
+        feed:read          .....
+        api:read           YYYYY
         replay:run         .....
         deadletters:manage .....
         meetings:delete    .....""",
@@ -94,6 +102,8 @@ EXPECTED = {
         members:write      .....
         reports:read       .....
         events:read        YYYYY
+        feed:read          YYYYY
+        api:read           YYYYY
         replay:run         .....
         deadletters:manage .....
         meetings:delete    .....""",
@@ -104,8 +114,22 @@ EXPECTED = {
         members:write      .....
         reports:read       .....
         events:read        .....
+        feed:read          YYYYY
+        api:read           YYYYY
         replay:run         YYYYY
         deadletters:manage YYYYY
+        meetings:delete    .....""",
+    Role.SERVICE: """
+        meetings:read      YYYYY
+        meetings:write     YYYYY
+        members:read       YYYYY
+        members:write      YYYYY
+        reports:read       YYYYY
+        events:read        YYYYY
+        feed:read          YYYYY
+        api:read           YYYYY
+        replay:run         .....
+        deadletters:manage .....
         meetings:delete    .....""",
 }
 
@@ -190,7 +214,7 @@ def claims_without(claim: str) -> dict:
 def test_a_valid_token_names_its_principal():
     principal = verify(token())
     assert (principal.subject, principal.role, principal.unit_id) == ("lan", Role.WARD_STAFF, "W1")
-    assert principal.scopes == {"meetings:read", "members:read", "members:write", "reports:read"}
+    assert principal.scopes == {"meetings:read", "members:read", "members:write", "reports:read", "api:read"}
     assert len(principal.token_id) == 32
 
 
@@ -363,3 +387,24 @@ def test_cli_refuses_the_demo_secret_with_the_distributed_config(monkeypatch, ca
     rc, tok, _ = run_cli(capsys, "token", "issue", "--user", "an", "--role", "auditor")  # on PostgreSQL
     assert rc == 0
     assert verify_token(tok, secret=SECRET, issuer=ISS, audience=AUD).role is Role.AUDITOR
+
+
+def test_a_serving_process_reuses_what_it_read_for_at_most_the_cache_time(tmp_path):
+    from shared.config import StoreSettings
+
+    now = [100.0]
+    served = AuthStore(StoreSettings(kind="sqlite", data_dir=str(tmp_path)), cache_seconds=5, clock=lambda: now[0])
+    admin = AuthStore(StoreSettings(kind="sqlite", data_dir=str(tmp_path)))  # the CLI's: no cache
+    try:
+        tok = issue_token("lan", Role.WARD_STAFF, "W1", secret=SECRET, issuer=ISS, audience=AUD,
+                          ttl=dt.timedelta(hours=8), store=admin)
+        jti = jwt.decode(tok, options={"verify_signature": False})["jti"]
+        assert served.token_active(jti)
+        assert admin.revoke_token(jti)
+        now[0] += 4.9
+        assert served.token_active(jti)  # still within the cache time
+        now[0] += 0.2
+        assert not served.token_active(jti) and not admin.token_active(jti)
+    finally:
+        served.close()
+        admin.close()

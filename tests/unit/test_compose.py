@@ -41,6 +41,10 @@ COMMANDS = {
     **{f"relay-{s}": ["chibo", "relay", s] for s in RELAYS},
 }
 HTTP_VAR = {s: f"{s.upper()}_HTTP" for s in SERVICES}
+OPS_PORTS = {s: p + 1000 for s, p in SERVICES.items()}  # health and metrics (the operator port)
+OPS_VAR = {s: f"{s.upper()}_OPS" for s in SERVICES}
+SHARED_STORES = ("auth",)  # databases beside the services' own: credentials
+SECRET = {"CHIBO_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789"}  # the operator must set it
 # Gap filling: which notification APIs each config names (CHIBO.sources), by env var.
 SOURCE_VARS = {"members": "CHIBO_MEMBERS_URL", "meetings": "CHIBO_MEETINGS_URL"}
 
@@ -150,7 +154,7 @@ def raw_compose() -> dict[str, Any]:
 
 
 def compose(env: dict[str, str] | None = None) -> dict[str, Any]:
-    return _interpolate(raw_compose(), env or {})
+    return _interpolate(raw_compose(), SECRET | (env or {}))
 
 
 def service(name: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -539,11 +543,21 @@ def health_url(name: str) -> str:
 def test_health_url_matches_the_service(name: str) -> None:
     url = urlsplit(health_url(name))
     assert url.hostname in ("127.0.0.1", "localhost")
-    assert url.port == SERVICES[name] == int(environment(name)[HTTP_VAR[name]].rsplit(":", 1)[1])
+    assert url.port == OPS_PORTS[name] == int(environment(name)[OPS_VAR[name]].rsplit(":", 1)[1])
     assert url.path == f"/{name}/health"
     source = (ROOT / "services" / name / "service.py").read_text(encoding="utf-8")
-    assert f'@http("GET", "/{name}/health")' in source, f"{name} serves no {url.path}"
+    assert f'@ops_http("GET", "/{name}/health")' in source, f"{name} serves no {url.path} on its operator port"
+    assert OPS_VAR[name] in placeholders(name), f"{name}/config.yml no longer reads {OPS_VAR[name]}"
+    assert str(OPS_PORTS[name]) in [str(p) for p in service(name).get("expose", [])]
+    published = [published_ports(p) for p in service(name).get("ports", [])]
+    assert all(container != str(OPS_PORTS[name]) for _, container in published), "the operator port is public"
     assert "urlopen" in python_code(name), "only urlopen raises on an HTTP error status"
+
+
+def test_the_jwt_secret_must_be_given() -> None:
+    with pytest.raises(ValueError, match="requires \\$CHIBO_JWT_SECRET"):
+        _interpolate(raw_compose(), {})
+    assert {environment(name)["CHIBO_JWT_SECRET"] for name in CONFIG_OF} == set(SECRET.values())
 
 
 _STAND_IN = r"""
@@ -692,8 +706,9 @@ def test_init_sql_creates_exactly_the_service_databases() -> None:
     (prefix,) = prefixes
     names = create_database_names(INIT_SQL.read_text(encoding="utf-8"))
     assert len(names) == len(set(names))
-    assert set(names) == {f"{prefix}_{s}" for s in SERVICES}
-    assert set(names) == {StoreSettings(kind="postgres", pg_db_prefix=prefix).dbname(s) for s in SERVICES}
+    assert set(names) == {f"{prefix}_{s}" for s in (*SERVICES, *SHARED_STORES)}
+    assert set(names) == {StoreSettings(kind="postgres", pg_db_prefix=prefix).dbname(s)
+                          for s in (*SERVICES, *SHARED_STORES)}
 
 
 def test_init_sql_parser_rejects_other_statements() -> None:

@@ -34,7 +34,7 @@ def test_domain_errors_answer_in_vietnamese_by_default():
 
 def test_validation_errors_are_translated_by_type():
     with pytest.raises(ValidationError) as err:
-        CreateUnit.model_validate({"recorded_by": "x", "kind": "planet", "name": "", "code": "C"})
+        CreateUnit.model_validate({"kind": "planet", "name": "", "code": "C"})
     _, body = error_body(err.value, "vi")
     messages = {f["field"]: f["message"] for f in body["fields"]}
     assert messages["effective_from"] == "bắt buộc phải có"

@@ -27,13 +27,21 @@ def test_every_route_is_documented_and_every_reference_resolves(service):
     doc = openapi.document(service, title=service.name)
     json.dumps(doc)  # plain JSON
     assert doc["openapi"] == "3.1.0"
+    ops_doc = openapi.document(service, title=service.name, ops=True)
     documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
+    on_ops_port = {(method.upper(), path) for path, ops in ops_doc["paths"].items() for method in ops}
     declared = {(e.method, openapi._path(e.url)[0]) for e, _ in openapi.routes(service)}
-    assert documented == declared and len(declared) > 5
+    assert documented | on_ops_port == declared and len(declared) > 5 and not documented & on_ops_port
+    assert {path.rsplit("/", 1)[1] for _, path in on_ops_port} == {"health", "metrics"}
     schemas = doc["components"]["schemas"]
     for ref in refs(doc):
         assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas, ref
     for entrypoint, _ in openapi.routes(service):
+        if entrypoint.action is None:
+            continue
+        # every public route requires a bearer credential and names the action it is checked against
+        assert doc["paths"][openapi._path(entrypoint.url)[0]][entrypoint.method.lower()]["security"] == [
+            {"bearer": []}]
         op = doc["paths"][openapi._path(entrypoint.url)[0]][entrypoint.method.lower()]
         if entrypoint.body is not None:
             name = entrypoint.body.__name__
