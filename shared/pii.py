@@ -126,8 +126,9 @@ class KeyRing:
         self.settings = settings
         self.keys = key_settings(settings)
         self._wrap = AESGCM(self.keys.master)
-        # One connection kept open (more on demand): every service process holds a key ring.
-        self._store = TrackedStore(settings, "keys", name="keys", pool_size=1, max_overflow=3)
+        # One connection kept open, one more on demand: every process of a cluster holds a key ring, and
+        # PostgreSQL has a hundred connections for all of them (key queries are short; callers wait their turn).
+        self._store = TrackedStore(settings, "keys", name="keys", pool_size=1, max_overflow=1)
         self._store.create_tables(_TABLES)
         self.ttl = ttl
         self._cache: dict[str, tuple[float, bytes | None]] = {}
