@@ -43,3 +43,13 @@ if [ "$RABBIT_PORT" = 5672 ] && command -v rabbitmqctl >/dev/null 2>&1; then
   timeout 90 rabbitmqctl await_startup >/dev/null 2>&1 || true
 fi
 echo "infra: PostgreSQL :$PG_PORT and RabbitMQ :$RABBIT_PORT are up"
+
+# promtool (Debian's prometheus package) checks deploy/prometheus in the tests.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "promtool is missing: installing Debian's prometheus package"
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q prometheus >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q prometheus >/dev/null 2>&1; } || true
+  fi
+  command -v promtool >/dev/null 2>&1 || echo "WARNING: promtool could not be installed; the monitoring tests will fail naming it" >&2
+fi

@@ -94,6 +94,15 @@ def cmd_relay(args: argparse.Namespace) -> int:
             os._exit(70)
     relay = OutboxRelay(EnvelopeReader(args.source, app, translate), Publisher(settings.amqp_uri, args.source),
                         TrackedStore(settings.store, args.source, name="relay"), after_publish=after_publish)
+    metrics_at = (config.get("CHIBO") or {}).get("relay_ops_address")
+    if metrics_at:  # the relay's own operator port: /metrics (backlog, position, events published)
+        from prometheus_client import start_http_server
+
+        host, port = str(metrics_at).rsplit(":", 1)
+        try:
+            start_http_server(int(port), addr=host)
+        except OSError as exc:  # a standby beside the active relay on one host: serve without metrics
+            print(f"relay {args.source}: no metrics on {metrics_at}: {exc}", flush=True)
     stop = _stop_on_signal()
     print(f"relay {args.source}: waiting for the single-active lock", flush=True)
     with relay_lock(settings.store, args.source, stop) as held:
@@ -194,7 +203,12 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from services.demo import build_ward, format_summary, format_table
 
     cluster = Cluster().start()
+    for i in range(2, args.replicas + 1):  # standbys: reporting replicas and a relay per source
+        cluster.replica("reporting", f"reporting-{i}", 8003 + 10 * (i - 1), 9003 + 10 * (i - 1))
+        for n, source in enumerate(("members", "meetings")):
+            cluster.standby_relay(source, f"relay-{source}-{i}", 9011 + n + 10 * (i - 1))
     print("cluster up: " + ", ".join(f"{s} {u}" for s, u in cluster.urls.items()), flush=True)
+    print("operator ports: " + ", ".join(f"{s} {u}" for s, u in cluster.ops_urls.items()), flush=True)
     try:
         if args.demo:
             year = dt.date.today().year - 1
@@ -606,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("cluster", help="start every service and relay as local processes")
     p.add_argument("--demo", action="store_true", help="record the demo ward and print its table")
     p.add_argument("--no-serve", action="store_true")
+    p.add_argument("--replicas", type=int, default=1, help="N reporting processes (one active consumer, the "
+                   "others standing by) and N relays per source (one holds the lock); default 1")
     p.set_defaults(func=cmd_cluster)
     p = sub.add_parser("import-register", help="check (dry run) or import a ward's register from XLSX/CSV")
     p.add_argument("file", help="the register: .xlsx, or .csv in UTF-8 (\",\" or \";\" separated)")

@@ -28,7 +28,8 @@ class Cluster:
     db_prefix: str = "chibo"
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: {"members": 8001, "meetings": 8002, "reporting": 8003})
-    ops_ports: dict[str, int] = field(default_factory=lambda: {"members": 9001, "meetings": 9002, "reporting": 9003})
+    ops_ports: dict[str, int] = field(default_factory=lambda: {"members": 9001, "meetings": 9002, "reporting": 9003,
+                                                              "relay-members": 9011, "relay-meetings": 9012})
     # The services' JWT secret: the environment's CHIBO_JWT_SECRET, or one made for this cluster's life.
     jwt_secret: str = field(default_factory=lambda: os.environ.get("CHIBO_JWT_SECRET") or secrets.token_urlsafe(48))
     log_dir: Path = ROOT / "var" / "cluster"
@@ -41,6 +42,7 @@ class Cluster:
 
     @property
     def ops_urls(self) -> dict[str, str]:
+        """Operator ports: each service's (health, metrics) and each relay's (`relay-<source>`: /metrics)."""
         return {s: f"http://{self.host}:{p}" for s, p in self.ops_ports.items()}
 
     @property
@@ -61,6 +63,8 @@ class Cluster:
             "MEMBERS_OPS": f"{self.host}:{self.ops_ports['members']}",
             "MEETINGS_OPS": f"{self.host}:{self.ops_ports['meetings']}",
             "REPORTING_OPS": f"{self.host}:{self.ops_ports['reporting']}",
+            "MEMBERS_RELAY_OPS": f"{self.host}:{self.ops_ports['relay-members']}",
+            "MEETINGS_RELAY_OPS": f"{self.host}:{self.ops_ports['relay-meetings']}",
             "CHIBO_JWT_SECRET": self.jwt_secret,
             "CHIBO_MEMBERS_URL": f"{self.urls['members']}/members",
             "CHIBO_MEETINGS_URL": f"{self.urls['meetings']}/meetings",
@@ -93,6 +97,23 @@ class Cluster:
     def sign_in(self, user: str, role: str, unit_id: str | None) -> str:
         """A token for `user` holding `role` in `unit_id`, signed with the cluster's secret."""
         return user_token(self.store, AuthSettings(self.jwt_secret, "chibo", "chibo-api"), user, role, unit_id)
+
+    def replica(self, service: str, name: str, http_port: int, ops_port: int) -> subprocess.Popen[bytes]:
+        """Another process of `service` (`chibo run`), on its own ports: a replica behind the same queues
+        (single active consumer: it stands by until the active one goes) and the same databases."""
+        key = service.upper()
+        self.ports[name], self.ops_ports[name] = http_port, ops_port
+        return self.spawn(name, "run", service, **{f"{key}_HTTP": f"{self.host}:{http_port}",
+                                                   f"{key}_OPS": f"{self.host}:{ops_port}"})
+
+    def standby_relay(self, source: str, name: str, ops_port: int) -> subprocess.Popen[bytes]:
+        """Another `chibo relay <source>`: it waits on the source's lock and takes over when the active one dies."""
+        self.ops_ports[name] = ops_port
+        return self.spawn(name, "relay", source, **{f"{source.upper()}_RELAY_OPS": f"{self.host}:{ops_port}"})
+
+    def log(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def client(self, key: str | None = None, **kwargs: object) -> ChiboClient:
         """A client of the cluster: with `key` (a token or an API key), or a new machine key."""

@@ -12,6 +12,7 @@ operator port (`CHIBO.ops_address`, shared/web.py `ops_http`), which a deploymen
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from nameko.extensions import SharedExtension
@@ -52,19 +53,46 @@ def limits(config: dict[str, Any]) -> tuple[Limit, Limit]:
     return limit("", PERSON_LIMIT), limit("_machine", MACHINE_LIMIT)
 
 
+_SHARED: dict[tuple[Any, float], list[Any]] = {}  # (store settings, cache) -> [AuthStore, users]
+_SHARED_LOCK = threading.Lock()
+
+
+def _open_store(config: dict[str, Any]) -> AuthStore:
+    """The process's auth store for this config: one for every container and extension that asks (the
+    embedded run has three containers; each would otherwise hold its own connections)."""
+    key = (settings_from(config).store,
+           float((config.get("CHIBO") or {}).get("auth_cache_seconds", AUTH_CACHE_SECONDS)))
+    with _SHARED_LOCK:
+        entry = _SHARED.get(key)
+        if entry is None:
+            entry = _SHARED[key] = [AuthStore(key[0], cache_seconds=key[1]), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def _close_store(store: AuthStore) -> None:
+    with _SHARED_LOCK:
+        for key, entry in list(_SHARED.items()):
+            if entry[0] is store:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del _SHARED[key]
+                    store.close()
+                return
+
+
 class Authenticator(SharedExtension):
     """One per service container: the auth settings, the auth store and the rate buckets."""
 
     def setup(self) -> None:
         config = self.container.config
         self.settings: AuthSettings = auth_settings(config, embedded=is_embedded(config))
-        self.store = AuthStore(settings_from(config).store, cache_seconds=float(
-            (config.get("CHIBO") or {}).get("auth_cache_seconds", AUTH_CACHE_SECONDS)))
+        self.store = _open_store(config)
         self.person_limit, self.machine_limit = limits(config)
         self.limiter = RateLimiter()
 
     def stop(self) -> None:
-        self.store.close()
+        _close_store(self.store)
 
     def authenticate(self, request: Request) -> Principal:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -92,12 +120,12 @@ class OwnCredential(SharedExtension):
 
     def setup(self) -> None:
         config = self.container.config
-        self.store = AuthStore(settings_from(config).store)
+        self.store = _open_store(config)
         self.credential = ServiceCredential(self.container.service_name,
                                             auth_settings(config, embedded=is_embedded(config)), self.store)
 
     def stop(self) -> None:
-        self.store.close()
+        _close_store(self.store)
 
     def header(self) -> dict[str, str]:
         return self.credential.header()

@@ -202,7 +202,7 @@ class AuthStore:
         """`cache_seconds`: how long a serving process may reuse what it read of a token's revocation or a key's
         row (a revocation then takes effect within that time; 0 reads the store on every request). A store read
         costs a few milliseconds on PostgreSQL, more than everything else authentication does."""
-        self._store = TrackedStore(settings, "auth", name="auth")
+        self._store = TrackedStore(settings, "auth", name="auth", pool_size=2)  # short reads: few connections
         self._store.create_tables(_TABLES)
         self.cache_seconds, self._clock = cache_seconds, clock
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}

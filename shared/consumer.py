@@ -99,6 +99,7 @@ class TrackedApplier:
             self._fill(source, last, envelope.position, result)
         self._apply(envelope, payload, result)
         metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.position(source))
+        metrics.CONSUMER_LAG.labels(self.consumer, source).set(_age(envelope))
         return result
 
     def catch_up(self, source: str) -> Result:
@@ -111,6 +112,7 @@ class TrackedApplier:
         self._positions.pop(source, None)  # ask the store: another replica may have moved on meanwhile
         self._fill(source, self.position(source), 2**62, result)
         metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.position(source))
+        metrics.CONSUMER_LAG.labels(self.consumer, source).set(0)  # nothing published is left to apply
         return result
 
     def _fill(self, source: str, after: int, before: int, result: Result) -> None:
@@ -162,6 +164,12 @@ class TrackedApplier:
 
     def _count(self, source: str, outcome: str) -> None:
         metrics.CONSUMER_EVENTS.labels(self.consumer, source, outcome).inc()
+
+
+def _age(envelope: Envelope) -> float:
+    """Seconds since the source recorded the event (0 when its clock is ahead of ours)."""
+    recorded = envelope.recorded_at if envelope.recorded_at.tzinfo else envelope.recorded_at.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - recorded).total_seconds())
 
 
 def http_fetch_range(sources: dict[str, str], page_size: int = 500, timeout: float = 10.0,

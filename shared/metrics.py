@@ -20,3 +20,17 @@ HTTP_REQUESTS = Counter(
 HTTP_DURATION = Histogram(
     "chibo_http_request_duration_seconds", "HTTP request duration", ["service", "route"]
 )
+OUTBOX_BACKLOG = Gauge(
+    "chibo_outbox_backlog", "Notifications recorded in a source's store that its relay has not passed yet", ["source"]
+)
+CONSUMER_LAG = Gauge(
+    "chibo_consumer_lag_seconds",
+    "Seconds between the source recording the event last applied and its application; 0 once caught up",
+    ["consumer", "source"],
+)
+COMPLIANCE_RATE = Gauge(
+    "chibo_compliance_rate", "Reporting's city-wide figures for the current year, as rates (0-1)", ["figure"]
+)
+COMPLIANCE_COUNT = Gauge(
+    "chibo_compliance_count", "Reporting's city-wide figures for the current year, as counts", ["figure"]
+)

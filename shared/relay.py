@@ -174,7 +174,9 @@ class OutboxRelay:
     def run_once(self) -> int:
         """Publish the next batch; return how many envelopes were published."""
         scanned, previous = self.positions()
+        metrics.RELAY_POSITION.labels(self.reader.source).set(scanned)
         batch, last = self.reader.read(scanned, self.batch_size)
+        self._backlog(last if batch else scanned)
         if not batch:
             return 0
         envelopes = []
@@ -196,6 +198,11 @@ class OutboxRelay:
             )
         metrics.RELAY_POSITION.labels(self.reader.source).set(last)
         return len(envelopes)
+
+    def _backlog(self, upto: int) -> None:
+        """The outbox backlog: notifications recorded beyond what this batch reaches."""
+        head = self.reader.app.recorder.max_notification_id() or 0
+        metrics.OUTBOX_BACKLOG.labels(self.reader.source).set(max(0, head - upto))
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None, poll: float = 0.2) -> None:
         """Publish until `stop` is set; sleep `poll` seconds when idle (or until `wake` is set)."""

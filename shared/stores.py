@@ -147,7 +147,7 @@ class TrackedStore:
     """A read-model database with per-source tracking of the last applied position."""
 
     def __init__(self, settings: StoreSettings, service: str, name: str = "views", pool_size: int = 4,
-                 max_overflow: int = 4):
+                 max_overflow: int | None = None):
         self.settings = settings
         self._ring: Any = None
         self.postgres = settings.kind == "postgres"
@@ -160,7 +160,7 @@ class TrackedStore:
                 user=settings.pg_user,
                 password=settings.pg_password,
                 pool_size=pool_size,
-                max_overflow=max_overflow,
+                max_overflow=pool_size if max_overflow is None else max_overflow,
                 pre_ping=True,
             )
             self.tracking: Any = PostgresTrackingRecorder(

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.reporting import access
 from services.reporting.compliance import projection, schema
+from services.reporting.gauges import ComplianceGauges
 from services.reporting.queries import Queries, unit_arg
 from shared import i18n, openapi
 from shared.access import principal
@@ -38,6 +39,7 @@ class ReportingService:
     name = "reporting"
 
     views: Any = TrackedViews(schema.DDL, projection.project)
+    gauges: Any = ComplianceGauges()  # city-wide figures on /metrics for the operators' dashboard
 
     @tracked_consumer("members")
     def on_members_event(self, envelope: Any, payload: Any) -> None:

@@ -12,7 +12,7 @@ def make_cluster(amqp_uri: str, pg_prefix: str, log_dir: Path, catch_up_interval
         amqp_uri=amqp_uri,
         db_prefix=f"{pg_prefix}_{uuid.uuid4().hex[:6]}",
         ports={s: free_port() for s in ("members", "meetings", "reporting")},
-        ops_ports={s: free_port() for s in ("members", "meetings", "reporting")},
+        ops_ports={s: free_port() for s in ("members", "meetings", "reporting", "relay-members", "relay-meetings")},
         log_dir=log_dir,
         extra_env={"CHIBO_CATCH_UP_INTERVAL": str(catch_up_interval)},
     )

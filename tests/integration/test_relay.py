@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+import requests
 from kombu import Connection, Queue
 
 from services.members.application import MembersApplication
@@ -71,6 +72,11 @@ def test_a_crash_between_publish_and_record_republishes_and_consumers_apply_once
     for cell_id, members in ward["cells"].items():
         roster = client.get("meetings", f"/cells/{cell_id}/roster", date="2025-01-01")["members"]
         assert sorted(m["member_id"] for m in roster) == sorted(members)
+    # the relay's own operator port: nothing left in the outbox, its position at the store's head
+    last = client.get("members", "/notifications", limit=1)["last"]
+    relay_metrics = requests.get(f"{cluster.ops_urls['relay-members']}/metrics", timeout=10).text
+    assert 'chibo_outbox_backlog{source="members"} 0.0' in relay_metrics
+    assert f'chibo_relay_position{{source="members"}} {float(last)}' in relay_metrics
 
 
 def test_only_one_relay_per_source_holds_the_lock(postgres_settings):

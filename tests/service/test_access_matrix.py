@@ -282,3 +282,21 @@ def test_a_person_over_their_rate_limit_gets_429_and_others_are_not_slowed(city)
     assert limited[0].json()["error"] == "rate_limited"
     calm = requests.get(url, headers={"Authorization": f"Bearer {tokens['city_staff']}"}, timeout=10)
     assert calm.status_code == 200
+
+
+def test_the_city_wide_figures_reach_the_metrics_the_dashboard_shows(city):
+    from prometheus_client import REGISTRY
+
+    from services.reporting import gauges
+
+    platform, _, tokens, _ = city
+    figures = requests.get(f"{platform.base_url}/reporting/compliance/rollup", timeout=30,
+                           params={"by": "none", "period": str(YEAR)},
+                           headers={"Authorization": f"Bearer {tokens['city_staff']}"}).json()["figures"]
+    views = next(d for c in platform.runner.containers for d in c.dependencies if getattr(d, "attr_name", "") == "views"
+                 and c.service_name == "reporting")
+    gauges.publish(gauges.city_figures(views.store, str(YEAR)))
+    assert 0 < figures["attendance"]["rate"] < 1
+    assert REGISTRY.get_sample_value("chibo_compliance_rate", {"figure": "attendance"}) == figures["attendance"]["rate"]
+    assert REGISTRY.get_sample_value("chibo_compliance_count", {"figure": "flagged_members"}) == \
+        figures["flagged_members"] == 2
