@@ -15,6 +15,9 @@
                                      issue an access token (printed); chibo token revoke JTI
     chibo apikey create --name NAME --scope ACTION [--scope ...] [--role ROLE] [--unit UNIT_ID]
                                      a machine client's API key (printed once); chibo apikey revoke KEY_ID
+    chibo member erase MEMBER_ID --reason TEXT --by NAME [--guest] [--embedded --data-dir DIR]
+                                     erase a person's personal data (crypto-shredding: their key is
+                                     destroyed; names read "[đã xóa]" everywhere, counts stay)
     chibo audit checkpoint|verify [--service members|meetings|all] [--embedded --data-dir DIR]
                                      tamper evidence: record the event stores' hash-chain heads, or
                                      recompute them (exit 1 naming the first tampered position)
@@ -492,6 +495,54 @@ def _add_auth_parsers(sub: Any) -> None:
     common(p)
 
 
+def cmd_member_erase(args: argparse.Namespace) -> int:
+    """chibo member erase: destroy a member's (or a guest's) key; print the tombstone."""
+    import uuid
+
+    import psycopg
+
+    from services.members.application import MembersApplication
+    from services.runner import embedded_config, service_config
+    from shared.config import settings_from
+    from shared.errors import DomainError
+    from shared.pii import KeyConfigError
+    from shared.stores import event_store_env
+
+    try:
+        member_id = uuid.UUID(args.member_id)
+        config = embedded_config(args.data_dir) if args.embedded else \
+            service_config("members") if args.config is None else _load(args.config)
+        app = MembersApplication(event_store_env(settings_from(config).store, "members"))
+    except (ValueError, KeyConfigError, psycopg.Error, OSError) as exc:
+        print(f"chibo member erase: {exc}", file=sys.stderr)
+        return 2
+    try:
+        tomb = app.erase_member(member_id=member_id, by=args.by, reason=args.reason, guest=args.guest)
+    except DomainError as exc:
+        print(f"chibo member erase: {exc.message_in(args.lang)}", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+    print(f"đã xóa dữ liệu cá nhân của {member_id} lúc {tomb['shredded_at']} ({tomb['shredded_by']}: "
+          f"{tomb['reason']})" if args.lang == "vi" else
+          f"erased the personal data of {member_id} at {tomb['shredded_at']} ({tomb['shredded_by']}: {tomb['reason']})")
+    return 0
+
+
+def _add_member_parsers(sub: Any) -> None:
+    member = sub.add_parser("member", help="a member's personal data").add_subparsers(dest="action", required=True)
+    p = member.add_parser("erase", help="erase a member's personal data (crypto-shredding; cannot be undone)")
+    p.add_argument("member_id", metavar="MEMBER_ID")
+    p.add_argument("--reason", required=True, help="why (kept in the key store's tombstone)")
+    p.add_argument("--by", required=True, help="who decided (kept in the tombstone)")
+    p.add_argument("--guest", action="store_true", help="the id is a meeting guest's, not a member's")
+    p.add_argument("--config", default=None, help="config file (default: services/members/config.yml)")
+    p.add_argument("--embedded", action="store_true", help="for the embedded demo (SQLite under --data-dir)")
+    p.add_argument("--data-dir", default="var/demo", help="with --embedded: the demo's data dir")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p.set_defaults(func=cmd_member_erase)
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     import sqlite3
 
@@ -601,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
                    "(default: $CHIBO_TOKEN, else the tool's own credential from the services' config)")
     p.set_defaults(func=cmd_replay)
     _add_auth_parsers(sub)
+    _add_member_parsers(sub)
     p = sub.add_parser("audit", help="tamper evidence for the event stores: checkpoint, verify")
     p.add_argument("action", choices=("checkpoint", "verify"),
                    help="checkpoint: verify, then record the current heads; verify: recompute and compare")

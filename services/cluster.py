@@ -69,6 +69,8 @@ class Cluster:
             "CHIBO_MEMBERS_URL": f"{self.urls['members']}/members",
             "CHIBO_MEETINGS_URL": f"{self.urls['meetings']}/meetings",
             "PYTHONUNBUFFERED": "1",
+            # A local trial cluster: the public demo encryption keys, explicitly (a deployment sets its own).
+            "CHIBO_ALLOW_DEMO_KEYS": os.environ.get("CHIBO_ALLOW_DEMO_KEYS", "true"),
         })
         env.update(self.extra_env)
         env.update(extra)

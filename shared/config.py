@@ -61,6 +61,11 @@ class StoreSettings:
     pg_user: str = "postgres"
     pg_password: str = ""
     pg_db_prefix: str = "chibo"
+    # Encryption at rest (shared/pii.py): base64 of 32 bytes each; empty = the public demo keys, which only
+    # a run that allows them may use (the embedded demo, tests; config.yml: CHIBO_ALLOW_DEMO_KEYS=true).
+    pii_master_key: str = field(default="", repr=False)
+    cipher_key: str = field(default="", repr=False)
+    allow_demo_keys: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in ("sqlite", "postgres"):

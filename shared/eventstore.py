@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, StoredEvent, Transcoding
 
+from shared import pii
+from shared.config import StoreSettings
 from shared.errors import Conflict, DomainError
 from shared.idempotency import HEADER, CommandKey, CommandReceipt
+
+# The event store's environment names the key store (shared/stores.py event_store_env): JSON of StoreSettings.
+PII_STORE_ENV = "CHIBO_PII_STORE"
 
 # Shown beside an event's data in a history, not inside it.
 _AUDIT_FIELDS = ("originator_id", "originator_version", "originator_topic", "timestamp", "recorded_by",
@@ -44,8 +52,72 @@ def check_version(aggregate: Aggregate, expected: int | None) -> None:
                           "thay đổi sau khi bạn tải; hãy tải lại và thử lại")
 
 
+class SealingMapper(Mapper):
+    """Seals an event's personal fields with their owner's key (shared/pii.py) before storing it.
+
+    `personal` maps an event class's qualified name to {field: attribute naming the owner}. Stored events
+    come back still sealed: the application reveals what it shows (`ChiboApplication.reveal`), and the
+    relay publishes the sealed strings as they are, so every copy downstream is sealed too.
+    """
+
+    ring: pii.KeyRing | None = None
+    personal: Mapping[str, Mapping[str, str]] = {}
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        fields = self.personal.get(type(domain_event).__qualname__)
+        if fields and self.ring is not None:
+            state = dict(vars(domain_event))
+            context = f"{domain_event.originator_id}:{domain_event.originator_version}"
+            for name, owner_attr in fields.items():
+                value = state.get(name)
+                if value is None or pii.is_sealed(value):
+                    continue
+                text = value.isoformat() if isinstance(value, dt.date) else str(value)
+                state[name] = self.ring.seal(state.get(owner_attr, domain_event.originator_id), name, text,
+                                             context=context)
+            sealed = object.__new__(type(domain_event))
+            object.__setattr__(sealed, "__dict__", state)
+            domain_event = sealed
+        return super().to_stored_event(domain_event)
+
+
+def ring_from_env(env: Any) -> pii.KeyRing | None:
+    """The key ring named by an event store's environment (None: an in-memory store of a unit test)."""
+    raw = env.get(PII_STORE_ENV)
+    if not raw:
+        return None
+    return pii.keyring(StoreSettings(**json.loads(raw)))
+
+
+def pii_store_env(settings: StoreSettings) -> dict[str, str]:
+    return {PII_STORE_ENV: json.dumps(dataclasses.asdict(settings))}
+
+
 class ChiboApplication(Application):
-    """An eventsourcing Application that also stores dates. Subclasses hold the commands and queries."""
+    """An eventsourcing Application that also stores dates. Subclasses hold the commands and queries.
+
+    Personal fields of the events named in `personal_fields` are sealed in the store (SealingMapper).
+    """
+
+    personal_fields: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    pii: pii.KeyRing | None = None
+
+    def construct_mapper(self) -> Mapper:  # type: ignore[override]
+        self.pii = ring_from_env(self.env)
+        mapper = self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
+        assert isinstance(mapper, SealingMapper)
+        mapper.ring, mapper.personal = self.pii, self.personal_fields
+        return mapper
+
+    def close(self) -> None:
+        super().close()
+        if self.pii is not None:
+            pii.release(self.pii.settings)
+            self.pii = None
+
+    def reveal(self, obj: Any) -> Any:
+        """`obj` (JSON-like) with every sealed string opened, or the erasure placeholder (one key query)."""
+        return self.pii.reveal(obj) if self.pii is not None else obj
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:  # type: ignore[override]
         super().register_transcodings(transcoder)
@@ -59,12 +131,12 @@ class ChiboApplication(Application):
 
     def event_history(self, aggregate_id: uuid.UUID) -> list[dict[str, Any]]:
         """Every stored event of an aggregate, with who recorded it, when and from which request (audit)."""
-        return [
+        return self.reveal([
             {"version": e.originator_version, "type": type(e).__name__, "recorded_at": e.timestamp.isoformat(),
              "recorded_by": getattr(e, "recorded_by", None), "correlation_id": getattr(e, "correlation_id", None),
              "data": {k.lstrip("_"): v for k, v in vars(e).items() if k not in _AUDIT_FIELDS}}
             for e in self.repository.event_store.get(aggregate_id)
-        ]
+        ])
 
     def prior_result(self, key: CommandKey | None) -> uuid.UUID | None:
         """The result (an aggregate id) of an earlier command sent with this idempotency key, if any."""

@@ -31,6 +31,7 @@ from shared.access import OwnCredential
 from shared.config import ChiboSettings, settings_from
 from shared.consumer import Project, TrackedApplier, http_fetch_range, is_transient
 from shared.contracts import ContractError, parse_event
+from shared.pii import key_settings
 from shared.relay import EnvelopeReader, OutboxRelay, Publisher, Translate, relay_lock
 from shared.stores import TrackedStore, event_store_env
 
@@ -215,6 +216,7 @@ class TrackedViews(DependencyProvider):
 
     def setup(self) -> None:
         settings = chibo_settings(self.container)
+        key_settings(settings.store)  # refuse to start on missing or public keys (shared/pii.py)
         self.store = TrackedStore(settings.store, self.container.service_name)
         self.store.create_tables(self.ddl)
         consumer = self.container.service_name

@@ -49,15 +49,27 @@ def ensure_database(settings: StoreSettings, service: str) -> None:
 
 
 def event_store_env(settings: StoreSettings, service: str) -> dict[str, str]:
-    """Environment for an eventsourcing Application storing `service`'s events."""
+    """Environment for an eventsourcing Application storing `service`'s events, encrypted at rest.
+
+    Every stored event's state is sealed with AES-256-GCM (eventsourcing's `cryptography` AESCipher, the
+    key CHIBO.cipher_key); personal fields inside it are sealed once more with the person's own key
+    (shared/pii.py), which erasure destroys.
+    """
+    from shared.eventstore import pii_store_env  # both import this module
+    from shared.pii import key_settings
+
+    cipher = {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+              "CIPHER_KEY": key_settings(settings).cipher, **pii_store_env(settings)}
     if settings.kind == "sqlite":
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.sqlite_path(service, "events")),
             "SQLITE_LOCK_TIMEOUT": "10",
+            **cipher,
         }
     ensure_database(settings, service)
     return {
+        **cipher,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": settings.dbname(service),
         "POSTGRES_HOST": settings.pg_host,
@@ -73,9 +85,15 @@ def event_store_env(settings: StoreSettings, service: str) -> dict[str, str]:
 class Sql:
     """A cursor that takes `?` placeholders on both databases."""
 
-    def __init__(self, cursor: Any, postgres: bool):
+    def __init__(self, cursor: Any, postgres: bool, store: TrackedStore | None = None):
         self._cursor = cursor
         self._postgres = postgres
+        self._store = store
+
+    @property
+    def ring(self) -> Any:
+        """The key ring that opens the sealed personal values of this store's rows (shared/pii.py)."""
+        return self._store.keyring() if self._store is not None else None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Sql:
         if self._postgres:
@@ -128,7 +146,10 @@ def _created_once(create: Any, attempts: int = 3) -> None:
 class TrackedStore:
     """A read-model database with per-source tracking of the last applied position."""
 
-    def __init__(self, settings: StoreSettings, service: str, name: str = "views", pool_size: int = 4):
+    def __init__(self, settings: StoreSettings, service: str, name: str = "views", pool_size: int = 4,
+                 max_overflow: int | None = None):
+        self.settings = settings
+        self._ring: Any = None
         self.postgres = settings.kind == "postgres"
         if self.postgres:
             ensure_database(settings, service)
@@ -139,7 +160,7 @@ class TrackedStore:
                 user=settings.pg_user,
                 password=settings.pg_password,
                 pool_size=pool_size,
-                max_overflow=pool_size,
+                max_overflow=pool_size if max_overflow is None else max_overflow,
                 pre_ping=True,
             )
             self.tracking: Any = PostgresTrackingRecorder(
@@ -165,12 +186,12 @@ class TrackedStore:
     @contextlib.contextmanager
     def write(self) -> Iterator[Sql]:
         with self.datastore.transaction(commit=True) as cursor:
-            yield Sql(cursor, self.postgres)
+            yield Sql(cursor, self.postgres, self)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Sql]:
         with self.datastore.transaction(commit=False) as cursor:
-            yield Sql(cursor, self.postgres)
+            yield Sql(cursor, self.postgres, self)
 
     @contextlib.contextmanager
     def tracked(self, source: str, position: int) -> Iterator[Sql]:
@@ -182,11 +203,24 @@ class TrackedStore:
             with self.datastore.transaction(commit=True) as cursor:
                 # eventsourcing's own tracking insert: an upsert that only moves forward, else IntegrityError.
                 self.tracking._insert_tracking(cursor, Tracking(source, position))
-                yield Sql(cursor, self.postgres)
+                yield Sql(cursor, self.postgres, self)
         except IntegrityError as exc:
             if "Failed to record tracking" in str(exc):
                 raise AlreadyApplied(f"{source}:{position}") from exc
             raise
 
+    def keyring(self) -> Any:
+        """The process's key ring for these settings, taken on first use and handed back by `close`."""
+        if self._ring is None:
+            from shared import pii  # pii's own key store is a TrackedStore
+
+            self._ring = pii.keyring(self.settings)
+        return self._ring
+
     def close(self) -> None:
+        if self._ring is not None:
+            from shared import pii
+
+            pii.release(self.settings)
+            self._ring = None
         self.datastore.close()

@@ -6,3 +6,4 @@ CREATE DATABASE chibo_members;
 CREATE DATABASE chibo_meetings;
 CREATE DATABASE chibo_reporting;
 CREATE DATABASE chibo_auth;  -- issued tokens' ids, revocations, API-key hashes (shared/auth.py AuthStore)
+CREATE DATABASE chibo_keys;  -- each person's data key, wrapped; erasure tombstones (shared/pii.py KeyRing)

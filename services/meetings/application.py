@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from services.meetings.domain import (
     Absence,
@@ -22,7 +22,7 @@ from services.meetings.domain import (
 from services.meetings.roster import RosterReader
 from services.policy import Policy, policy_on
 from shared.clock import VIETNAM
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 from shared.eventstore import ChiboApplication, check_version
 from shared.idempotency import CommandKey
 
@@ -45,6 +45,9 @@ def _absences(absent: list[dict[str, Any]]) -> list[Absence]:
 
 class MeetingsApplication(ChiboApplication):
     name = "meetings"
+    # Members' names arrive sealed from the register (shared/pii.py) and are copied as they are. A guest's
+    # name typed here is sealed with a key of the guest's own id, erased like a member's (`chibo member erase`).
+    personal_fields: ClassVar[Mapping[str, Mapping[str, str]]] = {"Meeting.GuestAttended": {"full_name": "guest_id"}}
 
     def __init__(self, env: dict[str, str] | None = None, today: Callable[[], dt.date] | None = None,
                  now: Callable[[], dt.datetime] | None = None):
@@ -155,7 +158,10 @@ class MeetingsApplication(ChiboApplication):
                 apply: Callable[[Meeting], list[Any] | None]) -> Meeting:
         meeting = self.get_meeting(meeting_id)
         check_version(meeting, expected_version)
-        extra = apply(meeting) or []
+        try:
+            extra = apply(meeting) or []
+        except DomainError as exc:  # a refusal naming a member names them in clear
+            raise self.revealed(exc) from None
         self.record(meeting, *extra, key=key, result_id=meeting.id)
         return meeting
 
@@ -270,8 +276,28 @@ class MeetingsApplication(ChiboApplication):
 
     # ---- queries ------------------------------------------------------------------------------------------
 
+    def revealed(self, exc: DomainError) -> DomainError:
+        """The same refusal with the sealed names in its messages opened."""
+        if self.pii is None or "pii:v1:" not in f"{exc.message} {exc.vi}":
+            return exc
+        opened = type(exc).__new__(type(exc))  # the same class and fields (copy.copy would call __init__)
+        opened.__dict__.update(exc.__dict__)
+        opened.message = self.pii.reveal_text(exc.message)
+        opened.vi = self.pii.reveal_text(exc.vi) if exc.vi else exc.vi
+        opened.args = (f"{exc.field}: {opened.message}",)
+        return opened
+
+    def reveal_roster(self, roster: dict[str, Any]) -> dict[str, Any]:
+        """The replica's roster of a cell (GET /meetings/cells/<id>/roster) with the names opened, by name."""
+        out = self.reveal(roster)
+        for part in ("members", "temporary_participants"):
+            out[part] = sorted(out[part], key=lambda e: (e["full_name"], e["member_id"]))
+        return out
+
     def meeting(self, meeting_id: uuid.UUID) -> dict[str, Any]:
-        view = meeting_view(self.get_meeting(meeting_id))
+        view = self.reveal(meeting_view(self.get_meeting(meeting_id)))
+        for part in ("roster", "temporary_participants", "summoned"):  # by name, as the replica gave them
+            view[part] = sorted(view[part], key=lambda e: (e["full_name"], e["member_id"]))
         for review in view["reviews"]:  # what was reviewed, in words, for the minutes and the secretary
             earlier = self.get_or_none(uuid.UUID(review["resolution_meeting_id"]))
             review["resolution_text"] = next(

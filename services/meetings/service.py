@@ -188,9 +188,10 @@ class MeetingsService:
             raise DomainError("cell_id", f"no cell {cell_id} is known to the meetings service",
                               vi=f"dịch vụ sinh hoạt chưa biết chi bộ {cell_id}")
         members = reader.roster_on(str(cell_id), day)
-        return {"cell_id": str(cell_id), "date": day.isoformat(), "members": [m.__dict__ for m in members],
+        return self.app.reveal_roster({  # the replica holds sealed names (shared/pii.py)
+                "cell_id": str(cell_id), "date": day.isoformat(), "members": [m.__dict__ for m in members],
                 "temporary_participants": [m.__dict__ for m in reader.temporary_participants(str(cell_id), day)],
-                "supervisors": [s.__dict__ for s in reader.supervisors_on(str(cell_id), day)]}
+                "supervisors": [s.__dict__ for s in reader.supervisors_on(str(cell_id), day)]})
 
     @http("GET", "/meetings/notifications", action="feed:read")
     def notifications(self, request: Any) -> Any:

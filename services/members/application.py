@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from services.members.domain import (
     Member,
@@ -38,6 +38,10 @@ def _named(who: str, exc: DomainError) -> DomainError:
 
 class MembersApplication(ChiboApplication):
     name = "members"
+    # Sealed in the store with the member's own key (shared/pii.py); the published MemberAdmitted carries the
+    # sealed name, and the date of birth is never published.
+    personal_fields: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        "Member.Admitted": {"full_name": "originator_id", "born_on": "originator_id"}}
 
     def __init__(self, env: dict[str, str] | None = None, today: Callable[[], dt.date] = dt.date.today,
                  views_store: TrackedStore | None = None):
@@ -356,7 +360,7 @@ class MembersApplication(ChiboApplication):
 
     def roster(self, cell_id: uuid.UUID, day: dt.date) -> dict[str, Any]:
         cell = self._cell(cell_id)
-        members = self.views.roster(str(cell.id), day)
+        members = _by_name(self.reveal(self.views.roster(str(cell.id), day)))
         counts: dict[str, int] = {}
         for entry in members:
             counts[entry["status"]] = counts.get(entry["status"], 0) + 1
@@ -366,7 +370,7 @@ class MembersApplication(ChiboApplication):
     def supervisors(self, cell_id: uuid.UUID, day: dt.date) -> dict[str, Any]:
         cell = self._cell(cell_id)
         return {"cell_id": str(cell.id), "date": day.isoformat(),
-                "supervisors": self.views.supervisors(str(cell.id), day)}
+                "supervisors": _by_name(self.reveal(self.views.supervisors(str(cell.id), day)))}
 
     def cell_health(self, unit_id: uuid.UUID | None, day: dt.date) -> dict[str, Any]:
         """Cells under `unit_id` (or all) on `day`: official members, merger candidates, cells needing a committee.
@@ -393,6 +397,35 @@ class MembersApplication(ChiboApplication):
             "merger_candidates": [r["cell_id"] for r in rows if r["merger_candidate"]],
             "committee_cells": [r["cell_id"] for r in rows if r["needs_committee"]],
         }
+
+    # --- personal data --------------------------------------------------------------------------------
+
+    def erase_member(self, *, member_id: uuid.UUID, by: str, reason: str, guest: bool = False) -> dict[str, Any]:
+        """Crypto-shred a person: destroy their key, so their name and date of birth become unreadable in
+        every store, replica, report and export, while the records, counts and audit chain stay.
+
+        `guest`: the id is a meeting guest's, not a member's (no member check). Returns the tombstone.
+        """
+        if not reason.strip():
+            raise DomainError("reason", "an erasure needs a reason", rule="erase.reason", vi="cần nêu lý do xóa")
+        if not guest:
+            self._member(member_id)
+        if self.pii is None:
+            raise RuntimeError("this members application has no key store (an in-memory test store)")
+        self.pii.shred(member_id, by=by, reason=reason.strip())
+        tombstone = self.pii.tombstone(member_id)
+        assert tombstone is not None
+        return tombstone
+
+    def get_or_none(self, aggregate_id: Any) -> Any:
+        """The aggregate, a member with their personal fields opened (or the erasure placeholder)."""
+        found = super().get_or_none(aggregate_id)
+        if isinstance(found, Member) and self.pii is not None:
+            found.full_name = self.pii.unseal(found.full_name)
+            if isinstance(found.born_on, str):  # sealed: its ISO text, or None once erased
+                born = self.pii.unseal(found.born_on, placeholder=None)
+                found.born_on = dt.date.fromisoformat(born) if born else None
+        return found
 
     # --- reach: where a unit or a member sits, for access control ----------------------------------------
 
@@ -474,6 +507,11 @@ class MembersApplication(ChiboApplication):
             if self.get_or_none(claim_id) is not None:
                 raise taken from None
             raise
+
+
+def _by_name(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sorted by the opened name, as before sealing (the read model holds sealed ones, whose order means nothing)."""
+    return sorted(rows, key=lambda r: (r["full_name"], r.get("member_id") or r.get("supervisor_id")))
 
 
 def _dates(value: dict[str, Any] | None) -> dict[str, Any] | None:

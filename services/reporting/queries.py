@@ -84,6 +84,11 @@ class Queries:
         self.today = today
         self.tree = Tree.load(sql)
 
+    def _reveal(self, obj: Any) -> Any:
+        """Names are stored sealed (shared/pii.py): opened here, when answering, or the erasure placeholder."""
+        ring = getattr(self.sql, "ring", None)
+        return ring.reveal(obj) if ring is not None else obj
+
     def _scope(self, args: Args) -> tuple[str | None, Period, TreeMode, str | None]:
         period = parse_period(args.get("period") or str(self.today.year), self.today)
         return unit_arg(args, self.tree), period, tree_mode(args), block_arg(args)
@@ -119,9 +124,12 @@ class Queries:
                                                         f"không phải {figure!r}")
         facts = rollup.collect(self.sql, self.tree, period, mode, self.today)
         mine = facts.where(lambda f: rollup.under(unit)(f) and (block is None or f.block == block))
+        items = self._reveal(drill.items(mine, self.tree, figure))
+        if figure == "flagged_members":  # by name once the names are opened
+            items.sort(key=lambda m: (m["year"], m["full_name"], m["member_id"]))
         return {"unit": _unit_json(self.tree, unit, min(period.last, self.today)), "period": period.as_json(),
                 "tree": mode, "block": block, "figure": figure, "value": rollup.figures(mine).get(figure),
-                **page_of(args, drill.items(mine, self.tree, figure))}
+                **page_of(args, items)}
 
     def cell_months(self, args: Args) -> dict[str, Any]:
         this_month = self.today.strftime("%Y-%m")
@@ -156,6 +164,7 @@ class Queries:
                 continue
             if unit is None or unit in self.tree.path(r["cell_id"], month_end(r["last_date"][:7]), mode, self.today):
                 items.append(drill.member_year_item(self.tree, dict(r)))
+        items = self._reveal(items)
         items.sort(key=lambda m: (m["full_name"], m["member_id"]))
         return {"year": year, "unit": unit, "tree": mode, "block": block, "flagged_only": flagged,
                 **page_of(args, items)}
@@ -187,6 +196,7 @@ class Queries:
             name = self.sql.scalar("SELECT full_name FROM members WHERE member_id = ?", (p["supervisor_id"],))
             items.append(p | {"full_name": name, "cells": sorted(p["cells"]),
                               "rate": round(p["attended"] / p["meetings"], 4)})
+        items = self._reveal(items)
         items.sort(key=lambda p: (p["full_name"] or "", p["supervisor_id"]))
         return {"unit": _unit_json(self.tree, unit, min(period.last, self.today)), "period": period.as_json(),
                 "tree": mode, **page_of(args, items)}
@@ -196,6 +206,10 @@ class Queries:
         if found is None:
             raise NotFound("meeting_id", f"no meeting {meeting_id} is known to reporting", rule="meeting.unknown",
                            vi=f"dịch vụ báo cáo chưa biết buổi sinh hoạt {meeting_id}")
+        found = self._reveal(found)
+        for part in ("roster", "guests"):  # by name, once the names are opened
+            if isinstance(found.get(part), list):
+                found[part].sort(key=lambda e: (e.get("full_name") or "", e.get("member_id") or e.get("guest_id")))
         return found
 
     def member(self, member_id: str, args: Args) -> dict[str, Any]:
@@ -204,7 +218,7 @@ class Queries:
         if found is None:
             raise NotFound("member_id", f"no member {member_id} is known to reporting", rule="member.unknown",
                            vi=f"dịch vụ báo cáo chưa biết đảng viên {member_id}")
-        return found
+        return self._reveal(found)
 
     def cell(self, cell_id: str, args: Args) -> dict[str, Any]:
         found = drill.cell_detail(self.tree, _uuid("unit_id", cell_id), self.today)
@@ -221,7 +235,7 @@ class Queries:
         page = int_arg(args, "page", 1, 1, 10**9)
         total, items = drill.events(self.sql, column, _uuid(column, value), (page - 1) * size, size)
         return {column: value, "total": total, "page": page, "page_size": size,
-                "pages": max(1, math.ceil(total / size)), "items": items}
+                "pages": max(1, math.ceil(total / size)), "items": self._reveal(items)}
 
     def units(self, args: Args, keep: Callable[[str], bool] = lambda unit_id: True) -> dict[str, Any]:
         """Every unit reporting knows (`?kind=`), of those `keep` lets through (the caller's reach)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,3 +24,7 @@ MeetingKind = Literal["regular", "thematic", "combined"]  # combined: regular + 
 Id = uuid.UUID
 Name = Field(min_length=1, max_length=200)
 Text = Field(default="", max_length=4000)
+
+# A person's name as it travels between services: sealed with the person's key (shared/pii.py
+# `pii:v1:<owner>:<base64>`, ~880 characters for the 200-character name the members API accepts) or plain.
+PersonalName = Annotated[str, Field(min_length=1, max_length=1200)]

@@ -11,12 +11,12 @@ from typing import Literal
 
 from pydantic import Field, JsonValue, model_validator
 
-from shared.contracts.base import Id, MeetingKind, MemberStatus, Payload
+from shared.contracts.base import Id, MeetingKind, MemberStatus, Payload, PersonalName
 
 
 class RosterEntry(Payload):
     member_id: Id
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: PersonalName
     status: MemberStatus
     official: bool | None = None  # official (not probationary) on the date, also when exempted or elsewhere
 
@@ -76,7 +76,7 @@ class GuestAttended(Payload):
     meeting_id: Id
     cell_id: Id
     guest_id: Id
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: PersonalName
     is_assigned_supervisor: bool
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.contracts.base import Block, Id, Payload, UnitKind
+from shared.contracts.base import Block, Id, Payload, PersonalName, UnitKind
 
 
 class OrgUnitCreated(Payload):
@@ -58,7 +58,7 @@ class CellDissolved(Payload):
 class MemberAdmitted(Payload):
     member_id: Id
     code: str = Field(min_length=1, max_length=40)
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: PersonalName
     cell_id: Id
     admitted_on: dt.date
     # "official" when an existing official member is entered into the register (not a new admission)

@@ -48,7 +48,10 @@ def test_dry_run_then_apply_then_apply_again(members):  # noqa: F811
     new = after[len(before):]
     assert [e["type"] for e in new] == ["MemberAdmitted", "MemberAdmitted", "MemberAdmitted", "MemberExempted"]
     assert {(e["recorded_by"], e["correlation_id"]) for e in new} == {("apikey:ward-staff", "import-42")}
-    assert new[0]["payload"]["full_name"] == "Nguyễn Thị Ánh Tuyết"
+    sealed = new[0]["payload"]["full_name"]  # published sealed with the member's key (shared/pii.py)
+    assert sealed.startswith(f"pii:v1:{new[0]['payload']['member_id']}:") and "Tuyết" not in sealed
+    member = api.get(f"{members}/members/{new[0]['payload']['member_id']}", timeout=10).json()
+    assert member["full_name"] == "Nguyễn Thị Ánh Tuyết"
     assert new[3]["payload"]["reason"] == "age"
 
     again = send(members, csv_file(ROWS, sep=";", bom=True), content_type=CSV, dry_run="false")

@@ -43,7 +43,7 @@ COMMANDS = {
 HTTP_VAR = {s: f"{s.upper()}_HTTP" for s in SERVICES}
 OPS_PORTS = {s: p + 1000 for s, p in SERVICES.items()}  # health and metrics (the operator port)
 OPS_VAR = {s: f"{s.upper()}_OPS" for s in SERVICES}
-SHARED_STORES = ("auth",)  # databases beside the services' own: credentials
+SHARED_STORES = ("auth", "keys")  # databases beside the services' own: credentials
 SECRET = {"CHIBO_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789"}  # the operator must set it
 # Gap filling: which notification APIs each config names (CHIBO.sources), by env var.
 SOURCE_VARS = {"members": "CHIBO_MEMBERS_URL", "meetings": "CHIBO_MEETINGS_URL"}

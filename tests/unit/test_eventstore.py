@@ -24,7 +24,10 @@ class Note(Aggregate):
 @pytest.fixture
 def apps(store_settings):
     env = event_store_env(store_settings, "unit_eventstore")
-    return ChiboApplication(env=env), ChiboApplication(env=env)
+    apps = ChiboApplication(env=env), ChiboApplication(env=env)
+    yield apps
+    for app in apps:
+        app.close()
 
 
 def test_record_saves_the_receipt_with_the_command_and_answers_a_repeat_with_the_first_result(apps):
