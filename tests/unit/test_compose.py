@@ -44,7 +44,9 @@ HTTP_VAR = {s: f"{s.upper()}_HTTP" for s in SERVICES}
 OPS_PORTS = {s: p + 1000 for s, p in SERVICES.items()}  # health and metrics (the operator port)
 OPS_VAR = {s: f"{s.upper()}_OPS" for s in SERVICES}
 SHARED_STORES = ("auth", "keys")  # databases beside the services' own: credentials
-SECRET = {"CHIBO_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789"}  # the operator must set it
+SECRET = {"CHIBO_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789",  # the operator must set them
+          "CHIBO_PII_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+          "CHIBO_CIPHER_KEY": "HxwdHhscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA="}
 # Gap filling: which notification APIs each config names (CHIBO.sources), by env var.
 SOURCE_VARS = {"members": "CHIBO_MEMBERS_URL", "meetings": "CHIBO_MEETINGS_URL"}
 
@@ -554,10 +556,11 @@ def test_health_url_matches_the_service(name: str) -> None:
     assert "urlopen" in python_code(name), "only urlopen raises on an HTTP error status"
 
 
-def test_the_jwt_secret_must_be_given() -> None:
-    with pytest.raises(ValueError, match="requires \\$CHIBO_JWT_SECRET"):
-        _interpolate(raw_compose(), {})
-    assert {environment(name)["CHIBO_JWT_SECRET"] for name in CONFIG_OF} == set(SECRET.values())
+@pytest.mark.parametrize("secret", sorted(SECRET))
+def test_the_secrets_must_be_given(secret: str) -> None:
+    with pytest.raises(ValueError, match=f"requires \\${secret}"):
+        _interpolate(raw_compose(), {k: v for k, v in SECRET.items() if k != secret})
+    assert {environment(name)[secret] for name in CONFIG_OF} == {SECRET[secret]}
 
 
 _STAND_IN = r"""
