@@ -18,7 +18,7 @@ from typing import Any
 # Imported here, at module load, not lazily: nameko sets extensions up concurrently in greenthreads, and two
 # first imports of psycopg racing each other fail with a partially initialised module.
 import psycopg
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, ProgrammingError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
@@ -137,7 +137,8 @@ def _created_once(create: Any, attempts: int = 3) -> None:
         try:
             create()
             return
-        except (IntegrityError, psycopg.errors.UniqueViolation):
+        except (IntegrityError, ProgrammingError, psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+            # the loser of a concurrent CREATE sees a unique violation on pg_type, or "type ... already exists"
             if attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
