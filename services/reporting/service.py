@@ -22,6 +22,7 @@ from shared.auth import authorize, visible
 from shared.clock import vietnam_today
 from shared.errors import NotFound
 from shared.nameko_ext import TrackedViews, tracked_consumer
+from shared.readiness import Readiness
 from shared.web import http, json_response, metrics_response, ops_http
 
 SOURCES = ("members", "meetings")
@@ -38,6 +39,7 @@ class ReportingService:
     name = "reporting"
 
     views: Any = TrackedViews(schema.DDL, projection.project)
+    readiness: Any = Readiness()
 
     @tracked_consumer("members")
     def on_members_event(self, envelope: Any, payload: Any) -> None:
@@ -183,7 +185,9 @@ class ReportingService:
 
     @ops_http("GET", "/reporting/health")
     def health(self, request: Request) -> Any:
-        return json_response({"service": self.name, "status": "ok", "positions": self._positions()})
+        positions: dict[str, int] = {}
+        readiness = self.readiness.report(lambda: positions.update(self._positions()))
+        return json_response({"service": self.name, "status": "ok", "positions": positions, **readiness})
 
     @ops_http("GET", "/reporting/metrics")
     def metrics(self, request: Request) -> Any:
