@@ -10,6 +10,7 @@ redelivered event harmless.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -48,6 +49,13 @@ def ensure_database(settings: StoreSettings, service: str) -> None:
                 conn.execute(f'CREATE DATABASE "{dbname}"')
 
 
+def pool_sizes() -> tuple[int, int]:
+    """(connections kept, extra ones allowed) per PostgreSQL pool: CHIBO_PG_POOL_SIZE, CHIBO_PG_MAX_OVERFLOW
+    (default 4 and 4). A process holds several pools (event store, views, auth): a small deployment, or a test
+    run sharing a server of 100 connections, sets them lower."""
+    return int(os.environ.get("CHIBO_PG_POOL_SIZE", "4")), int(os.environ.get("CHIBO_PG_MAX_OVERFLOW", "4"))
+
+
 def event_store_env(settings: StoreSettings, service: str) -> dict[str, str]:
     """Environment for an eventsourcing Application storing `service`'s events."""
     if settings.kind == "sqlite":
@@ -64,8 +72,8 @@ def event_store_env(settings: StoreSettings, service: str) -> dict[str, str]:
         "POSTGRES_PORT": str(settings.pg_port),
         "POSTGRES_USER": settings.pg_user,
         "POSTGRES_PASSWORD": settings.pg_password,
-        "POSTGRES_POOL_SIZE": "4",
-        "POSTGRES_MAX_OVERFLOW": "4",
+        "POSTGRES_POOL_SIZE": str(pool_sizes()[0]),
+        "POSTGRES_MAX_OVERFLOW": str(pool_sizes()[1]),
         "POSTGRES_PRE_PING": "y",
     }
 
@@ -138,8 +146,8 @@ class TrackedStore:
                 port=settings.pg_port,
                 user=settings.pg_user,
                 password=settings.pg_password,
-                pool_size=4,
-                max_overflow=4,
+                pool_size=pool_sizes()[0],
+                max_overflow=pool_sizes()[1],
                 pre_ping=True,
             )
             self.tracking: Any = PostgresTrackingRecorder(
