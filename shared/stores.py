@@ -28,19 +28,30 @@ from shared.config import StoreSettings
 _QMARK = re.compile(r"\?")
 
 
+def _connect_with_backoff(settings: StoreSettings, attempts: int = 8) -> psycopg.Connection:
+    """A connection to the server's `postgres` database; a refused one (the server restarting, or out of
+    connection slots for a moment) is retried with backoff (0.25 s doubling, about 30 s in all) so a service
+    starting then waits instead of dying half set up."""
+    delay = 0.25
+    for attempt in range(attempts):
+        try:
+            return psycopg.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
+                                   password=settings.pg_password or None, dbname="postgres", autocommit=True,
+                                   connect_timeout=10)
+        except psycopg.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+    raise AssertionError("unreachable")
+
+
 def ensure_database(settings: StoreSettings, service: str) -> None:
     """Create the service's PostgreSQL database if it does not exist yet (no-op for SQLite)."""
     if settings.kind != "postgres":
         return
     dbname = settings.dbname(service)
-    with psycopg.connect(
-        host=settings.pg_host,
-        port=settings.pg_port,
-        user=settings.pg_user,
-        password=settings.pg_password or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with _connect_with_backoff(settings) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
             # Two extensions of one service may race here (nameko sets them up concurrently): the loser

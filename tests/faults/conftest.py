@@ -56,7 +56,7 @@ def rig(new_cluster, fresh_vhost, tmp_path) -> Any:  # noqa: F811 - the imported
     cluster.amqp_uri = proxy.uri(fresh_vhost)
     poison_file = tmp_path / "reject"
     cluster.extra_env.update({"CHIBO_HEARTBEAT": "2", "CHIBO_FAULT_REJECT_FILE": str(poison_file),
-                              "LOG_LEVEL": "WARNING", "CHIBO_PG_POOL_SIZE": "2", "CHIBO_PG_MAX_OVERFLOW": "3"})
+                              "LOG_LEVEL": "WARNING", "CHIBO_PG_POOL_SIZE": "1", "CHIBO_PG_MAX_OVERFLOW": "3"})
     cluster.start()
     key = machine_key(cluster.store, "faults")
     client = cluster.client(key)
