@@ -63,8 +63,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner.add_service(service_class(args.service))
     runner.start()
     print(f"{args.service} serving on {config['WEB_SERVER_ADDRESS']}", flush=True)
+    stop = _stop_on_signal()
     try:
-        _wait_for_signal()
+        while not stop.wait(1.0):
+            if any(c._died.ready() for c in runner.containers):  # a crashed container: exit, be restarted
+                print(f"{args.service}: the service container died; exiting", file=sys.stderr, flush=True)
+                return 1
     finally:
         runner.stop()
     return 0

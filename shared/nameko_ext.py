@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 import eventlet
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from eventlet.event import Event
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
@@ -161,10 +162,21 @@ class TrackedConsumer(Consumer):
             if outcome == "requeue":
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
-                self.queue_consumer.requeue_message(message)
+                self._settle(self.queue_consumer.requeue_message, message)
             else:
                 backoff = 0.2
-                self.queue_consumer.ack_message(message)
+                self._settle(self.queue_consumer.ack_message, message)
+
+    def _settle(self, settle: Callable[[Any], None], message: Any) -> None:
+        """Ack or requeue; on a connection that died under us (the broker gone, a reset, a cut), do nothing:
+        the broker gives the message again after the reconnection, and the consumer skips it as a duplicate
+        if it was applied. nameko only guards against amqp's own ConnectionError, not a broken pipe, and
+        an error here would end the loop and the service with it."""
+        try:
+            settle(message)
+        except (OSError, AmqpConnectionError) as exc:
+            log.warning("%s: could not settle a message (%s); the broker will deliver it again",
+                        self.queue.name, exc)
 
     def _views(self) -> TrackedViews | None:
         return next((d for d in self.container.dependencies if isinstance(d, TrackedViews)), None)

@@ -49,8 +49,21 @@ class Rig:
             self.cluster.spawn(name, "run", name)
 
 
+def pg_free_slots() -> int:
+    import psycopg
+
+    from tests.conftest import PG
+
+    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:
+        used = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").fetchone()
+        limit = conn.execute("SHOW max_connections").fetchone()
+    return int(limit[0]) - int(used[0])
+
+
 @pytest.fixture
 def rig(new_cluster, fresh_vhost, tmp_path) -> Any:  # noqa: F811 - the imported fixture
+    wait_for(lambda: pg_free_slots() >= 40, timeout=120, interval=1.0,
+             what="40 free PostgreSQL connections (the server is shared with other test runs)")
     proxy = ProxyProcess()
     cluster: Cluster = new_cluster(catch_up_interval=1.0)
     cluster.amqp_uri = proxy.uri(fresh_vhost)
