@@ -49,7 +49,11 @@ def test_broker_stopped_and_restarted_mid_stream(rig):
     load = rig.load()
     load.run_for(LOAD_S)
     rig.proxy.down()  # every broker connection reset, new ones refused
-    load.run_for(3.0)
+    down = time.monotonic()
+    health = wait_for(lambda: (h := rig.client.health("reporting")) and not h["ready"] and h, timeout=3,
+                      what="reporting not ready")  # readiness tells, while the process stays up
+    assert health["broker"].startswith("down") and health["database"] == "ok"
+    load.run_for(3.0 - (time.monotonic() - down))
     rig.proxy.up()
     healed = time.monotonic()
     load.run_for(LOAD_S)
