@@ -16,6 +16,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import OperationalError as PersistenceOperationalError
+
 from services.client import ChiboClient
 from services.cluster import Cluster
 from shared import topology
@@ -145,7 +148,14 @@ def clean_replay_differences(cluster: Cluster, key: str) -> list[str]:
     from shared.config import settings_from
 
     settings = settings_from(service_config("reporting", cluster.env()))
-    result = verify(settings, progress=False, headers=lambda: {"Authorization": f"Bearer {key}"})
+    for attempt in range(4):
+        try:
+            result = verify(settings, progress=False, headers=lambda: {"Authorization": f"Bearer {key}"})
+            break
+        except (psycopg.OperationalError, PersistenceOperationalError) as exc:  # the shared server out of slots
+            if not any(m in str(exc) for m in ("too many clients", "couldn't get a connection")) or attempt == 3:
+                raise
+            time.sleep(5)
     out = [f"{c.table}: live {c.live_rows} rows, replay {c.replay_rows}" for c in result.tables if not c.equal]
     if not result.positions_equal:
         out.append(f"positions: live {result.live.positions}, replay {result.replay.positions}")

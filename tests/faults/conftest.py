@@ -24,6 +24,8 @@ SUMMARY = ROOT / "var" / "faults"
 HEADER = ("| fault | commands 2xx/5xx/no answer | events sent | events applied | duplicates skipped | gaps filled "
           "| dead-lettered | time to recover (s) |\n|---|---|---|---|---|---|---|---|")
 _outcomes: list[Outcome] = []
+# Small PostgreSQL pools: a cluster holds about 30 connections of the server's 100, shared with other runs.
+POOLS = {"CHIBO_PG_POOL_SIZE": "1", "CHIBO_PG_MAX_OVERFLOW": "3"}
 
 
 @dataclass
@@ -61,7 +63,9 @@ def pg_free_slots() -> int:
 
 
 @pytest.fixture
-def rig(new_cluster, fresh_vhost, tmp_path) -> Any:  # noqa: F811 - the imported fixture
+def rig(new_cluster, fresh_vhost, tmp_path, monkeypatch) -> Any:  # noqa: F811 - the imported fixture
+    for name, value in POOLS.items():  # the test's own stores (the clean replay) too
+        monkeypatch.setenv(name, value)
     wait_for(lambda: pg_free_slots() >= 40, timeout=120, interval=1.0,
              what="40 free PostgreSQL connections (the server is shared with other test runs)")
     proxy = ProxyProcess()
@@ -69,7 +73,7 @@ def rig(new_cluster, fresh_vhost, tmp_path) -> Any:  # noqa: F811 - the imported
     cluster.amqp_uri = proxy.uri(fresh_vhost)
     poison_file = tmp_path / "reject"
     cluster.extra_env.update({"CHIBO_HEARTBEAT": "2", "CHIBO_FAULT_REJECT_FILE": str(poison_file),
-                              "LOG_LEVEL": "WARNING", "CHIBO_PG_POOL_SIZE": "1", "CHIBO_PG_MAX_OVERFLOW": "3"})
+                              "LOG_LEVEL": "WARNING", **POOLS})
     cluster.start()
     key = machine_key(cluster.store, "faults")
     client = cluster.client(key)
@@ -78,7 +82,8 @@ def rig(new_cluster, fresh_vhost, tmp_path) -> Any:  # noqa: F811 - the imported
     try:
         yield Rig(cluster, proxy, fresh_vhost, client, key, ward, poison_file)
     finally:
-        cluster.stop()  # while the proxy still forwards: a service stops faster with its broker there
+        client.session.close()  # idle keep-alive connections would hold the services' HTTP servers open
+        cluster.stop(timeout=8)  # while the proxy still forwards: a service stops faster with its broker there
         proxy.close()
 
 

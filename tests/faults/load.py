@@ -86,6 +86,8 @@ class Load:
         self._stop.set()
         for t in self._threads:
             t.join(30)
+        for client in (self.client, self.members_client):
+            client.session.close()
 
     def run_for(self, seconds: float) -> None:
         """Let the stream flow for `seconds` (the load keeps its pace; no assertion depends on it)."""
