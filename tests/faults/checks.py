@@ -116,6 +116,13 @@ def check_stores(load: Load, members: list[dict[str, Any]], meetings: list[dict[
             problems.append(f"{s.kind} {s.tag} answered {s.status} but stored {n} times")
         if not s.ok and n > 1:
             problems.append(f"{s.kind} {s.tag} answered {s.status} and stored {n} times")
+    # and the other way: nothing of this ward in the stores that the test did not send (a command recorded twice
+    # under another name, or one the load lost track of, would make the expected figures wrong)
+    tags = {s.tag for s in load.sent}
+    prefix = load.ward["code"] + "-"
+    for tag in [*admitted, *held, *passed]:  # the load's tags: CODE-a<n>, CODE-m<n>, CODE-m<n>-r
+        if tag and tag.startswith(prefix) and tag[len(prefix):][:1] in ("a", "m") and tag not in tags:
+            problems.append(f"{tag} is in the stores but was never sent")
     assert not problems, problems
     return {"held": held, "passed": passed}
 
@@ -185,7 +192,7 @@ def dead_letters(amqp_uri: str) -> dict[str, list[tuple[Any, dict[str, Any]]]]:
 
 def check_all(fault: str, cluster: Cluster, client: ChiboClient, key: str, load: Load, ward: dict[str, Any],
               amqp_uri: str, recover_s: float, applied_before: int = 0, dead: int = 0,
-              earlier: dict[str, float] | None = None) -> Outcome:
+              earlier: dict[str, float] | None = None, exact_count: bool = True) -> Outcome:
     """Invariants 1-5 (the DLQ is checked by the caller when it expects a message there); the table's row.
 
     `applied_before`: events reporting applied in an earlier incarnation of its process (its counters start
@@ -193,14 +200,19 @@ def check_all(fault: str, cluster: Cluster, client: ChiboClient, key: str, load:
     members, meetings = client.published("members"), client.published("meetings")
     stored = check_stores(load, members, meetings)
     live, expected = live_figures(client, ward["ward"]), expected_figures(load, stored)
-    assert live == expected, {k: (live.get(k), expected.get(k)) for k in set(live) | set(expected)
-                              if live.get(k) != expected.get(k)}
-    assert clean_replay_differences(cluster, key) == []
+    replay = clean_replay_differences(cluster, key)
+    assert live == expected, ({k: (live.get(k), expected.get(k)) for k in set(live) | set(expected)
+                               if live.get(k) != expected.get(k)}, "replay:", replay,
+                              [(s.kind, s.tag, s.status, s.meeting_id) for s in load.sent if s.kind != "member"])
+    assert replay == []
     counts = reporting_counts(client)
     earlier = earlier or {}
     sent = len(members) + len(meetings)
     applied = int(applied_before + counts["applied"] + counts["redriven"])
-    assert applied == sent, (applied, counts, sent)  # each stored event once (a re-driven one, late)
+    if exact_count:
+        assert applied == sent, (applied, counts, sent)  # each stored event once (a re-driven one, late)
+    else:  # see test_postgresql_connections_dropped_under_load: the counter may count an apply twice there
+        assert applied >= sent, (applied, counts, sent)
     assert counts["dead_lettered"] == dead, counts
     return Outcome(fault, dict(load.counts()), sent, applied, int(counts["duplicate"] + earlier.get("duplicate", 0)),
                    int(counts["gap_filled"] + earlier.get("gap_filled", 0)), recover_s, dead)

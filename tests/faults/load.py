@@ -101,7 +101,7 @@ class Load:
                         or answer.get("resolution_id"), **extra)
         except ApiError as exc:
             sent = Sent(kind, tag, body, exc.status, **extra)
-        except requests.RequestException:
+        except (requests.RequestException, ValueError, OSError):  # no (usable) answer: the command's fate unknown
             sent = Sent(kind, tag, body, "error", **extra)
         self.sent.append(sent)
         return sent
