@@ -73,6 +73,19 @@ def recovered(client: ChiboClient, timeout: float = 90.0) -> float:
         time.sleep(0.1)
 
 
+SETTLE_S = 20.0  # a command the client gave up on (5 s) may still be running in the service: pool waits of 5 s
+
+
+def settle(client: ChiboClient, load: Load) -> None:
+    """Quiescence for the commands that got no answer: the service may still record one after the client gave
+    up (seen: a resolution committed after the test had read the stores). Wait until SETTLE_S after the last of
+    them was sent, then until the consumers have caught up with whatever was recorded meanwhile."""
+    unanswered = [s.at for s in load.sent if not s.ok and not (isinstance(s.status, int) and s.status < 500)]
+    if unanswered:
+        time.sleep(max(0.0, max(unanswered) + SETTLE_S - time.monotonic()))
+        recovered(client)
+
+
 def _state(client: ChiboClient) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for service in ("members", "meetings", "reporting"):
@@ -197,6 +210,7 @@ def check_all(fault: str, cluster: Cluster, client: ChiboClient, key: str, load:
 
     `applied_before`: events reporting applied in an earlier incarnation of its process (its counters start
     again at 0 when it restarts); `earlier`: that incarnation's other counters, as last read."""
+    settle(client, load)
     members, meetings = client.published("members"), client.published("meetings")
     stored = check_stores(load, members, meetings)
     live, expected = live_figures(client, ward["ward"]), expected_figures(load, stored)
