@@ -18,6 +18,8 @@
     chibo member erase MEMBER_ID --reason TEXT --by NAME [--guest] [--embedded --data-dir DIR]
                                      erase a person's personal data (crypto-shredding: their key is
                                      destroyed; names read "[đã xóa]" everywhere, counts stay)
+    chibo deadletters list|show|redrive [--consumer C] [--source S] [--position N | --index I | --all]
+                                     the dead-letter queues: list, inspect, re-drive (RabbitMQ directly)
     chibo audit checkpoint|verify [--service members|meetings|all] [--embedded --data-dir DIR]
                                      tamper evidence: record the event stores' hash-chain heads, or
                                      recompute them (exit 1 naming the first tampered position)
@@ -64,8 +66,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner.add_service(service_class(args.service))
     runner.start()
     print(f"{args.service} serving on {config['WEB_SERVER_ADDRESS']}", flush=True)
+    stop = _stop_on_signal()
     try:
-        _wait_for_signal()
+        while not stop.wait(1.0):
+            if any(c._died.ready() for c in runner.containers):  # a crashed container: exit, be restarted
+                print(f"{args.service}: the service container died; exiting", file=sys.stderr, flush=True)
+                return 1
     finally:
         runner.stop()
     return 0
@@ -588,6 +594,62 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if tampered else 0
 
 
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    """List, show or re-drive dead-lettered messages. Talks to RabbitMQ (AMQP_URI): no HTTP, no token."""
+    import json
+
+    from services import deadletters
+
+    uri = args.amqp_uri or os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
+    vi = args.lang == "vi"
+    positions = set(args.position) if args.position else None
+    indexes = set(args.index) if args.index else None
+    if args.action == "redrive":
+        pairs = deadletters.queues(args.consumer, args.source)
+        if len(pairs) != 1:
+            print("chibo deadletters redrive: " + ("cần --consumer và --source (một hàng đợi)" if vi
+                  else "needs --consumer and --source (one queue)"), file=sys.stderr)
+            return 2
+        if positions is None and indexes is None and not args.all:
+            print("chibo deadletters redrive: " + ("chọn --position, --index hoặc --all" if vi
+                  else "choose --position, --index or --all"), file=sys.stderr)
+            return 2
+        moved = deadletters.redrive(uri, *pairs[0], positions=positions, indexes=indexes)
+        for letter in moved:
+            print(json.dumps(letter.summary(), ensure_ascii=False))
+        print(f"{'đã đưa lại' if vi else 're-driven'}: {len(moved)}")
+        return 0
+    letters = deadletters.list_dead_letters(uri, args.consumer, args.source)
+    if args.action == "show":
+        letters = [d for d in letters if (positions is None or d.position in positions)
+                   and (indexes is None or d.index in indexes)]
+        for letter in letters:
+            print(json.dumps({"queue": letter.queue, "index": letter.index, "headers": letter.headers,
+                              "body": letter.body}, ensure_ascii=False, indent=2, default=str))
+        return 0 if letters else 1
+    if not letters:
+        print("Không có thư chết nào." if vi else "No dead letters.")
+    for letter in letters:
+        s = letter.summary()
+        print(f"{s['queue']} #{s['index']}  {s['source']}@{s['position']}  {s['type']}  {s['failed_at']}  "
+              f"{s['reason']}")
+    return 0
+
+
+def _add_deadletter_parser(sub: Any) -> None:
+    p = sub.add_parser("deadletters", help="the dead-letter queues: list, show, redrive (RabbitMQ directly; the "
+                       "operator's deadletters:manage)")
+    p.add_argument("action", choices=("list", "show", "redrive"))
+    p.add_argument("--consumer", choices=("meetings", "reporting"), default=None)
+    p.add_argument("--source", choices=("members", "meetings"), default=None)
+    p.add_argument("--position", type=int, action="append", help="the event's position in its source (repeatable)")
+    p.add_argument("--index", type=int, action="append", help="the message's rank in its queue, from 1 (repeatable)")
+    p.add_argument("--all", action="store_true", help="redrive: every message of the queue")
+    p.add_argument("--amqp-uri", default=None, help="default: $AMQP_URI, else the local broker")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p.set_defaults(func=cmd_deadletters)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chibo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -653,6 +715,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_replay)
     _add_auth_parsers(sub)
     _add_member_parsers(sub)
+    _add_deadletter_parser(sub)
     p = sub.add_parser("audit", help="tamper evidence for the event stores: checkpoint, verify")
     p.add_argument("action", choices=("checkpoint", "verify"),
                    help="checkpoint: verify, then record the current heads; verify: recompute and compare")

@@ -162,6 +162,28 @@ class TrackedApplier:
         result.dead_lettered.append(reason)
         self._count(source, "dead_lettered")
 
+    def redrive(self, envelope: Envelope, payload: Payload) -> Result:
+        """Apply an event an operator re-drove from the dead-letter queue (`chibo deadletters redrive`).
+
+        Its position was recorded as handled when it was dead-lettered, so the position cannot guard it: its
+        row in `dead_letters` does. The row is deleted and the event applied in one transaction: a second
+        re-drive of the same message finds no row and is skipped; a re-drive that fails again leaves the row
+        (the caller dead-letters the message again)."""
+        result = Result()
+        source = envelope.source
+        with self.store.write() as sql:
+            deleted = sql.execute("DELETE FROM dead_letters WHERE source = ? AND position = ?",
+                                  (source, envelope.position)).rowcount
+            if deleted:
+                self.project(sql, envelope, payload)
+        if deleted:
+            result.applied += 1
+            self._count(source, "redriven")
+        else:
+            result.duplicates += 1
+            self._count(source, "duplicate")
+        return result
+
     def _count(self, source: str, outcome: str) -> None:
         metrics.CONSUMER_EVENTS.labels(self.consumer, source, outcome).inc()
 

@@ -8,7 +8,7 @@ EVENTS_PUBLISHED = Counter(
 RELAY_POSITION = Gauge("chibo_relay_position", "Last notification position the relay recorded", ["source"])
 CONSUMER_EVENTS = Counter(
     "chibo_consumer_events_total",
-    "Events handled by a tracked consumer, by outcome (applied, duplicate, dead_lettered, gap_filled)",
+    "Events handled by a tracked consumer, by outcome (applied, duplicate, dead_lettered, gap_filled, redriven)",
     ["consumer", "source", "outcome"],
 )
 CONSUMER_POSITION = Gauge(

@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from functools import partial
 from typing import Any
 
 import eventlet
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from eventlet.event import Event
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
@@ -52,8 +55,8 @@ class DeadLetterPublisher:
         self.transport_options = transport_options
 
     def __call__(self, body: Any, reason: str) -> None:
-        options = dict(self.transport_options, confirm_publish=True)
-        with Connection(self.amqp_uri, transport_options=options) as conn:
+        options = topology.publisher_options(self.amqp_uri, self.transport_options)
+        with Connection(self.amqp_uri, transport_options=options, connect_timeout=5) as conn:
             channel = conn.channel()
             self.queue(channel).declare()
             Producer(channel).publish(
@@ -76,6 +79,17 @@ class TrackedQueueConsumer(QueueConsumer):
     """nameko's QueueConsumer, plus: a message kombu cannot decode (malformed JSON, a content type we do
     not accept) is dead-lettered with the reason. nameko sets no `on_decode_error`, so kombu re-raises
     inside the consume loop: the service's consumer dies, and the message comes back at every restart."""
+
+    consuming = False  # connected and subscribed (readiness: shared/readiness.py)
+
+    @contextlib.contextmanager
+    def extra_context(self, connection: Any, channel: Any) -> Any:
+        # kombu's ConsumerMixin runs the consume loop inside this context, once per (re)connection.
+        self.consuming = True
+        try:
+            yield
+        finally:
+            self.consuming = False
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
         consumers = super().get_consumers(consumer_cls, channel)
@@ -110,6 +124,7 @@ class TrackedConsumer(Consumer):
         )
         self._inbox: LightQueue = LightQueue()
         self._loop = None
+        self._stopping = False
         super().setup()
 
     def start(self) -> None:
@@ -117,8 +132,14 @@ class TrackedConsumer(Consumer):
         super().start()
 
     def stop(self) -> None:
+        """Graceful: no new deliveries, finish the message in flight (applied and acked), then stop. Messages
+        delivered but not started go back to the queue when the connection closes."""
         super().stop()
+        self._stopping = True
+        self._inbox.put(None)  # wakes the loop if it is idle
         if self._loop is not None:
+            with eventlet.Timeout(30, False):
+                self._loop.wait()
             self._loop.kill()
 
     def handle_message(self, body: Any, message: Any) -> None:
@@ -129,24 +150,41 @@ class TrackedConsumer(Consumer):
         backoff = 0.2
         idle = float(chibo_settings(self.container).catch_up_interval)
         self._catch_up()  # whatever was published while this consumer was away
-        while True:
+        while not self._stopping:
             try:
-                body, message = self._inbox.get(timeout=idle)
+                item = self._inbox.get(timeout=idle)
             except Empty:
                 self._catch_up()
                 continue
+            if item is None or self._stopping:
+                return
+            body, message = item
             outcome = self._process(body, message)
             if outcome == "requeue":
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
-                self.queue_consumer.requeue_message(message)
+                self._settle(self.queue_consumer.requeue_message, message)
             else:
                 backoff = 0.2
-                self.queue_consumer.ack_message(message)
+                self._settle(self.queue_consumer.ack_message, message)
+
+    def _settle(self, settle: Callable[[Any], None], message: Any) -> None:
+        """Ack or requeue; on a connection that died under us (the broker gone, a reset, a cut), do nothing:
+        the broker gives the message again after the reconnection, and the consumer skips it as a duplicate
+        if it was applied. nameko only guards against amqp's own ConnectionError, not a broken pipe, and
+        an error here would end the loop and the service with it."""
+        try:
+            settle(message)
+        except (OSError, AmqpConnectionError) as exc:
+            log.warning("%s: could not settle a message (%s); the broker will deliver it again",
+                        self.queue.name, exc)
+
+    def _views(self) -> TrackedViews | None:
+        return next((d for d in self.container.dependencies if isinstance(d, TrackedViews)), None)
 
     def _catch_up(self) -> None:
         """Pull what the source published beyond our position; in this loop, so order is kept."""
-        views = next((d for d in self.container.dependencies if isinstance(d, TrackedViews)), None)
+        views = self._views()
         if views is None:
             return
         try:
@@ -166,6 +204,9 @@ class TrackedConsumer(Consumer):
             self.dead_letter(body, f"contract: {exc}")
             metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "dead_lettered").inc()
             return "ack"
+        views = self._views()
+        if (message.headers or {}).get(REDRIVE_HEADER) and views is not None:
+            return self._redrive(views, body, envelope, payload)
         done = Event()
         self.container.spawn_worker(
             self, (envelope, payload), {},
@@ -183,7 +224,20 @@ class TrackedConsumer(Consumer):
         return "ack"
 
 
+    def _redrive(self, views: TrackedViews, body: Any, envelope: Any, payload: Any) -> str:
+        """A message an operator re-drove from the dead-letter queue (`chibo deadletters redrive`)."""
+        try:
+            views.applier.redrive(envelope, payload)
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning("%s: %s; requeueing a re-driven message", self.queue.name, exc)
+                return "requeue"
+            self.dead_letter(body, f"{type(exc).__name__}: {exc}")
+        return "ack"
+
+
 tracked_consumer = TrackedConsumer.decorator
+REDRIVE_HEADER = "x-chibo-redrive"  # set by `chibo deadletters redrive` (services/deadletters.py)
 
 
 class Application(DependencyProvider):
@@ -219,6 +273,9 @@ class TrackedViews(DependencyProvider):
         key_settings(settings.store)  # refuse to start on missing or public keys (shared/pii.py)
         self.store = TrackedStore(settings.store, self.container.service_name)
         self.store.create_tables(self.ddl)
+        project = self.project
+        if os.environ.get("CHIBO_FAULT_REJECT_FILE"):  # fault injection (tests/faults): a handler that rejects
+            project = _rejecting(project, os.environ["CHIBO_FAULT_REJECT_FILE"])
         consumer = self.container.service_name
         options = self.container.config.get("TRANSPORT_OPTIONS") or {}
         publishers = {s: DeadLetterPublisher(settings.amqp_uri, consumer, s, options)
@@ -226,7 +283,7 @@ class TrackedViews(DependencyProvider):
         self.applier = TrackedApplier(
             consumer,
             self.store,
-            self.project,
+            project,
             fetch_range=http_fetch_range(settings.sources, headers=self.credential.header),
             dead_letter=lambda body, reason: publishers[body["source"]](body, reason),
             max_tries=settings.max_tries,
@@ -240,6 +297,23 @@ class TrackedViews(DependencyProvider):
 
     def apply(self, envelope: Any, payload: Any) -> Any:
         return self.applier.handle(envelope, payload)
+
+
+def _rejecting(project: Project, path: str) -> Project:
+    """`project`, except that while the file `path` exists, an event whose payload holds the file's text is
+    refused (a handler bug, for the poison-message test); deleting the file is "deploying the fix"."""
+
+    def guarded(sql: Any, envelope: Any, payload: Any) -> None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                marker = f.read().strip()
+        except FileNotFoundError:
+            marker = ""
+        if marker and marker in payload.model_dump_json():
+            raise ValueError(f"fault injection: this handler rejects {marker!r}")
+        project(sql, envelope, payload)
+
+    return guarded
 
 
 class EmbeddedRelay(DependencyProvider):

@@ -98,14 +98,15 @@ class Publisher:
 
     def __init__(self, amqp_uri: str, source: str, transport_options: dict[str, Any] | None = None):
         self.amqp_uri = amqp_uri
-        self.transport_options = dict(transport_options or {}, confirm_publish=True)
+        self.transport_options = topology.publisher_options(amqp_uri, transport_options)
         self.exchange = topology.events_exchange(source)
         self._connection: Connection | None = None
         self._producer: Producer | None = None
 
     def _ensure(self) -> Producer:
         if self._producer is None:
-            self._connection = Connection(self.amqp_uri, transport_options=self.transport_options)
+            self._connection = Connection(self.amqp_uri, transport_options=self.transport_options,
+                                          connect_timeout=5)
             self._producer = Producer(self._connection.channel(), exchange=self.exchange)
             self.exchange(self._producer.channel).declare()
         return self._producer

@@ -10,6 +10,7 @@ redelivered event harmless.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -27,25 +28,43 @@ from shared.config import StoreSettings
 _QMARK = re.compile(r"\?")
 
 
+def _connect_with_backoff(settings: StoreSettings, attempts: int = 8) -> psycopg.Connection:
+    """A connection to the server's `postgres` database; a refused one (the server restarting, or out of
+    connection slots for a moment) is retried with backoff (0.25 s doubling, about 30 s in all) so a service
+    starting then waits instead of dying half set up."""
+    delay = 0.25
+    for attempt in range(attempts):
+        try:
+            return psycopg.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
+                                   password=settings.pg_password or None, dbname="postgres", autocommit=True,
+                                   connect_timeout=10)
+        except psycopg.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+    raise AssertionError("unreachable")
+
+
 def ensure_database(settings: StoreSettings, service: str) -> None:
     """Create the service's PostgreSQL database if it does not exist yet (no-op for SQLite)."""
     if settings.kind != "postgres":
         return
     dbname = settings.dbname(service)
-    with psycopg.connect(
-        host=settings.pg_host,
-        port=settings.pg_port,
-        user=settings.pg_user,
-        password=settings.pg_password or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with _connect_with_backoff(settings) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
             # Two extensions of one service may race here (nameko sets them up concurrently): the loser
             # sees DuplicateDatabase, or UniqueViolation when both passed the check above.
             with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def pool_sizes() -> tuple[int, int]:
+    """(connections kept, extra ones allowed) per PostgreSQL pool: CHIBO_PG_POOL_SIZE, CHIBO_PG_MAX_OVERFLOW
+    (default 4 and 4). A process holds several pools (event store, views, auth): a small deployment, or a test
+    run sharing a server of 100 connections, sets them lower."""
+    return int(os.environ.get("CHIBO_PG_POOL_SIZE", "4")), int(os.environ.get("CHIBO_PG_MAX_OVERFLOW", "4"))
 
 
 def event_store_env(settings: StoreSettings, service: str) -> dict[str, str]:
@@ -76,8 +95,8 @@ def event_store_env(settings: StoreSettings, service: str) -> dict[str, str]:
         "POSTGRES_PORT": str(settings.pg_port),
         "POSTGRES_USER": settings.pg_user,
         "POSTGRES_PASSWORD": settings.pg_password,
-        "POSTGRES_POOL_SIZE": "4",
-        "POSTGRES_MAX_OVERFLOW": "4",
+        "POSTGRES_POOL_SIZE": str(pool_sizes()[0]),
+        "POSTGRES_MAX_OVERFLOW": str(pool_sizes()[1]),
         "POSTGRES_PRE_PING": "y",
     }
 
@@ -147,9 +166,14 @@ def _created_once(create: Any, attempts: int = 3) -> None:
 class TrackedStore:
     """A read-model database with per-source tracking of the last applied position."""
 
-    def __init__(self, settings: StoreSettings, service: str, name: str = "views", pool_size: int = 4,
+    def __init__(self, settings: StoreSettings, service: str, name: str = "views", pool_size: int | None = None,
                  max_overflow: int | None = None):
+        """`pool_size`/`max_overflow`: this store's PostgreSQL pool (default: `pool_sizes()`, from the
+        environment); a store of short reads (auth, keys) asks for fewer."""
         self.settings = settings
+        default_size, default_overflow = pool_sizes()
+        size = default_size if pool_size is None else pool_size
+        overflow = max_overflow if max_overflow is not None else default_overflow if pool_size is None else size
         self._ring: Any = None
         self.postgres = settings.kind == "postgres"
         if self.postgres:
@@ -160,8 +184,8 @@ class TrackedStore:
                 port=settings.pg_port,
                 user=settings.pg_user,
                 password=settings.pg_password,
-                pool_size=pool_size,
-                max_overflow=pool_size if max_overflow is None else max_overflow,
+                pool_size=size,
+                max_overflow=overflow,
                 pre_ping=True,
             )
             self.tracking: Any = PostgresTrackingRecorder(

@@ -56,6 +56,17 @@ def is_memory(amqp_uri: str) -> bool:
     return amqp_uri.startswith("memory://")
 
 
+IO_TIMEOUT = 10.0  # seconds
+
+
+def publisher_options(amqp_uri: str, options: dict | None = None) -> dict:
+    """Transport options of a connection that publishes with confirms (relay, dead-lettering): bounded socket
+    reads and writes, so that a silent network (a cut, a stalled broker) raises within IO_TIMEOUT instead of
+    waiting for a confirm forever; the caller keeps its position and retries on a new connection."""
+    base = {} if is_memory(amqp_uri) else {"read_timeout": IO_TIMEOUT, "write_timeout": IO_TIMEOUT}
+    return base | dict(options or {}) | {"confirm_publish": True}
+
+
 def declare_all(amqp_uri: str) -> list[str]:
     """Declare every exchange and queue (idempotent). Returns the queue names."""
     declared = []

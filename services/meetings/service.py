@@ -33,6 +33,7 @@ from shared.access import principal
 from shared.auth import authorize
 from shared.errors import DomainError, NotFound
 from shared.nameko_ext import Application, EmbeddedRelay, TrackedViews, tracked_consumer
+from shared.readiness import Readiness
 from shared.relay import EnvelopeReader
 from shared.web import (
     command_response,
@@ -53,6 +54,7 @@ class MeetingsService:
     app: MeetingsApplication = Application(MeetingsApplication)
     views: Any = TrackedViews(roster.DDL, roster.project)
     relay: Any = EmbeddedRelay(translate)
+    readiness: Any = Readiness()
 
     @tracked_consumer("members")
     def on_members_event(self, envelope: Any, payload: Any) -> None:
@@ -204,8 +206,14 @@ class MeetingsService:
 
     @ops_http("GET", "/meetings/health")
     def health(self, request: Any) -> Any:
-        return json_response({"service": self.name, "status": "ok",
-                              "positions": self.roster().position()})
+        positions: dict[str, int] = {}
+
+        def database() -> None:  # both stores answer
+            positions.update(self.roster().position())
+            self.app.recorder.max_notification_id()
+
+        readiness = self.readiness.report(database)
+        return json_response({"service": self.name, "status": "ok", "positions": positions, **readiness})
 
     @ops_http("GET", "/meetings/metrics")
     def metrics(self, request: Any) -> Any:

@@ -17,6 +17,7 @@ from shared.access import principal
 from shared.auth import POLICY, authorize
 from shared.errors import DomainError
 from shared.nameko_ext import Application, EmbeddedRelay, chibo_settings
+from shared.readiness import Readiness
 from shared.relay import EnvelopeReader
 from shared.stores import TrackedStore, event_store_env
 from shared.web import (
@@ -56,6 +57,7 @@ class MembersService:
 
     app: MembersApplication = MembersApp()
     relay: Any = EmbeddedRelay(translate)
+    readiness: Any = Readiness()
 
     def _command(self, request: Any, model: type[BaseModel], command: Callable[..., Any],
                  show: Callable[[Any], Any], reach: Callable[[Any], list[list[str]]], status: int = 200,
@@ -240,7 +242,8 @@ class MembersService:
 
     @ops_http("GET", "/members/health")
     def health(self, request: Any) -> Any:
-        return json_response({"service": self.name, "status": "ok"})
+        return json_response({"service": self.name, "status": "ok",
+                              **self.readiness.report(self.app.recorder.max_notification_id)})
 
     @ops_http("GET", "/members/metrics")
     def metrics(self, request: Any) -> Any:

@@ -23,6 +23,7 @@ from shared.auth import authorize, visible
 from shared.clock import vietnam_today
 from shared.errors import NotFound
 from shared.nameko_ext import TrackedViews, tracked_consumer
+from shared.readiness import Readiness
 from shared.web import http, json_response, metrics_response, ops_http
 
 SOURCES = ("members", "meetings")
@@ -40,6 +41,7 @@ class ReportingService:
 
     views: Any = TrackedViews(schema.DDL, projection.project)
     gauges: Any = ComplianceGauges()  # city-wide figures on /metrics for the operators' dashboard
+    readiness: Any = Readiness()
 
     @tracked_consumer("members")
     def on_members_event(self, envelope: Any, payload: Any) -> None:
@@ -185,7 +187,9 @@ class ReportingService:
 
     @ops_http("GET", "/reporting/health")
     def health(self, request: Request) -> Any:
-        return json_response({"service": self.name, "status": "ok", "positions": self._positions()})
+        positions: dict[str, int] = {}
+        readiness = self.readiness.report(lambda: positions.update(self._positions()))
+        return json_response({"service": self.name, "status": "ok", "positions": positions, **readiness})
 
     @ops_http("GET", "/reporting/metrics")
     def metrics(self, request: Request) -> Any:

@@ -125,7 +125,9 @@ def test_malformed_json_and_unknown_routes_answer_json(members):
 
 
 def test_health_and_metrics_are_on_the_operator_port_only(members, members_ops):
-    assert requests.get(f"{members_ops}/health").json()["status"] == "ok"  # no credentials needed there
+    health = requests.get(f"{members_ops}/health").json()  # no credentials needed there
+    assert health["status"] == "ok"
+    assert (health["ready"], health["broker"], health["database"]) == (True, "ok", "ok")  # readiness
     ward_and_cell(members)
     text = requests.get(f"{members_ops}/metrics").text
     for path in ("/health", "/metrics"):  # not on the public port, with or without a token

@@ -170,3 +170,48 @@ def test_two_appliers_on_one_store_never_apply_twice(store_settings):
     totals = deliver(second, src.log[8:])  # second believes it missed 3..8: they are refused as duplicates
     assert totals["applied"] == 2 and totals["duplicates"] >= 1
     assert [p for p, _ in table(store)] == [e["position"] for e in src.log]
+
+
+def test_a_redriven_dead_letter_is_applied_once_after_the_fix(store_settings):
+    src = make_source(10, holes=False)
+    poison = src.log[4]
+    fixed = []
+
+    def picky(sql, envelope, payload):
+        if envelope.position == poison["position"] and not fixed:
+            raise ValueError("this projection rejects it")
+        project(sql, envelope, payload)
+
+    dead = []
+    app, store = applier(store_settings, src, "redrive", picky, dead)
+    deliver(app, src.log)
+    assert len(dead) == 1
+    env, payload = parse_event(dead[0][0])
+    fixed.append(True)  # the fix is deployed
+    assert app.redrive(env, payload).applied == 1
+    assert [p for p, _ in table(store)] == [e["position"] for e in src.log]  # now complete
+    with store.read() as sql:
+        assert sql.execute("SELECT COUNT(*) AS n FROM dead_letters").fetchone()["n"] == 0
+    again = app.redrive(env, payload)  # the same message re-driven twice: skipped
+    assert (again.applied, again.duplicates) == (0, 1)
+    assert len(table(store)) == len(src.log)
+
+
+def test_a_redrive_that_fails_again_keeps_its_dead_letter_row(store_settings):
+    src = make_source(6, holes=False)
+    poison = src.log[2]
+
+    def picky(sql, envelope, payload):
+        if envelope.position == poison["position"]:
+            raise ValueError("still broken")
+        project(sql, envelope, payload)
+
+    dead = []
+    app, store = applier(store_settings, src, "redrive_fail", picky, dead)
+    deliver(app, src.log)
+    env, payload = parse_event(dead[0][0])
+    with pytest.raises(ValueError, match="still broken"):
+        app.redrive(env, payload)
+    with store.read() as sql:
+        assert sql.execute("SELECT COUNT(*) AS n FROM dead_letters").fetchone()["n"] == 1  # still re-drivable
+    assert poison["position"] not in [p for p, _ in table(store)]
