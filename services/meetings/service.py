@@ -94,8 +94,9 @@ class MeetingsService:
         return list(cell.org_path) if cell is not None else []
 
     def _meeting_path(self, meeting_id: uuid.UUID) -> list[str]:
+        """The path of the meeting's cell (the aggregate only: no view built, no name opened)."""
         try:
-            return self._cell_path(self.app.meeting(meeting_id)["cell_id"])
+            return self._cell_path(self.app.get_meeting(meeting_id).cell_id)
         except NotFound:
             return []
 

@@ -36,6 +36,12 @@ def language(request: Request) -> str:
     return i18n.negotiate(request.args.get("lang"), request.headers.get("Accept-Language"))
 
 
+def _authorize_unit(caller: Any, args: dict[str, str], q: Queries) -> None:
+    """The unit a query or an export is asked for (`?unit=`, already defaulted to the caller's) must be within
+    the caller's reach."""
+    authorize(caller, REPORTS, unit_path=access.unit_path(q.tree, unit_arg(args, q.tree), q.today))
+
+
 class ReportingService:
     name = "reporting"
 
@@ -76,7 +82,7 @@ class ReportingService:
         args = access.scoped_args(caller, request.args)
 
         def query(q: Queries) -> Any:
-            authorize(caller, REPORTS, unit_path=access.unit_path(q.tree, unit_arg(args, q.tree), q.today))
+            _authorize_unit(caller, args, q)
             return run(q, args)
 
         return self._answer(request, query)
@@ -129,7 +135,7 @@ class ReportingService:
         args = access.scoped_args(caller, request.args)
         with self.views.store.read() as sql:
             q = Queries(sql, vietnam_today())
-            authorize(caller, REPORTS, unit_path=access.unit_path(q.tree, unit_arg(args, q.tree), q.today))
+            _authorize_unit(caller, args, q)
             data, mime, name = q.export(what, fmt, lang, args)
         return Response(data, headers={"Content-Type": mime,
                                        "Content-Disposition": f'attachment; filename="{name}"'})

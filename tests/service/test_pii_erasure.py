@@ -8,25 +8,12 @@ import io
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from services.cli import main
 from services.demo import build_ward
-from services.runner import EmbeddedPlatform, embedded_config
 from shared.pii import PLACEHOLDER
-from tests.conftest import free_port
-from tests.service.test_embedded_platform import reset_memory_broker
+from tests.service.test_embedded_platform import platform  # noqa: F401 - the fixture (data under tmp_path/var)
 
 YEAR = 2025
-
-
-@pytest.fixture
-def platform(tmp_path):
-    reset_memory_broker()
-    p = EmbeddedPlatform(embedded_config(tmp_path / "var", port=free_port())).start()
-    yield p
-    p.stop()
-    reset_memory_broker()
 
 
 def raw_store_bytes(data_dir: Path) -> bytes:
@@ -81,7 +68,7 @@ def drilled_names(client, ward) -> dict[str, str]:
     return {m["member_id"]: m["full_name"] for m in items}
 
 
-def test_erasing_a_member_makes_their_name_unreadable_everywhere_and_keeps_the_figures(platform, tmp_path):
+def test_erasing_a_member_makes_their_name_unreadable_everywhere_and_keeps_the_figures(platform, tmp_path):  # noqa: F811
     data_dir = tmp_path / "var"
     client = platform.client(platform.api_key("demo"))
     result = build_ward(client, YEAR, seed=5)
