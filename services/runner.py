@@ -64,7 +64,8 @@ def service_config(name: str, env: dict[str, str] | None = None) -> dict[str, An
     return load_config(service_config_path(name), env)
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free on `host` now (the embedded run's operator port, the tests' clusters)."""
     import socket
 
     with socket.socket() as s:
@@ -89,7 +90,7 @@ def embedded_config(data_dir: str | Path = "var/embedded", host: str = "127.0.0.
             "poll_interval": 0.05,
             "sources": {s: f"{base}/{s}" for s in WRITERS},
             "embedded": True,  # the public demo secrets are accepted here only (shared/access.py is_embedded)
-            "ops_address": f"{host}:{ops_port or _free_port(host)}",
+            "ops_address": f"{host}:{ops_port or free_port(host)}",
         },
     }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,9 +23,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from services.runner import free_port as free
+
+    return free()
 
 
 def drain(amqp_uri: str, queue: Any) -> list[tuple[str, Any, dict[str, Any]]]:
