@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -134,7 +135,10 @@ def _font(size: float, **style: Any) -> Font:
 
 def _write(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     """Write one cell's value. Text is always stored as text: a value typed by a user that starts with "=" must
-    not become a formula in the report."""
+    not become a formula in the report. Control characters XLSX cannot hold (a unit name typed with one) are
+    left out rather than failing the whole document."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     cell = ws.cell(row=row, column=col, value=value)
     if isinstance(value, str):
         cell.data_type = "s"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -251,6 +252,9 @@ class Queries:
         """A roll-up (`rollup`) or the flagged-member list (`flagged`) as a party document: bytes, MIME type,
         file name. `?place=` names the place on the date line (default: Hà Nội)."""
         place = (args.get("place") or "Hà Nội").strip()[:100]
+        if any(unicodedata.category(c) == "Cc" for c in place):
+            raise DomainError("place", "must be plain text (no control characters)", rule="place.text",
+                              vi="phải là văn bản thường (không có ký tự điều khiển)")
         if what == "rollup":
             result = self.rollup(args, lang)
             unit = result["unit"]["unit_id"] if result["unit"] else None

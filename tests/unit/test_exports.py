@@ -197,3 +197,20 @@ def test_file_names_are_ascii():
     with pytest.raises(ValueError):
         filename(doc, "x/../y")
     assert XLSX_MIME.endswith("spreadsheetml.sheet") and CSV_MIME.startswith("text/csv")
+
+
+def test_control_characters_xlsx_cannot_hold_are_left_out_not_fatal():
+    rows = ({**FLAGGED[0], "cell": "Chi bộ\x0b Khu phố\x01 2"},)
+    ws = sheet(flagged_doc(rows=rows, unit="Huyện ủy\x1f Mê Linh"))
+    texts = set(cells_with_text(ws))
+    assert "Chi bộ Khu phố 2" in texts and "HUYỆN ỦY MÊ LINH" in texts  # the unit is upper-cased on output
+
+
+def test_an_export_place_with_control_characters_is_refused_naming_it():
+    from services.reporting.queries import Queries
+    from shared.errors import DomainError
+
+    queries = Queries.__new__(Queries)  # the check comes before any read of the store
+    with pytest.raises(DomainError) as refused:
+        Queries.export(queries, "rollup", "xlsx", "vi", {"place": "Mê\x01Linh"})
+    assert (refused.value.field, refused.value.rule) == ("place", "place.text")
