@@ -86,7 +86,7 @@ def _load(path: str) -> dict:
 def cmd_relay(args: argparse.Namespace) -> int:
     from services.runner import service_config, writer_parts
     from shared.config import settings_from
-    from shared.relay import EnvelopeReader, OutboxRelay, Publisher, relay_lock
+    from shared.relay import EnvelopeReader, OutboxRelay, Publisher
     from shared.stores import TrackedStore, event_store_env
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
@@ -101,6 +101,9 @@ def cmd_relay(args: argparse.Namespace) -> int:
     relay = OutboxRelay(EnvelopeReader(args.source, app, translate), Publisher(settings.amqp_uri, args.source),
                         TrackedStore(settings.store, args.source, name="relay"), after_publish=after_publish)
     metrics_at = (config.get("CHIBO") or {}).get("relay_ops_address")
+    from shared.metrics import record_build_info
+
+    record_build_info()
     if metrics_at:  # the relay's own operator port: /metrics (backlog, position, events published)
         from prometheus_client import start_http_server
 
@@ -111,10 +114,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
             print(f"relay {args.source}: no metrics on {metrics_at}: {exc}", flush=True)
     stop = _stop_on_signal()
     print(f"relay {args.source}: waiting for the single-active lock", flush=True)
-    with relay_lock(settings.store, args.source, stop) as held:
-        if held:
-            print(f"relay {args.source}: active", flush=True)
-            relay.run(stop, poll=settings.poll_interval)
+    relay.run_guarded(settings.store, stop, poll=settings.poll_interval,
+                      on_active=lambda: print(f"relay {args.source}: active", flush=True))
     app.close()
     return 0
 
@@ -370,6 +371,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if known_at is not None and known_at > now:
         return fail(f"--known-at {args.known_at} là thời điểm trong tương lai",
                     f"--known-at {args.known_at} is in the future")
+    if args.metrics_address:
+        from prometheus_client import start_http_server
+
+        from shared.metrics import record_build_info
+
+        host, _, port = args.metrics_address.rpartition(":")
+        if not port.isdigit():
+            return fail(f"--metrics-address cần dạng HOST:PORT: {args.metrics_address!r}",
+                        f"--metrics-address needs HOST:PORT: {args.metrics_address!r}")
+        record_build_info()
+        try:
+            start_http_server(int(port), addr=host or "127.0.0.1")
+        except OSError as exc:
+            return fail(f"không mở được {args.metrics_address}: {exc}", f"cannot serve {args.metrics_address}: {exc}")
     try:
         settings, config = _replay_settings(args)
         headers = _replay_headers(args, settings, config)
@@ -705,6 +720,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", default=None, help="the store to (re)build (default: reporting_replay, "
                    "reporting_asof_YYYYMMDD with --as-of); never a live store")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--metrics-address", default=os.environ.get("CHIBO_REPLAY_METRICS", ""), metavar="HOST:PORT",
+                   help="serve /metrics (chibo_replay_position, _target_position, _events_total, _running) there "
+                        "while the replay runs, for Prometheus or curl")
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.add_argument("--embedded", action="store_true", help="against a running `chibo demo` (SQLite, one port)")
     p.add_argument("--data-dir", default="var/demo", help="with --embedded: the demo's data dir")

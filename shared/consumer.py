@@ -75,6 +75,9 @@ class TrackedApplier:
         # after a commit), and a lagging value is harmless: the tracking insert refuses a position already
         # applied (AlreadyApplied), and then the cache is refreshed. It saves two queries per event.
         self._positions: dict[str, int] = {}
+        # Seconds between the source recording the last event applied and its application, per source (0 once
+        # caught up): exported as chibo_consumer_lag_seconds and judged by readiness (shared/readiness.py).
+        self.lag: dict[str, float] = {}
         store.create_tables(DEAD_LETTERS_DDL)
 
     def position(self, source: str) -> int:
@@ -99,7 +102,7 @@ class TrackedApplier:
             self._fill(source, last, envelope.position, result)
         self._apply(envelope, payload, result)
         metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.position(source))
-        metrics.CONSUMER_LAG.labels(self.consumer, source).set(_age(envelope))
+        self._lag(source, _age(envelope))
         return result
 
     def catch_up(self, source: str) -> Result:
@@ -112,7 +115,7 @@ class TrackedApplier:
         self._positions.pop(source, None)  # ask the store: another replica may have moved on meanwhile
         self._fill(source, self.position(source), 2**62, result)
         metrics.CONSUMER_POSITION.labels(self.consumer, source).set(self.position(source))
-        metrics.CONSUMER_LAG.labels(self.consumer, source).set(0)  # nothing published is left to apply
+        self._lag(source, 0.0)  # nothing published is left to apply
         return result
 
     def _fill(self, source: str, after: int, before: int, result: Result) -> None:
@@ -124,6 +127,7 @@ class TrackedApplier:
             self._apply(envelope, payload, result)
             result.gap_filled += 1
             self._count(source, "gap_filled")
+            self._lag(source, _age(envelope))  # a long catch-up is lag too (readiness sees it meanwhile)
 
     def _apply(self, envelope: Envelope, payload: Payload, result: Result) -> None:
         source = envelope.source
@@ -183,6 +187,10 @@ class TrackedApplier:
             result.duplicates += 1
             self._count(source, "duplicate")
         return result
+
+    def _lag(self, source: str, seconds: float) -> None:
+        self.lag[source] = seconds
+        metrics.CONSUMER_LAG.labels(self.consumer, source).set(seconds)
 
     def _count(self, source: str, outcome: str) -> None:
         metrics.CONSUMER_EVENTS.labels(self.consumer, source, outcome).inc()

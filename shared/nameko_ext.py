@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -35,7 +36,7 @@ from shared.config import ChiboSettings, settings_from
 from shared.consumer import Project, TrackedApplier, http_fetch_range, is_transient
 from shared.contracts import ContractError, parse_event
 from shared.pii import key_settings
-from shared.relay import EnvelopeReader, OutboxRelay, Publisher, Translate, relay_lock
+from shared.relay import EnvelopeReader, OutboxRelay, Publisher, Translate
 from shared.stores import TrackedStore, event_store_env
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class TrackedConsumer(Consumer):
         self._inbox: LightQueue = LightQueue()
         self._loop = None
         self._stopping = False
+        self.busy_since: float | None = None  # monotonic time the message in hand was taken up
         super().setup()
 
     def start(self) -> None:
@@ -159,8 +161,15 @@ class TrackedConsumer(Consumer):
             if item is None or self._stopping:
                 return
             body, message = item
-            outcome = self._process(body, message)
+            self.busy_since = started = time.monotonic()
+            try:
+                outcome = self._process(body, message)
+            finally:
+                self.busy_since = None
+            metrics.CONSUMER_DURATION.labels(self.container.service_name, self.source, outcome).observe(
+                time.monotonic() - started)
             if outcome == "requeue":
+                metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "requeued").inc()
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 self._settle(self.queue_consumer.requeue_message, message)
@@ -178,6 +187,14 @@ class TrackedConsumer(Consumer):
         except (OSError, AmqpConnectionError) as exc:
             log.warning("%s: could not settle a message (%s); the broker will deliver it again",
                         self.queue.name, exc)
+
+    def lag_seconds(self) -> float:
+        """How far behind this consumer is: the lag of the last event it applied, or, when one message has been
+        in hand for longer (a stuck handler, a database that hangs), that time."""
+        views = self._views()
+        applied = views.applier.lag.get(self.source, 0.0) if views is not None and hasattr(views, "applier") else 0.0
+        busy = self.busy_since
+        return max(applied, 0.0 if busy is None else time.monotonic() - busy)
 
     def _views(self) -> TrackedViews | None:
         return next((d for d in self.container.dependencies if isinstance(d, TrackedViews)), None)
@@ -348,9 +365,7 @@ class EmbeddedRelay(DependencyProvider):
         self._gt = self.container.spawn_managed_thread(self._run, identifier=f"relay:{source}")
 
     def _run(self) -> None:
-        with relay_lock(self.settings.store, self.container.service_name, self._stop) as held:
-            if held:
-                self.relay.run(self._stop, self._wake, self.settings.poll_interval)
+        self.relay.run_guarded(self.settings.store, self._stop, self._wake, self.settings.poll_interval)
 
     def stop(self) -> None:
         """Finish the batch in flight (it is then recorded), then stop."""

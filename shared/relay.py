@@ -8,7 +8,11 @@ republishes the same envelopes (same event_id, same positions): delivery is at l
 consumers make it exactly once. Commands never publish: the broker can be down without losing a command.
 
 Exactly one relay may publish a source: `relay_lock` holds a PostgreSQL advisory lock (or a file lock for
-SQLite) for as long as the relay runs; a standby blocks on it and takes over when the active one dies.
+SQLite) for as long as the relay runs; a standby blocks on it and takes over when the active one dies. The lock
+is a database session, which can die on its own (a terminated backend, a network cut to PostgreSQL): before
+each batch it publishes, the relay asks whether its session still holds the lock, and when it does not it stops
+publishing and goes back to waiting on the lock, as a standby does (`run_guarded`). A batch already in flight
+when the lock was lost may be published again by the new holder: at least once, which the consumers dedupe.
 """
 
 from __future__ import annotations
@@ -146,6 +150,10 @@ RELAY_STATE_DDL = (
 )
 
 
+class LockLost(Exception):
+    """The relay's single-active lock is no longer held by its session: it must stop publishing."""
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -172,8 +180,11 @@ class OutboxRelay:
             )
         return self.state.position(self.key), int(last_published or 0)
 
-    def run_once(self) -> int:
-        """Publish the next batch; return how many envelopes were published."""
+    def run_once(self, holds_lock: Callable[[], bool] | None = None) -> int:
+        """Publish the next batch; return how many envelopes were published.
+
+        `holds_lock()` is asked right before publishing; when it says no, LockLost is raised and nothing is
+        published or recorded."""
         scanned, previous = self.positions()
         metrics.RELAY_POSITION.labels(self.reader.source).set(scanned)
         batch, last = self.reader.read(scanned, self.batch_size)
@@ -186,6 +197,8 @@ class OutboxRelay:
                 envelopes.append(env.model_copy(update={"previous_position": previous}))
                 previous = position
         if envelopes:
+            if holds_lock is not None and not holds_lock():
+                raise LockLost(self.reader.source)
             self.publisher.publish(envelopes)
             for env in envelopes:
                 metrics.EVENTS_PUBLISHED.labels(env.source, env.type).inc()
@@ -205,13 +218,22 @@ class OutboxRelay:
         head = self.reader.app.recorder.max_notification_id() or 0
         metrics.OUTBOX_BACKLOG.labels(self.reader.source).set(max(0, head - upto))
 
-    def run(self, stop: threading.Event, wake: threading.Event | None = None, poll: float = 0.2) -> None:
-        """Publish until `stop` is set; sleep `poll` seconds when idle (or until `wake` is set)."""
+    def run(self, stop: threading.Event, wake: threading.Event | None = None, poll: float = 0.2,
+            holds_lock: Callable[[], bool] | None = None) -> bool:
+        """Publish until `stop` is set; sleep `poll` seconds when idle (or until `wake` is set).
+
+        Returns False when it stopped because `holds_lock()` said the lock was lost, True when `stop` was set."""
         backoff = poll
         while not stop.is_set():
             try:
-                published = self.run_once()
+                published = self.run_once(holds_lock)
                 backoff = poll
+            except LockLost:
+                log.error("relay %s: the single-active lock was lost (its database session ended); "
+                          "stopping publishing and waiting for the lock again", self.reader.source)
+                metrics.RELAY_LOCK_LOST.labels(self.reader.source).inc()
+                self.publisher.close()
+                return False
             except Exception as exc:  # broker or database down: keep the position, retry later
                 log.warning("relay %s: %s; retrying in %.1fs", self.reader.source, exc, backoff)
                 stop.wait(backoff)
@@ -224,6 +246,24 @@ class OutboxRelay:
                 else:
                     stop.wait(poll)
         self.publisher.close()
+        return True
+
+    def run_guarded(self, settings: StoreSettings, stop: threading.Event, wake: threading.Event | None = None,
+                    poll: float = 0.2, on_active: Callable[[], None] | None = None) -> None:
+        """Wait for the source's lock, publish while it is held; when it is lost, wait for it again."""
+        while not stop.is_set():
+            with relay_lock(settings, self.reader.source, stop) as lock:
+                if not lock:
+                    return
+                metrics.RELAY_ACTIVE.labels(self.reader.source).set(1)
+                if on_active is not None:
+                    on_active()
+                try:
+                    if self.run(stop, wake, poll, holds_lock=lock.held):
+                        return
+                finally:
+                    metrics.RELAY_ACTIVE.labels(self.reader.source).set(0)
+            stop.wait(1.0)  # the lost session's lock may still show as held for a moment
 
 
 def _until_acquired(try_acquire: Callable[[], bool], stop: threading.Event | None) -> bool:
@@ -236,11 +276,31 @@ def _until_acquired(try_acquire: Callable[[], bool], stop: threading.Event | Non
     return True
 
 
+class RelayLock:
+    """The outcome of `relay_lock`: true when acquired; `held()` asks whether it is still held."""
+
+    def __init__(self, acquired: bool, held: Callable[[], bool]):
+        self.acquired = acquired
+        self._held = held
+
+    def __bool__(self) -> bool:
+        return self.acquired
+
+    def held(self) -> bool:
+        if not self.acquired:
+            return False
+        try:
+            return self._held()
+        except Exception as exc:  # the session is gone: so is the lock
+            log.warning("relay lock check failed: %s", exc)
+            return False
+
+
 @contextlib.contextmanager
-def relay_lock(settings: StoreSettings, source: str, stop: threading.Event | None = None) -> Iterator[bool]:
+def relay_lock(settings: StoreSettings, source: str, stop: threading.Event | None = None) -> Iterator[RelayLock]:
     """Hold the single-active lock for `source`'s relay; blocks (as a standby) until it is free.
 
-    Yields False when `stop` was set before the lock was acquired.
+    Yields a false RelayLock when `stop` was set before the lock was acquired.
     """
     key = zlib.crc32(f"chibo-relay:{source}".encode())
     if settings.kind == "postgres":
@@ -254,13 +314,24 @@ def relay_lock(settings: StoreSettings, source: str, stop: threading.Event | Non
             dbname=settings.dbname(source),
             autocommit=True,
         )
+
+        def held() -> bool:
+            # A one-int key is stored as (classid 0, objid key, objsubid 1) in pg_locks.
+            row = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                " AND granted AND classid::bigint = 0 AND objid::bigint = %s AND objsubid = 1", (key,)
+            ).fetchone()
+            return bool(row and row[0])
+
         try:
             # The lock belongs to this session: it is released when the relay's process or connection dies.
-            yield _until_acquired(
+            acquired = _until_acquired(
                 lambda: bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]), stop
             )
+            yield RelayLock(acquired, held)
         finally:
-            conn.close()
+            with contextlib.suppress(Exception):
+                conn.close()
     else:
         path = settings.sqlite_path(source, "relay").with_suffix(".lock")
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
@@ -273,6 +344,7 @@ def relay_lock(settings: StoreSettings, source: str, stop: threading.Event | Non
                 return False
 
         try:
-            yield _until_acquired(try_flock, stop)
+            # A file lock lives as long as this process's descriptor: nothing can take it away from us.
+            yield RelayLock(_until_acquired(try_flock, stop), lambda: True)
         finally:
             os.close(fd)

@@ -125,6 +125,12 @@ class OpsWebServer(ProcessWebServer):
     """The operator port (CHIBO.ops_address): health and metrics, unauthenticated, kept off the public network
     (loopback in the embedded run, the cluster's internal network in a deployment)."""
 
+    def setup(self) -> None:
+        from shared.metrics import record_build_info
+
+        record_build_info()  # chibo_build_info on this process's /metrics
+        super().setup()
+
     @property
     def bind_addr(self) -> Any:
         from nameko.web.server import parse_address

@@ -33,7 +33,7 @@ from shared.access import principal
 from shared.auth import authorize
 from shared.errors import DomainError, NotFound
 from shared.nameko_ext import Application, EmbeddedRelay, TrackedViews, tracked_consumer
-from shared.readiness import Readiness
+from shared.readiness import Readiness, live_response, ready_response
 from shared.relay import EnvelopeReader
 from shared.web import (
     command_response,
@@ -205,8 +205,7 @@ class MeetingsService:
         """This service's OpenAPI 3.1 document, generated from its routes and request models."""
         return openapi.document(type(self), title="chibo meetings")
 
-    @ops_http("GET", "/meetings/health")
-    def health(self, request: Any) -> Any:
+    def _health(self) -> dict[str, Any]:
         positions: dict[str, int] = {}
 
         def database() -> None:  # both stores answer
@@ -214,7 +213,19 @@ class MeetingsService:
             self.app.recorder.max_notification_id()
 
         readiness = self.readiness.report(database)
-        return json_response({"service": self.name, "status": "ok", "positions": positions, **readiness})
+        return {"service": self.name, "status": "ok", "positions": positions, **readiness}
+
+    @ops_http("GET", "/meetings/health")
+    def health(self, request: Any) -> Any:
+        return json_response(self._health())
+
+    @ops_http("GET", "/meetings/ready")
+    def ready(self, request: Any) -> Any:
+        return ready_response(self._health())
+
+    @ops_http("GET", "/meetings/live")
+    def live(self, request: Any) -> Any:
+        return live_response(self.name)
 
     @ops_http("GET", "/meetings/metrics")
     def metrics(self, request: Any) -> Any:

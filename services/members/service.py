@@ -17,7 +17,7 @@ from shared.access import principal
 from shared.auth import POLICY, authorize
 from shared.errors import DomainError
 from shared.nameko_ext import Application, EmbeddedRelay, chibo_settings
-from shared.readiness import Readiness
+from shared.readiness import Readiness, live_response, ready_response
 from shared.relay import EnvelopeReader
 from shared.stores import TrackedStore, event_store_env
 from shared.web import (
@@ -240,10 +240,20 @@ class MembersService:
         """This service's OpenAPI 3.1 document, generated from its routes and request models."""
         return openapi.document(type(self), title="chibo members")
 
+    def _health(self) -> dict[str, Any]:
+        return {"service": self.name, "status": "ok", **self.readiness.report(self.app.recorder.max_notification_id)}
+
     @ops_http("GET", "/members/health")
     def health(self, request: Any) -> Any:
-        return json_response({"service": self.name, "status": "ok",
-                              **self.readiness.report(self.app.recorder.max_notification_id)})
+        return json_response(self._health())
+
+    @ops_http("GET", "/members/ready")
+    def ready(self, request: Any) -> Any:
+        return ready_response(self._health())
+
+    @ops_http("GET", "/members/live")
+    def live(self, request: Any) -> Any:
+        return live_response(self.name)
 
     @ops_http("GET", "/members/metrics")
     def metrics(self, request: Any) -> Any:

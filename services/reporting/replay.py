@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 import requests
 
+from shared import metrics
 from shared.clock import VIETNAM
 from shared.config import ChiboSettings, StoreSettings
 from shared.consumer import FetchRange, Project, TrackedApplier, http_fetch_range
@@ -262,23 +263,31 @@ class ReplayResult:
 
 
 class _Progress:
-    """A tqdm bar per source on stderr, advanced to each event's position; silent when off or not a TTY."""
+    """Progress of a replay: a tqdm bar per source on stderr (when enabled and a TTY), and always the
+    chibo_replay_* metrics (shared/metrics.py), which `chibo replay --metrics-address` serves while it runs."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled and sys.stderr.isatty()
         self.bar: Any = None
+        self.source = ""
 
     def start(self, source: str, total: int | None) -> None:
+        self.source = source
+        metrics.REPLAY_RUNNING.set(1)
+        metrics.REPLAY_POSITION.labels(source).set(0)
+        metrics.REPLAY_TARGET.labels(source).set(total or 0)
         if self.enabled:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc=source, unit=" sự kiện", file=sys.stderr, dynamic_ncols=True)
 
     def at(self, position: int) -> None:
+        metrics.REPLAY_POSITION.labels(self.source).set(position)
         if self.bar is not None and position > self.bar.n:
             self.bar.update(position - self.bar.n)
 
     def finish(self, complete: bool) -> None:
+        metrics.REPLAY_RUNNING.set(0)
         if self.bar is not None:
             if complete and self.bar.total is not None and self.bar.n < self.bar.total:
                 self.bar.update(self.bar.total - self.bar.n)  # the tail of the log was unpublished events
@@ -325,8 +334,10 @@ def rebuild(
         if keep(envelope):
             project(sql, envelope, payload)
             counts["applied"] += 1
+            metrics.REPLAY_EVENTS.labels(envelope.source, "applied").inc()
         else:
             counts["skipped"] += 1
+            metrics.REPLAY_EVENTS.labels(envelope.source, "skipped").inc()
         bar.at(envelope.position)
 
     def bounded(source: str, after: int, before: int) -> Iterable[dict[str, Any]]:

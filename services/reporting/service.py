@@ -23,7 +23,7 @@ from shared.auth import authorize, visible
 from shared.clock import vietnam_today
 from shared.errors import NotFound
 from shared.nameko_ext import TrackedViews, tracked_consumer
-from shared.readiness import Readiness
+from shared.readiness import Readiness, live_response, ready_response
 from shared.web import http, json_response, metrics_response, ops_http
 
 SOURCES = ("members", "meetings")
@@ -191,11 +191,22 @@ class ReportingService:
         """This service's OpenAPI 3.1 document, generated from its routes and request models."""
         return openapi.document(type(self), title="chibo reporting")
 
-    @ops_http("GET", "/reporting/health")
-    def health(self, request: Request) -> Any:
+    def _health(self) -> dict[str, Any]:
         positions: dict[str, int] = {}
         readiness = self.readiness.report(lambda: positions.update(self._positions()))
-        return json_response({"service": self.name, "status": "ok", "positions": positions, **readiness})
+        return {"service": self.name, "status": "ok", "positions": positions, **readiness}
+
+    @ops_http("GET", "/reporting/health")
+    def health(self, request: Request) -> Any:
+        return json_response(self._health())
+
+    @ops_http("GET", "/reporting/ready")
+    def ready(self, request: Request) -> Any:
+        return ready_response(self._health())
+
+    @ops_http("GET", "/reporting/live")
+    def live(self, request: Request) -> Any:
+        return live_response(self.name)
 
     @ops_http("GET", "/reporting/metrics")
     def metrics(self, request: Request) -> Any:

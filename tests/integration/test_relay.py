@@ -88,7 +88,7 @@ def test_only_one_relay_per_source_holds_the_lock(postgres_settings):
         gave_up = threading.Event()
         gave_up.set()  # a standby asked to stop while the lock is held: it never becomes active
         with relay_lock(postgres_settings, "members", gave_up) as standby:
-            assert standby is False
+            assert not standby
     with relay_lock(postgres_settings, "members", threading.Event()) as after_release:
         assert after_release  # the lock is free again once the active relay's session ended
 
@@ -99,4 +99,61 @@ def test_the_file_lock_guards_the_embedded_relay_too(sqlite_settings):
         stop = threading.Event()
         stop.set()
         with relay_lock(sqlite_settings, "members", stop) as standby:
-            assert standby is False
+            assert not standby
+
+
+def test_a_relay_whose_lock_session_dies_stops_publishing_until_it_holds_the_lock_again(
+        relay_parts, postgres_settings, fresh_vhost):
+    """The lock is a PostgreSQL session: terminated under the relay, it is gone, and a standby can take it. The
+    relay must notice before its next batch and publish nothing more while another may hold the lock."""
+    import zlib
+
+    import psycopg
+
+    from shared.relay import LockLost
+    from shared.stores import ensure_database
+
+    app, relay = relay_parts
+    with Connection(fresh_vhost) as conn:
+        Queue("tap", exchange=topology.events_exchange("members"), routing_key="#", durable=True)(
+            conn.channel()).declare()
+    ensure_database(postgres_settings, "members")
+    key = zlib.crc32(b"chibo-relay:members")
+    with relay_lock(postgres_settings, "members") as lock:
+        assert lock and lock.held()
+        assert relay.run_once(lock.held) == 1  # held: the first event goes out
+        first = relay.positions()
+        with psycopg.connect(dbname="postgres", host="127.0.0.1", user="postgres", autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "WHERE l.locktype = 'advisory' AND l.objid::bigint = %s AND d.datname = %s",
+                (key, postgres_settings.dbname("members"))).fetchall()
+        assert ended == [(True,)]
+        import datetime as dt
+
+        app.create_unit(kind="ward", name="W2", code="W2", parent_id=None, block=None,
+                        effective_from=dt.date(2020, 1, 1), by="tester")
+        assert not lock.held()
+        with pytest.raises(LockLost):
+            relay.run_once(lock.held)
+        assert relay.positions() == first  # nothing published, nothing recorded
+        # A standby can now take the lock, which is what makes publishing on unsafe.
+        with relay_lock(postgres_settings, "members", threading.Event()) as standby:
+            assert standby and standby.held()
+    # run_guarded: back to waiting for the lock, then active again and publishing the rest.
+    stop = threading.Event()
+    became_active = threading.Event()
+    thread = threading.Thread(target=relay.run_guarded, args=(postgres_settings, stop),
+                              kwargs={"poll": 0.05, "on_active": became_active.set})
+    thread.start()
+    try:
+        assert became_active.wait(10)
+        head = app.recorder.max_notification_id()
+        wait_for(lambda: relay.positions()[0] == head, what="the rest published once the lock is held again")
+    finally:
+        stop.set()
+        thread.join(10)
+    with Connection(fresh_vhost) as conn:
+        queue = conn.SimpleQueue("tap")
+        got = [queue.get(timeout=5).payload for _ in range(2)]
+        assert [e["payload"]["name"] for e in got] == ["W", "W2"] and queue.qsize() == 0  # each once, in order

@@ -5,6 +5,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from prometheus_client import REGISTRY
 
 from services.reporting import replay
 from services.reporting.compliance import projection, schema
@@ -101,8 +102,17 @@ def test_a_rebuild_gives_the_tables_of_the_live_apply(store_settings):
     live = live_store(store_settings, logs)
     expected = replay.snapshot(live, TABLES)
     live.close()
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {s: sample("chibo_replay_events_total", source=s, outcome="applied") for s in ("members", "meetings")}
     result = replay.rebuild(logs.settings(store_settings), progress=False, fetch_range=logs.fetch_range, **PROJECTION)
     assert result.snapshot == expected
+    # progress metrics (served by `chibo replay --metrics-address`): each source's events, where it got, done
+    assert {s: sample("chibo_replay_events_total", source=s, outcome="applied") - before[s]
+            for s in ("members", "meetings")} == {"members": 3, "meetings": 6}
+    assert sample("chibo_replay_position", source="meetings") == 8 and sample("chibo_replay_running") == 0
     assert result.positions == {"members": 5, "meetings": 8}  # holes: 1 + 2 + 2; 2 + 3 + 3
     assert result.snapshot.rows == {"units": 3, "meetings": 2, "meeting_roster": 4, "dead_letters": 0}
     assert (result.applied, result.skipped, result.dead_lettered, result.events) == (9, 0, [], 9)
