@@ -20,8 +20,8 @@ RUN pip install --no-cache-dir -c requirements.lock . \
     && rm -rf build *.egg-info
 
 RUN useradd --create-home --uid 10001 chibo \
-    && mkdir -p /app/var \
-    && chown chibo:chibo /app/var
+    && mkdir -p /app/var /definitions \
+    && chown chibo:chibo /app/var /definitions
 USER chibo
 
 CMD ["chibo", "--help"]

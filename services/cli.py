@@ -61,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = service_config(args.service) if args.config is None else _load(args.config)
     if "LOGGING" in config:
         logging.config.dictConfig(config["LOGGING"])
-    topology.declare_all(config["AMQP_URI"])
+    topology.declare_for(args.service, config["AMQP_URI"])  # its own exchange and queues: all its user may declare
     runner = ServiceRunner(config)
     runner.add_service(service_class(args.service))
     runner.start()
@@ -123,6 +123,29 @@ def cmd_relay(args: argparse.Namespace) -> int:
 def cmd_declare(args: argparse.Namespace) -> int:
     from shared import topology
 
+    if args.definitions:  # write the broker's definitions (topology, per-service users) instead of declaring
+        import json
+
+        from shared import definitions
+
+        try:
+            document = definitions.definitions(args.vhost, definitions.passwords_from_env(), prefix=args.user_prefix)
+        except ValueError as exc:
+            print(f"chibo declare: {exc} (đặt CHIBO_AMQP_PASSWORD_MEMBERS/_MEETINGS/_REPORTING và "
+                  "CHIBO_AMQP_ADMIN_PASSWORD / set them)", file=sys.stderr)
+            return 2
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+        if args.definitions == "-":
+            print(text)
+        else:
+            from pathlib import Path
+
+            path = Path(args.definitions)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+            path.chmod(0o644)  # read by the broker's own user; holds salted hashes only
+            print(f"wrote {path}: vhost {args.vhost}, users " + ", ".join(u["name"] for u in document["users"]))
+        return 0
     uri = args.amqp_uri or os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
     for name in topology.declare_all(uri):
         print(f"declared {name}")
@@ -205,11 +228,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     import datetime as dt
+    import shutil
 
     from services.cluster import Cluster
     from services.demo import build_ward, format_summary, format_table
 
-    cluster = Cluster().start()
+    # Each process logs in to RabbitMQ as its service's own user when this machine can create them.
+    cluster = Cluster(broker_users=shutil.which("rabbitmqctl") is not None).start()
+    if not cluster.broker_passwords:
+        print("rabbitmqctl not found: every process logs in as the AMQP_URI user", flush=True)
     for i in range(2, args.replicas + 1):  # standbys: reporting replicas and a relay per source
         cluster.replica("reporting", f"reporting-{i}", 8003 + 10 * (i - 1), 9003 + 10 * (i - 1))
         for n, source in enumerate(("members", "meetings")):
@@ -691,8 +718,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source", choices=("members", "meetings"))
     p.add_argument("--config", default=None)
     p.set_defaults(func=cmd_relay)
-    p = sub.add_parser("declare", help="declare exchanges and queues")
+    p = sub.add_parser("declare", help="declare exchanges and queues, or write the broker's definitions")
     p.add_argument("--amqp-uri", default=None)
+    p.add_argument("--definitions", default="", metavar="FILE",
+                   help="write RabbitMQ definitions (exchanges, queues, a user per service and its permissions; "
+                        "passwords from CHIBO_AMQP_PASSWORD_<SERVICE> and CHIBO_AMQP_ADMIN_PASSWORD) to FILE "
+                        "('-': stdout) for `rabbitmqctl import_definitions` or load_definitions")
+    p.add_argument("--vhost", default="chibo", help="with --definitions: the virtual host (default chibo)")
+    p.add_argument("--user-prefix", default="chibo", help="with --definitions: user names <prefix>-<service>")
     p.set_defaults(func=cmd_declare)
     p = sub.add_parser("cluster", help="start every service and relay as local processes")
     p.add_argument("--demo", action="store_true", help="record the demo ward and print its table")

@@ -35,6 +35,11 @@ class Cluster:
     log_dir: Path = ROOT / "var" / "cluster"
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Each service and relay logs in to RabbitMQ as its own user, allowed only what it does (shared/definitions.py):
+    # `start` imports the definitions with rabbitmqctl (users <broker_prefix>-<service>, random passwords).
+    broker_users: bool = False
+    broker_prefix: str = field(default_factory=lambda: f"chibo-{secrets.token_hex(3)}")
+    broker_passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -76,7 +81,47 @@ class Cluster:
         env.update(extra)
         return env
 
+    def service_amqp_uri(self, service: str) -> str:
+        """The broker URI `service` (or its relay) connects with: its own user when broker_users is on."""
+        from shared.definitions import service_uri, user_name
+
+        if service not in self.broker_passwords:
+            return self.amqp_uri
+        return service_uri(self.amqp_uri, user_name(service, self.broker_prefix), self.broker_passwords[service])
+
+    def provision_broker(self, timeout: float = 30.0) -> None:
+        """Import the definitions (topology, a user per service) into this cluster's virtual host."""
+        import json
+        import time
+        from urllib.parse import unquote, urlsplit
+
+        from shared.definitions import ADMIN, SERVICES, definitions, user_name
+
+        vhost = unquote(urlsplit(self.amqp_uri).path[1:]) or "/"
+        self.broker_passwords = {u: secrets.token_urlsafe(18) for u in (*SERVICES, ADMIN)}
+        document = json.dumps(definitions(vhost, self.broker_passwords, self.broker_prefix))
+        # On standard input: a path would be opened by the broker, which runs as its own user.
+        subprocess.run(["rabbitmqctl", "-q", "import_definitions", "--format", "json"], input=document.encode(),
+                       check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + timeout  # the import is asynchronous: wait until every user can log in
+        for service in SERVICES:
+            while subprocess.run(["rabbitmqctl", "-q", "authenticate_user", user_name(service, self.broker_prefix),
+                                  self.broker_passwords[service]], capture_output=True, timeout=60).returncode:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"broker user for {service} not there after {timeout}s")
+                time.sleep(0.2)
+
+    def remove_broker_users(self) -> None:
+        from shared.definitions import user_name
+
+        for user in list(self.broker_passwords):
+            subprocess.run(["rabbitmqctl", "-q", "delete_user", user_name(user, self.broker_prefix)],
+                           capture_output=True, timeout=60)
+        self.broker_passwords = {}
+
     def spawn(self, name: str, *args: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        if len(args) >= 2 and args[0] in ("run", "relay") and "AMQP_URI" not in extra_env:
+            extra_env["AMQP_URI"] = self.service_amqp_uri(args[1])
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
         proc = subprocess.Popen([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=self.env(**extra_env),
@@ -85,6 +130,8 @@ class Cluster:
         return proc
 
     def start(self, timeout: float = 60.0, relays: tuple[str, ...] = WRITERS) -> Cluster:
+        if self.broker_users:
+            self.provision_broker()
         subprocess.run([sys.executable, "-m", "services.cli", "declare"], cwd=ROOT, env=self.env(), check=True,
                        capture_output=True)
         for service in SERVICE_NAMES:
@@ -135,3 +182,5 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if name is None and self.broker_passwords:
+            self.remove_broker_users()

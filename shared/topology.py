@@ -68,17 +68,27 @@ def publisher_options(amqp_uri: str, options: dict | None = None) -> dict:
 
 
 def declare_all(amqp_uri: str) -> list[str]:
-    """Declare every exchange and queue (idempotent). Returns the queue names."""
+    """Declare every exchange and queue (idempotent; the operator's `chibo declare`). Returns the queue names."""
+    declared = []
+    for service in dict.fromkeys([*SOURCES, *SUBSCRIPTIONS]):
+        declared += declare_for(service, amqp_uri)
+    return declared
+
+
+def declare_for(service: str, amqp_uri: str) -> list[str]:
+    """Declare what `service` itself publishes to and consumes from (idempotent), nothing more: its broker user
+    may declare only that (shared/definitions.py). Returns the queue names."""
     declared = []
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
-        for source in SOURCES:
-            events_exchange(source)(channel).declare()
-        DLX(channel).declare()
-        for consumer, sources in SUBSCRIPTIONS.items():
-            for source in sources:
-                for queue in (consumer_queue(consumer, source, quorum=not is_memory(amqp_uri)),
-                              dead_letter_queue(consumer, source)):
-                    queue(channel).declare()
-                    declared.append(queue.name)
+        if service in SOURCES:
+            events_exchange(service)(channel).declare()
+        sources = SUBSCRIPTIONS.get(service, ())
+        if sources:
+            DLX(channel).declare()
+        for source in sources:
+            for queue in (consumer_queue(service, source, quorum=not is_memory(amqp_uri)),
+                          dead_letter_queue(service, source)):
+                queue(channel).declare()
+                declared.append(queue.name)
     return declared

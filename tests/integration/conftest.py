@@ -15,6 +15,7 @@ def make_cluster(amqp_uri: str, pg_prefix: str, log_dir: Path, catch_up_interval
         ops_ports={s: free_port() for s in ("members", "meetings", "reporting", "relay-members", "relay-meetings")},
         log_dir=log_dir,
         extra_env={"CHIBO_CATCH_UP_INTERVAL": str(catch_up_interval)},
+        broker_users=True,  # each process logs in to RabbitMQ as its service's own user (shared/definitions.py)
     )
 
 

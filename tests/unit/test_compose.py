@@ -31,6 +31,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 SERVICES = {"members": 8001, "meetings": 8002, "reporting": 8003}  # chibo services and their HTTP ports
 RELAYS = ("members", "meetings")
 INFRA = ("rabbitmq", "postgres")
+DEFINITIONS = "broker-definitions"  # one-shot: writes the broker's definitions for RabbitMQ to load
 APP = ("declare", *SERVICES, *(f"relay-{s}" for s in RELAYS))
 LONG_RUNNING = (*INFRA, *SERVICES, *(f"relay-{s}" for s in RELAYS))
 # Which services/<name>/config.yml each long-running app container reads.
@@ -44,16 +45,22 @@ HTTP_VAR = {s: f"{s.upper()}_HTTP" for s in SERVICES}
 OPS_PORTS = {s: p + 1000 for s, p in SERVICES.items()}  # health and metrics (the operator port)
 OPS_VAR = {s: f"{s.upper()}_OPS" for s in SERVICES}
 SHARED_STORES = ("auth", "keys")  # databases beside the services' own: credentials
-SECRET = {"CHIBO_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789",  # the operator must set them
-          "CHIBO_PII_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-          "CHIBO_CIPHER_KEY": "HxwdHhscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA="}
+APP_SECRET = {"CHIBO_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789",  # the operator must set them
+              "CHIBO_PII_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+              "CHIBO_CIPHER_KEY": "HxwdHhscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA="}
+SECRET = APP_SECRET | {"CHIBO_AMQP_PASSWORD_MEMBERS": "mq-members", "CHIBO_AMQP_PASSWORD_MEETINGS": "mq-meetings",
+                       "CHIBO_AMQP_PASSWORD_REPORTING": "mq-reporting", "CHIBO_AMQP_ADMIN_PASSWORD": "mq-admin"}
+# Which broker user each app container logs in as (shared/definitions.py), and the password variable of each.
+AMQP_USER = {"declare": "admin", **{s: s for s in SERVICES}, **{f"relay-{s}": s for s in RELAYS}}
+AMQP_PASSWORD_VAR = {"admin": "CHIBO_AMQP_ADMIN_PASSWORD",
+                     **{s: f"CHIBO_AMQP_PASSWORD_{s.upper()}" for s in SERVICES}}
 # Gap filling: which notification APIs each config names (CHIBO.sources), by env var.
 SOURCE_VARS = {"members": "CHIBO_MEMBERS_URL", "meetings": "CHIBO_MEETINGS_URL"}
 
 # Shell environments Compose might interpolate with: none set, and every override set.
 ENVS = {
     "defaults": {},
-    "overridden": {"CHIBO_PG_PASSWORD": "pg-s3cret", "CHIBO_AMQP_USER": "ops", "CHIBO_AMQP_PASSWORD": "mq-s3cret"},
+    "overridden": {"CHIBO_PG_PASSWORD": "pg-s3cret", "CHIBO_AMQP_PASSWORD_MEETINGS": "mq-s3cret"},
 }
 
 # Config placeholders, as services/*/config.yml write them (shared/config.py reads the same syntax).
@@ -298,7 +305,7 @@ def test_the_shared_environment_is_one_anchor() -> None:
 
 def test_every_expected_service_exists() -> None:
     services = compose()["services"]
-    missing = {*INFRA, *APP} - set(services)
+    missing = {*INFRA, *APP, DEFINITIONS} - set(services)
     assert not missing, f"missing services: {missing}"
 
 
@@ -402,18 +409,75 @@ def test_postgres() -> None:
     assert target.endswith(".sql")
 
 
+def _definitions(env: dict[str, str]) -> dict[str, Any]:
+    """What `chibo declare --definitions` writes, run as the broker-definitions container runs it."""
+    definitions = service(DEFINITIONS, env)
+    cmd = command(DEFINITIONS)
+    assert cmd[:3] == ["chibo", "declare", "--definitions"]
+    run = [sys.executable, "-m", "services.cli", *cmd[1:3], "-", *cmd[4:]]  # to stdout instead of the volume
+    out = subprocess.run(run, cwd=ROOT, env={"PATH": "/usr/bin:/bin", **environment(DEFINITIONS, env)},
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert definitions.get("restart", "no") == "no"
+    return json.loads(out.stdout)
+
+
 @pytest.mark.parametrize("env", ENVS.values(), ids=ENVS.keys())
-@pytest.mark.parametrize("name", APP)
-def test_amqp_uri_names_the_broker_and_its_user(name: str, env: dict[str, str]) -> None:
-    uri = urlsplit(environment(name, env)["AMQP_URI"])
-    broker = environment("rabbitmq", env)
-    assert uri.scheme in ("pyamqp", "amqp")
-    assert uri.hostname == "rabbitmq"
-    assert uri.port == 5672
-    assert uri.username == broker["RABBITMQ_DEFAULT_USER"]
-    assert uri.password == broker["RABBITMQ_DEFAULT_PASS"]
-    assert uri.username != "guest", "RabbitMQ lets guest in from localhost only"
-    assert uri.path in ("", "/"), "the default vhost"
+def test_each_process_logs_in_to_the_broker_as_its_own_user_that_the_definitions_create(env: dict[str, str]) -> None:
+    import base64
+    import hashlib
+
+    from shared.definitions import permissions, user_name
+
+    document = _definitions(env)
+    users = {u["name"]: u for u in document["users"]}
+    vhosts = {v["name"] for v in document["vhosts"]}
+    for name, role in AMQP_USER.items():
+        uri = urlsplit(environment(name, env)["AMQP_URI"])
+        assert uri.scheme in ("pyamqp", "amqp") and uri.hostname == "rabbitmq" and uri.port == 5672
+        assert uri.username == user_name(role) and uri.username in users, f"{name} logs in as {uri.username}"
+        assert uri.password == (SECRET | env)[AMQP_PASSWORD_VAR[role]]
+        # the definitions' hash (RabbitMQ's salted SHA-256) is of exactly that password
+        raw = base64.b64decode(users[uri.username]["password_hash"])
+        assert hashlib.sha256(raw[:4] + uri.password.encode()).digest() == raw[4:], f"{name}: wrong password"
+        assert uri.path.lstrip("/") in vhosts
+        grants = next(p for p in document["permissions"] if p["user"] == uri.username)
+        if role == "admin":
+            assert grants["configure"] == ".*" and "administrator" in users[uri.username]["tags"]
+        else:
+            assert {k: grants[k] for k in ("configure", "write", "read")} == permissions(role)
+            assert users[uri.username]["tags"] == []
+    assert "guest" not in users
+
+
+def test_rabbitmq_loads_the_definitions_written_before_it_starts() -> None:
+    broker = service("rabbitmq")
+    assert broker["depends_on"][DEFINITIONS]["condition"] == "service_completed_successfully"
+    assert "RABBITMQ_DEFAULT_USER" not in (broker.get("environment") or {}), "definitions define every user"
+    conf = [str(v).split(":") for v in broker["volumes"] if str(v).split(":")[1].startswith("/etc/rabbitmq/conf.d/")]
+    assert len(conf) == 1
+    text = (ROOT / conf[0][0]).read_text(encoding="utf-8")
+    loaded = re.search(r"^load_definitions\s*=\s*(\S+)$", text, flags=re.M).group(1)
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in broker["volumes"]}
+    written = {str(v).split(":")[1]: str(v).split(":")[0] for v in service(DEFINITIONS)["volumes"]}
+    written_path = command(DEFINITIONS)[3]
+    volume = written[str(Path(written_path).parent)]
+    assert mounts[str(Path(loaded).parent)] == volume and Path(loaded).name == Path(written_path).name
+    assert volume in compose()["volumes"]
+    # the definitions declare what the services declare, so neither side's declaration is refused
+    document = _definitions({})
+    from shared import topology
+
+    queues = {q["name"]: q["arguments"] for q in document["queues"]}
+    for consumer, sources in topology.SUBSCRIPTIONS.items():
+        for source in sources:
+            assert queues[topology.queue_name(consumer, source)] == \
+                topology.consumer_queue(consumer, source).queue_arguments
+
+
+@pytest.mark.parametrize("password", sorted(AMQP_PASSWORD_VAR.values()))
+def test_broker_passwords_must_be_given(password: str) -> None:
+    with pytest.raises(ValueError, match=f"requires \\${password}"):
+        _interpolate(raw_compose(), {k: v for k, v in SECRET.items() if k != password})
 
 
 @pytest.mark.parametrize("env", ENVS.values(), ids=ENVS.keys())
@@ -432,6 +496,7 @@ def test_overrides_reach_both_sides() -> None:
     assert environment("members", env)["PGPASSWORD"] == "pg-s3cret"
     assert environment("postgres", env)["POSTGRES_PASSWORD"] == "pg-s3cret"
     assert urlsplit(environment("relay-meetings", env)["AMQP_URI"]).password == "mq-s3cret"
+    assert environment(DEFINITIONS, env)["CHIBO_AMQP_PASSWORD_MEETINGS"] == "mq-s3cret"
 
 
 # --- the app environment against services/*/config.yml ---------------------------------------------------
@@ -546,9 +611,9 @@ def test_health_url_matches_the_service(name: str) -> None:
     url = urlsplit(health_url(name))
     assert url.hostname in ("127.0.0.1", "localhost")
     assert url.port == OPS_PORTS[name] == int(environment(name)[OPS_VAR[name]].rsplit(":", 1)[1])
-    assert url.path == f"/{name}/health"
+    assert url.path == f"/{name}/ready"  # readiness: 503 while the broker, the database or the lag is not right
     source = (ROOT / "services" / name / "service.py").read_text(encoding="utf-8")
-    assert f'@ops_http("GET", "/{name}/health")' in source, f"{name} serves no {url.path} on its operator port"
+    assert f'@ops_http("GET", "/{name}/ready")' in source, f"{name} serves no {url.path} on its operator port"
     assert OPS_VAR[name] in placeholders(name), f"{name}/config.yml no longer reads {OPS_VAR[name]}"
     assert str(OPS_PORTS[name]) in [str(p) for p in service(name).get("expose", [])]
     published = [published_ports(p) for p in service(name).get("ports", [])]
@@ -556,7 +621,7 @@ def test_health_url_matches_the_service(name: str) -> None:
     assert "urlopen" in python_code(name), "only urlopen raises on an HTTP error status"
 
 
-@pytest.mark.parametrize("secret", sorted(SECRET))
+@pytest.mark.parametrize("secret", sorted(APP_SECRET))
 def test_the_secrets_must_be_given(secret: str) -> None:
     with pytest.raises(ValueError, match=f"requires \\${secret}"):
         _interpolate(raw_compose(), {k: v for k, v in SECRET.items() if k != secret})
@@ -603,10 +668,10 @@ def _run_health(name: str, served_path: str, status: int | None) -> int:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_http_health_check_passes_only_on_success(name: str) -> None:
-    path = f"/{name}/health"
+    path = f"/{name}/ready"
     assert _run_health(name, path, 200) == 0
     assert _run_health(name, path, 503) != 0, "a 503 must make the check fail"
-    assert _run_health(name, "/elsewhere/health", 200) != 0, "a 404 must make the check fail"
+    assert _run_health(name, "/elsewhere/ready", 200) != 0, "a 404 must make the check fail"
     assert _run_health(name, path, None) != 0, "nothing listening must make the check fail"
 
 
