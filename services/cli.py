@@ -233,25 +233,35 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from services.cluster import Cluster
     from services.demo import build_ward, format_summary, format_table
 
+    b = args.base_port
+    ports = {"members": b, "meetings": b + 1, "reporting": b + 2}
+    ops_ports = {"members": b + 1000, "meetings": b + 1001, "reporting": b + 1002,
+                 "relay-members": b + 1010, "relay-meetings": b + 1011}
     # Each process logs in to RabbitMQ as its service's own user when this machine can create them.
-    cluster = Cluster(broker_users=shutil.which("rabbitmqctl") is not None).start()
-    if not cluster.broker_passwords:
-        print("rabbitmqctl not found: every process logs in as the AMQP_URI user", flush=True)
-    for i in range(2, args.replicas + 1):  # standbys: reporting replicas and a relay per source
-        cluster.replica("reporting", f"reporting-{i}", 8003 + 10 * (i - 1), 9003 + 10 * (i - 1))
-        for n, source in enumerate(("members", "meetings")):
-            cluster.standby_relay(source, f"relay-{source}-{i}", 9011 + n + 10 * (i - 1))
-    print("cluster up: " + ", ".join(f"{s} {u}" for s, u in cluster.urls.items()), flush=True)
-    print("operator ports: " + ", ".join(f"{s} {u}" for s, u in cluster.ops_urls.items()), flush=True)
+    cluster = Cluster(amqp_uri=args.amqp_uri, db_prefix=args.db_prefix, ports=ports, ops_ports=ops_ports,
+                      broker_users=shutil.which("rabbitmqctl") is not None)
     try:
+        cluster.start()
+        if not cluster.broker_passwords:
+            print("rabbitmqctl not found: every process logs in as the AMQP_URI user", flush=True)
+        for i in range(2, args.replicas + 1):  # standbys: reporting replicas and a relay per source
+            cluster.replica("reporting", f"reporting-{i}", b + 2 + 10 * (i - 1), b + 1002 + 10 * (i - 1))
+            for n, source in enumerate(("members", "meetings")):
+                cluster.standby_relay(source, f"relay-{source}-{i}", b + 1010 + n + 10 * (i - 1))
+        cluster.wait_replicas()
+        print("cluster up: " + ", ".join(f"{s} {u}" for s, u in cluster.urls.items()), flush=True)
+        print("operator ports: " + ", ".join(f"{s} {u}" for s, u in cluster.ops_urls.items()), flush=True)
         if args.demo:
             year = dt.date.today().year - 1
             client = cluster.client()
             result = build_ward(client, year, ward_code=f"TG{dt.datetime.now():%H%M%S}")
+            client.wait_caught_up()
             rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
             print(format_table(rows, "Đảng bộ phường Tân Giang", year))
             print()
             print(format_summary(result.story, cluster.urls["meetings"]))
+            print()
+        print(cluster.roles_table(), flush=True)
         if args.no_serve:
             return 0
         print("Ctrl-C to stop.", flush=True)
@@ -730,6 +740,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("cluster", help="start every service and relay as local processes")
     p.add_argument("--demo", action="store_true", help="record the demo ward and print its table")
     p.add_argument("--no-serve", action="store_true")
+    p.add_argument("--base-port", type=int, default=8001,
+                   help="members' HTTP port; meetings +1, reporting +2, operator ports +1000, relays +1010; "
+                        "replica i adds 10*(i-1)")
+    p.add_argument("--db-prefix", default=os.environ.get("CHIBO_PG_DB_PREFIX", "chibo"),
+                   help="PostgreSQL databases <prefix>_<service>")
+    p.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/"),
+                   help="the broker and vhost (an administrator's login: it declares the topology)")
     p.add_argument("--replicas", type=int, default=1, help="N reporting processes (one active consumer, the "
                    "others standing by) and N relays per source (one holds the lock); default 1")
     p.set_defaults(func=cmd_cluster)

@@ -98,7 +98,7 @@ class Cluster:
         from shared.definitions import ADMIN, SERVICES, definitions, user_name
 
         vhost = unquote(urlsplit(self.amqp_uri).path[1:]) or "/"
-        self.broker_passwords = {u: secrets.token_urlsafe(18) for u in (*SERVICES, ADMIN)}
+        self.broker_passwords = {u: secrets.token_hex(16) for u in (*SERVICES, ADMIN)}  # no leading "-" for rabbitmqctl
         document = json.dumps(definitions(vhost, self.broker_passwords, self.broker_prefix))
         # On standard input: a path would be opened by the broker, which runs as its own user.
         subprocess.run(["rabbitmqctl", "-q", "import_definitions", "--format", "json"], input=document.encode(),
@@ -157,6 +157,73 @@ class Cluster:
         """Another `chibo relay <source>`: it waits on the source's lock and takes over when the active one dies."""
         self.ops_ports[name] = ops_port
         return self.spawn(name, "relay", source, **{f"{source.upper()}_RELAY_OPS": f"{self.host}:{ops_port}"})
+
+    def wait_replicas(self, timeout: float = 60.0) -> None:
+        """Wait until every process's operator port answers (services: /live; relays: /metrics)."""
+        import time
+
+        import requests
+
+        deadline = time.monotonic() + timeout
+        for name, url in self.ops_urls.items():
+            service = next((s for s in ("members", "meetings", "reporting") if name.startswith(s)), None)
+            path = f"/{service}/live" if service else "/metrics"
+            while True:
+                try:
+                    if requests.get(url + path, timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} does not answer on {url}{path}")
+                time.sleep(0.2)
+
+    def roles(self) -> dict[str, str]:
+        """Each process's part, read from its metrics: a relay "active" or "standby", a reporting replica the
+        events it applied (the active consumer applies deliveries; any replica may apply what it pulls when idle,
+        each event once in all, by the shared tracking table), other services "serving"."""
+        import requests
+        from prometheus_client.parser import text_string_to_metric_families
+
+        roles = {}
+        for name, url in self.ops_urls.items():
+            relay = name.startswith("relay-")
+            service = None if relay else next(s for s in ("members", "meetings", "reporting") if name.startswith(s))
+            text = requests.get(url + ("/metrics" if relay else f"/{service}/metrics"), timeout=10).text
+            samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+            if relay:
+                active = sum(s.value for s in samples if s.name == "chibo_relay_active")
+                roles[name] = "active" if active else "standby"
+            elif service == "reporting":
+                applied = sum(s.value for s in samples if s.name == "chibo_consumer_events_total"
+                              and s.labels.get("outcome") == "applied")
+                roles[name] = f"applied {applied:.0f} events"
+            else:
+                roles[name] = "serving"
+        return roles
+
+    def published(self) -> dict[str, int]:
+        """Events the relays of each source have published (confirmed by the broker), summed over the relays."""
+        import requests
+        from prometheus_client.parser import text_string_to_metric_families
+
+        totals: dict[str, int] = {}
+        for name, url in self.ops_urls.items():
+            if name.startswith("relay-"):
+                text = requests.get(url + "/metrics", timeout=10).text
+                for family in text_string_to_metric_families(text):
+                    for s in family.samples:
+                        if s.name == "chibo_events_published_total":
+                            totals[s.labels["source"]] = totals.get(s.labels["source"], 0) + int(s.value)
+        return totals
+
+    def roles_table(self) -> str:
+        lines = ["process                operator port                part"]
+        for name, role in self.roles().items():
+            lines.append(f"{name:<22} {self.ops_urls[name]:<28} {role}")
+        published = self.published()
+        lines.append("published: " + ", ".join(f"{s} {n} events" for s, n in sorted(published.items())))
+        return "\n".join(lines)
 
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
