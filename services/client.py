@@ -133,14 +133,19 @@ class ChiboClient:
 
     def wait_healthy(self, services: tuple[str, ...] = ("members", "meetings", "reporting"),
                      timeout: float = 60.0) -> None:
-        start = time.monotonic()
+        deadline = time.monotonic() + timeout
         for service in services:
-            while True:
-                try:
-                    if self.ops(service, "/health", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() - start > timeout:
-                    raise TimeoutError(f"{service} is not healthy after {timeout}s")
-                time.sleep(0.1)
+            wait_answering(f"{self.ops_urls[service]}/{service}/health", deadline, f"{service} is not healthy")
+
+
+def wait_answering(url: str, deadline: float, what: str, interval: float = 0.1) -> None:
+    """Poll `url` until it answers 2xx; TimeoutError(`what`) once `deadline` (time.monotonic()) has passed."""
+    while True:
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} ({url})")
+        time.sleep(interval)

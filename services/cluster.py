@@ -162,21 +162,12 @@ class Cluster:
         """Wait until every process's operator port answers (services: /live; relays: /metrics)."""
         import time
 
-        import requests
+        from services.client import wait_answering
 
         deadline = time.monotonic() + timeout
         for name, url in self.ops_urls.items():
             service = next((s for s in ("members", "meetings", "reporting") if name.startswith(s)), None)
-            path = f"/{service}/live" if service else "/metrics"
-            while True:
-                try:
-                    if requests.get(url + path, timeout=2).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name} does not answer on {url}{path}")
-                time.sleep(0.2)
+            wait_answering(url + (f"/{service}/live" if service else "/metrics"), deadline, f"{name} does not answer")
 
     def roles(self) -> dict[str, str]:
         """Each process's part, read from its metrics: a relay "active" or "standby", a reporting replica the

@@ -48,7 +48,7 @@ def _path(url: str) -> tuple[str, list[dict[str, Any]]]:
 
 def document(service_cls: type, title: str, version: str = "1", ops: bool = False) -> dict[str, Any]:
     """The public port's routes (each needing a bearer token and naming its action), or with `ops` the
-    operator port's (health, metrics: no authentication)."""
+    operator port's (health, live, ready, metrics: no authentication)."""
     components: dict[str, Any] = {"Error": ERROR}
     paths: dict[str, Any] = {}
     for entrypoint, fn in routes(service_cls):

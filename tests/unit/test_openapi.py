@@ -32,7 +32,7 @@ def test_every_route_is_documented_and_every_reference_resolves(service):
     on_ops_port = {(method.upper(), path) for path, ops in ops_doc["paths"].items() for method in ops}
     declared = {(e.method, openapi._path(e.url)[0]) for e, _ in openapi.routes(service)}
     assert documented | on_ops_port == declared and len(declared) > 5 and not documented & on_ops_port
-    assert {path.rsplit("/", 1)[1] for _, path in on_ops_port} == {"health", "metrics"}
+    assert {path.rsplit("/", 1)[1] for _, path in on_ops_port} == {"health", "live", "ready", "metrics"}
     schemas = doc["components"]["schemas"]
     for ref in refs(doc):
         assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas, ref
