@@ -109,6 +109,13 @@ class ChiboApplication(Application):
         mapper.ring, mapper.personal = self.pii, self.personal_fields
         return mapper
 
+    def _notify(self, recordings: list[Any]) -> None:
+        """After a save commits: count the stored events per type (chibo_events_stored_total)."""
+        from shared.metrics import EVENTS_STORED
+
+        for recording in recordings:
+            EVENTS_STORED.labels(self.name, type(recording.domain_event).__qualname__).inc()
+
     def close(self) -> None:
         super().close()
         if self.pii is not None:

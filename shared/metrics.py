@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
+EVENTS_STORED = Counter(
+    "chibo_events_stored_total", "Domain events committed to a service's event store, per type", ["service", "type"]
+)
 EVENTS_PUBLISHED = Counter(
     "chibo_events_published_total", "Integration events confirmed by the broker", ["source", "type"]
 )
