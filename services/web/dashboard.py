@@ -127,7 +127,8 @@ def dashboard(page: Page) -> Response:
     by_block = page.api.get("reporting", "/compliance/rollup", unit=by_child["unit"]["unit_id"] if
                             by_child.get("unit") else unit, period=period, by="block")
     months = period_months(by_child["period"]["label"])
-    month_rows = monthly(cell_month_rows(page, unit, months), months)
+    past = [m for m in months if m <= now.strftime("%Y-%m")]  # the API refuses months still to come
+    month_rows = monthly(cell_month_rows(page, unit, past) if past else [], months)
     chart = bars([m["month"][5:] + "/" + m["month"][:4] if lang == "vi" else m["month"] for m in month_rows], [
         Series(page.t("cells_met"), "bar-a", [m["met_rate"] for m in month_rows],
                [f"{m['met']}/{m['due']}" for m in month_rows]),
@@ -181,6 +182,9 @@ def drill(page: Page) -> Response:
     answer = page.api.get("reporting", "/compliance/drill", unit=unit, period=period, figure=figure,
                           page=page.request.args.get("page"))
     items = answer.get("items") or []
+    for item in items:  # a meeting's or a member's cell, by name
+        if isinstance(item.get("cell"), dict):
+            item["cell_name"] = item["cell"].get("name", "")
     columns: list[str] = []
     for item in items[:50]:
         for key, value in item.items():

@@ -26,8 +26,10 @@ SESSION_COOKIE = "chibo_session"
 CSRF_COOKIE = "chibo_csrf"
 LANG_COOKIE = "chibo_lang"
 SESSION_TTL = dt.timedelta(hours=8)  # a working day; sign in again after
-# Password attempts: 5 at once, then one every 12 s, per user name and per client address.
-SIGN_IN_LIMIT = Limit(rate=1 / 12, burst=5)
+# Password attempts: per user name 5 at once, then one every 12 s; per client address (an office behind one
+# router) 30 at once, then one every 2 s.
+USER_LIMIT = Limit(rate=1 / 12, burst=5)
+ADDRESS_LIMIT = Limit(rate=0.5, burst=30)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Sessions:
     def __init__(self, settings: AuthSettings, store: AuthStore, secure: bool = False):
         self.settings, self.store, self.secure = settings, store, secure
         self.limiter = RateLimiter()
+        # Tokens signed out here: refused at once (the store's read cache would accept them a few seconds more;
+        # the APIs themselves refuse them within CHIBO.auth_cache_seconds). Bounded: an old entry has expired.
+        self.signed_out: dict[str, None] = {}
 
     def current(self, request: Request) -> Session | None:
         """The signed-in user of a request, or None (no cookie, an expired or revoked token)."""
@@ -59,12 +64,13 @@ class Sessions:
         if not token:
             return None
         try:
-            return Session(token, verify_credential(token, settings=self.settings, store=self.store))
+            principal = verify_credential(token, settings=self.settings, store=self.store)
         except DomainError:
             return None
+        return None if principal.token_id in self.signed_out else Session(token, principal)
 
     def _throttle(self, *keys: str) -> None:
-        waits = [self.limiter.take(k, SIGN_IN_LIMIT) for k in keys]
+        waits = [self.limiter.take(k, USER_LIMIT if k.startswith("user:") else ADDRESS_LIMIT) for k in keys]
         if max(waits) > 0:
             raise SignInRefused("throttled", wait=max(waits))
 
@@ -92,6 +98,9 @@ class Sessions:
     def sign_out(self, session: Session | None) -> None:
         if session is not None:
             self.store.revoke_token(session.principal.token_id)
+            self.signed_out[session.principal.token_id] = None
+            if len(self.signed_out) > 100_000:
+                del self.signed_out[next(iter(self.signed_out))]
 
     def set_session(self, response: Response, token: str) -> None:
         response.set_cookie(SESSION_COOKIE, token, max_age=int(SESSION_TTL.total_seconds()), httponly=True,

@@ -34,7 +34,7 @@ NAV = (("dashboard", "reports:read", "/web/dashboard"), ("members", "members:wri
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True)  # API answers omit empty keys: lenient
     env.globals.update(figure_label=text.figure_label, quote=quote)
     return env
 
