@@ -217,6 +217,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         cluster.replica("reporting", f"reporting-{i}", 8003 + 10 * (i - 1), 9003 + 10 * (i - 1))
         for n, source in enumerate(("members", "meetings")):
             cluster.standby_relay(source, f"relay-{source}-{i}", 9011 + n + 10 * (i - 1))
+    host = cluster.host  # the web app: its own process, a client of the three APIs (services/web/config.yml)
+    cluster.spawn("web", "run", "web", WEB_HTTP=f"{host}:8000", WEB_OPS=f"{host}:9000",
+                  CHIBO_REPORTING_URL=f"{cluster.urls['reporting']}/reporting")
+    print(f"web app: http://{host}:8000/ (accounts: chibo user add --user NAME --role ROLE --unit UNIT_ID)",
+          flush=True)
     print("cluster up: " + ", ".join(f"{s} {u}" for s, u in cluster.urls.items()), flush=True)
     print("operator ports: " + ", ".join(f"{s} {u}" for s, u in cluster.ops_urls.items()), flush=True)
     try:

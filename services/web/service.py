@@ -23,7 +23,7 @@ from services.web.site import Site, redirect, static_file
 from shared import metrics
 from shared.access import _close_store, _open_store, is_embedded
 from shared.auth import auth_settings
-from shared.web import ProcessWebServer
+from shared.web import ProcessWebServer, json_response, metrics_response, ops_http
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,15 @@ class SiteProvider(DependencyProvider):
 class WebService:
     name = "web"
     site: Any = SiteProvider()
+
+    @ops_http("GET", "/web/health")
+    def health(self, request: Request) -> Response:
+        """Up when it serves (it keeps no state but the auth store it shares with the APIs)."""
+        return json_response({"service": "web", "status": "ok"})
+
+    @ops_http("GET", "/web/metrics")
+    def metrics(self, request: Request) -> Response:
+        return metrics_response()
 
     @page("GET", "/")
     def root(self, request: Request) -> Response:

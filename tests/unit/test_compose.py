@@ -28,7 +28,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 INIT_SQL = ROOT / "deploy" / "postgres" / "init.sql"
 DOCKERFILE = ROOT / "Dockerfile"
 
-SERVICES = {"members": 8001, "meetings": 8002, "reporting": 8003}  # chibo services and their HTTP ports
+SERVICES = {"members": 8001, "meetings": 8002, "reporting": 8003,  # chibo services and their HTTP ports
+            "web": 8000}  # the web app (services/web)
 RELAYS = ("members", "meetings")
 INFRA = ("rabbitmq", "postgres")
 APP = ("declare", *SERVICES, *(f"relay-{s}" for s in RELAYS))
@@ -44,11 +45,14 @@ HTTP_VAR = {s: f"{s.upper()}_HTTP" for s in SERVICES}
 OPS_PORTS = {s: p + 1000 for s, p in SERVICES.items()}  # health and metrics (the operator port)
 OPS_VAR = {s: f"{s.upper()}_OPS" for s in SERVICES}
 SHARED_STORES = ("auth", "keys")  # databases beside the services' own: credentials
+OWN_STORES = tuple(s for s in SERVICES if s != "web")  # the web app keeps nothing but sessions in "auth"
 SECRET = {"CHIBO_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789",  # the operator must set them
           "CHIBO_PII_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           "CHIBO_CIPHER_KEY": "HxwdHhscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA="}
 # Gap filling: which notification APIs each config names (CHIBO.sources), by env var.
 SOURCE_VARS = {"members": "CHIBO_MEMBERS_URL", "meetings": "CHIBO_MEETINGS_URL"}
+# The web app's APIs (CHIBO.apis in services/web/config.yml), by env var.
+API_VARS = {**SOURCE_VARS, "reporting": "CHIBO_REPORTING_URL"}
 
 # Shell environments Compose might interpolate with: none set, and every override set.
 ENVS = {
@@ -474,7 +478,7 @@ def test_required_settings_are_set_explicitly(name: str) -> None:
         required.add(HTTP_VAR[name])
     if name in RELAYS:
         required.add("CHIBO_RELAY")
-    required |= {var for var in SOURCE_VARS.values() if var in placeholders(config)}
+    required |= {var for var in API_VARS.values() if var in placeholders(config)}
     assert required <= set(placeholders(config)), f"config.yml of {config} no longer reads {required}"
     missing = required - set(environment(name))
     assert not missing, f"{name}: not set {missing}"
@@ -501,7 +505,7 @@ def test_the_loaded_config_points_at_compose_hosts(name: str, env: dict[str, str
     assert settings.store.pg_port == 5432
     assert settings.store.pg_password == environment("postgres", env)["POSTGRES_PASSWORD"]
     assert urlsplit(settings.amqp_uri).hostname == "rabbitmq"
-    for source, url in settings.sources.items():
+    for source, url in [*settings.sources.items(), *(config["CHIBO"].get("apis") or {}).items()]:
         parts = urlsplit(url)
         assert parts.hostname == source, f"{name}: source {source} at {url}"
         assert parts.port == SERVICES[source]
@@ -709,9 +713,9 @@ def test_init_sql_creates_exactly_the_service_databases() -> None:
     (prefix,) = prefixes
     names = create_database_names(INIT_SQL.read_text(encoding="utf-8"))
     assert len(names) == len(set(names))
-    assert set(names) == {f"{prefix}_{s}" for s in (*SERVICES, *SHARED_STORES)}
+    assert set(names) == {f"{prefix}_{s}" for s in (*OWN_STORES, *SHARED_STORES)}
     assert set(names) == {StoreSettings(kind="postgres", pg_db_prefix=prefix).dbname(s)
-                          for s in (*SERVICES, *SHARED_STORES)}
+                          for s in (*OWN_STORES, *SHARED_STORES)}
 
 
 def test_init_sql_parser_rejects_other_statements() -> None:
