@@ -242,3 +242,40 @@ def test_sign_in_refusals_and_csrf(world: dict[str, Any]) -> None:
     statuses = [session.post(base + "/web/sign-in", data={"csrf": csrf, "username": "auditor",
                                                           "password": f"wrong-{i}"}).status_code for i in range(7)]
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429], statuses
+
+
+def test_ward_staff_keep_the_register(pages: Pages, world: dict[str, Any], tmp_path: Any) -> None:
+    from tests.register_files import csv_file
+
+    day = yesterday_vn().isoformat()
+    pages.sign_in("ward")
+    pages.visit("/web/members")
+    pages.type("#code", "W-0001")
+    pages.type("#full_name", "Trần Thị Hồng")
+    pages.css(f"#cell_id option[value='{world['cell']}']").click()
+    pages.set("#admitted_on", day)
+    pages.submit("#admit-form button[type=submit]")
+    assert "/web/members/" in pages.driver.current_url and "Trần Thị Hồng" in pages.text(), pages.text()
+    pages.set("#official_since", "")  # confirming without a date: refused beside the field
+    pages.submit("#confirm button[type=submit]")
+    assert pages.css("#err-official_since").text, pages.text()
+    pages.css("#exempt-reason option[value='health']").click()
+    pages.set("#exempt-from", day)
+    pages.submit("#exempt button[type=submit]")
+    assert "Đã ghi." in pages.text(), pages.text()
+    pages.visit("/web/members?q=TRAN+THI+HONG")  # no diacritics, any case
+    assert [r.text.split("\n")[0] for r in pages.all("#members-table tbody tr")] == ["Trần Thị Hồng W-0001 Chi bộ tổ 1 "
+                                                                                    "miễn sinh hoạt"]
+    cell_code = world["client"].get("members", f"/units/{world['cell']}")["code"]
+    sheet = tmp_path / "so-dang-vien.csv"
+    sheet.write_bytes(csv_file([[1, "W-0100", "Lê Văn Nhập", "01/01/1980", cell_code, "03/02/2010", "03/02/2011",
+                                 "", ""],
+                                [2, "W-0101", "Phạm Thị Lỗi", "01/01/1981", cell_code, "31/02/2010", "", "", ""]]))
+    pages.css("#file").send_keys(str(sheet))
+    pages.submit("button[name=mode][value=dry_run]")
+    report = pages.css("#import-report").text
+    assert "Lê Văn Nhập" in report and "Phạm Thị Lỗi" in report and "problem" in report, report
+    pages.visit("/web/members?q=le+van+nhap")  # a dry run records nothing
+    assert not pages.all("#members-table tbody tr")
+    pages.shot("member-register")
+    assert not pages.console, pages.console
