@@ -18,6 +18,7 @@ from services.web.site import Page
 TILES = ("regular_every_month", "thematic_every_quarter", "attendance", "able_to_decide", "full_procedure",
          "resolutions_reviewed_in_time", "supervisor_coverage", "participation", "flagged_members",
          "cells_below_minimum", "meetings", "cells")
+COUNTED = ("cells_below_minimum",)
 TABLE_FIGURES = ("cells", "meetings", "regular_every_month", "attendance", "full_procedure",
                  "resolutions_reviewed_in_time", "flagged_members")
 
@@ -46,6 +47,8 @@ def tile(name: str, value: Any, lang: str, day: dt.date) -> dict[str, Any]:
     aim = target(name, day)
     rate = value.get("rate") if isinstance(value, dict) else None
     shown = text.percent(rate, lang) if isinstance(value, dict) else text.number(value, lang)
+    if name in COUNTED and isinstance(value, dict):  # a number of cells, not a share, is what a committee acts on
+        shown = text.number(value.get("count"), lang)
     detail = ""
     if isinstance(value, dict):
         count, of = (value.get("count", value.get("present", value.get("speakers"))),
@@ -194,7 +197,8 @@ def drill(page: Page) -> Response:
     for item in items:
         link = next((LINKED[k].format(item[k]) for k in ("meeting_id", "member_id", "cell_id") if item.get(k)), "")
         rows.append({"link": link, "cells": [show(item.get(c), c, page.lang) for c in columns]})
-    return page.render("drill.html", answer=answer, figure=figure, columns=columns, rows=rows,
+    return page.render("drill.html", answer=answer, figure=figure, rows=rows,
+                       columns=[text.column(c, page.lang) for c in columns],
                        back="/web/dashboard?" + urlencode({"unit": answer["unit"]["unit_id"] if answer.get("unit")
                                                            else "", "period": answer["period"]["label"]}))
 

@@ -138,6 +138,28 @@ FIGURES: dict[str, tuple[str, str]] = {  # the headline figures of design.md §5
 }
 
 
+COLUMNS: dict[str, tuple[str, str]] = {  # the drill-down's columns (the API's keys)
+    "code": ("Mã", "Code"), "name": ("Tên", "Name"), "block": ("Khối", "Block"), "value": ("Đạt", "Met"),
+    "months_due": ("Số tháng phải họp", "Months due"), "months_met": ("Số tháng đã họp", "Months met"),
+    "quarters_due": ("Số quý phải họp", "Quarters due"), "quarters_met": ("Số quý đã họp", "Quarters met"),
+    "date": ("Ngày", "Date"), "kind": ("Loại", "Kind"), "status": ("Trạng thái", "Status"),
+    "minutes": ("Số phút", "Minutes"), "present": ("Có mặt", "Present"),
+    "attendance_base": ("Phải dự", "Expected"), "full_name": ("Họ và tên", "Full name"),
+    "cell_name": ("Chi bộ", "Cell"), "text": ("Nội dung", "Text"), "year": ("Năm", "Year"),
+    "unexcused": ("Vắng không lý do", "Unexcused"), "excused": ("Vắng có lý do", "Excused"),
+    "attended": ("Đã dự", "Attended"), "summoned": ("Được triệu tập", "Summoned"),
+    "dues_unpaid": ("Tháng chưa đóng đảng phí", "Months unpaid"), "recorded_by": ("Người ghi", "Recorded by"),
+    "able_to_decide": ("Đủ điều kiện biểu quyết", "Quorum"), "full_procedure": ("Đúng đủ quy trình", "Full procedure"),
+    "duration_ok": ("Đủ thời lượng", "Long enough"), "supervisor_present": ("Cấp ủy viên dự", "Supervisor present"),
+    "topic": ("Chuyên đề", "Topic"), "official": ("Đảng viên chính thức", "Official members"),
+}
+
+
+def column(key: str, lang: str) -> str:
+    vi, en = COLUMNS.get(key, (key.replace("_", " "), key.replace("_", " ")))
+    return en if lang == "en" else vi
+
+
 def t(key: str, lang: str, **values: Any) -> str:
     vi, en = WORDS.get(key, (key, key))
     text = en if lang == "en" else vi
