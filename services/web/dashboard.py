@@ -51,8 +51,12 @@ def tile(name: str, value: Any, lang: str, day: dt.date) -> dict[str, Any]:
         shown = text.number(value.get("count"), lang)
     detail = ""
     if isinstance(value, dict):
-        count, of = (value.get("count", value.get("present", value.get("speakers"))),
-                     value.get("of", value.get("base", value.get("present"))))
+        if "speakers" in value:  # participation: speakers of those present
+            count, of = value["speakers"], value.get("present")
+        elif "base" in value:  # attendance: present of those expected
+            count, of = value.get("present"), value["base"]
+        else:
+            count, of = value.get("count"), value.get("of")
         detail = f"{text.number(count, lang)}/{text.number(of, lang)}"
     met = None
     aim_text = ""

@@ -74,7 +74,9 @@ def main() -> None:
                 sign_in("bithu")
                 driver.set_window_size(400, 860)
                 driver.get(f"{base}/web/cells/{cell}")
-                first = re.search(r"/web/meetings/([0-9a-f-]{36})", driver.page_source)
+                # a meeting still open (held, not closed): its forms are what a secretary fills in on a phone
+                first = re.search(r'/web/meetings/([0-9a-f-]{36})">[^<]*</a> <span class="status status-held"',
+                                  driver.page_source) or re.search(r"/web/meetings/([0-9a-f-]{36})", driver.page_source)
                 assert first is not None
                 driver.get(f"{base}/web/meetings/{first.group(1)}")
                 full_page("meeting-phone.png", 400)

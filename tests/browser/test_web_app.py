@@ -15,6 +15,26 @@ from tests.support import wait_for
 pytestmark = pytest.mark.infra
 
 
+# Markup checks on every page: each form control has a label, ids are unique, the page has a title, one h1
+# and a language. (Not a full audit: what a test can check without an accessibility engine.)
+A11Y_CHECK = """
+const problems = [];
+const ids = {};
+document.querySelectorAll('[id]').forEach(e => { ids[e.id] = (ids[e.id] || 0) + 1; });
+Object.keys(ids).filter(k => ids[k] > 1).forEach(k => problems.push('duplicate id ' + k));
+document.querySelectorAll('input, select, textarea').forEach(e => {
+  if (e.type === 'hidden') return;
+  const labelled = e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') ||
+    (e.id && document.querySelector('label[for="' + e.id + '"]')) || e.closest('label');
+  if (!labelled) problems.push('no label for ' + (e.name || e.id || e.outerHTML.slice(0, 60)));
+});
+if (!document.title) problems.push('no title');
+if (!document.documentElement.lang) problems.push('no lang');
+if (document.querySelectorAll('h1').length !== 1) problems.push('h1 count ' + document.querySelectorAll('h1').length);
+return problems;
+"""
+
+
 class Pages:
     """The browser, with what the tests do on the pages; console errors are collected from every page."""
 
@@ -35,6 +55,8 @@ class Pages:
             if entry.get("source") == "network" and refusal and message.split(" ")[0].split("?")[0] == here:
                 continue
             self.console.append((self.driver.current_url, entry))
+        for problem in self.driver.execute_script(A11Y_CHECK):
+            self.console.append((self.driver.current_url, {"accessibility": problem}))
 
     def visit(self, path: str) -> None:
         self.driver.get(self.base + path)

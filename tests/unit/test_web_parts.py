@@ -77,6 +77,9 @@ def test_tiles_show_the_policy_target_and_whether_it_is_met() -> None:
     day = dt.date(2026, 3, 1)
     attendance = tile("attendance", {"present": 80, "base": 100, "rate": 0.8}, "vi", day)
     assert (attendance["value"], attendance["target"], attendance["met"]) == ("80%", "≥ 85%", False)
+    assert attendance["detail"] == "80/100"
+    spoke = tile("participation", {"speakers": 3, "present": 12, "rate": 0.25}, "vi", day)
+    assert (spoke["value"], spoke["detail"], spoke["target"]) == ("25%", "3/12", "")
     assert tile("flagged_members", 0, "vi", day)["met"] is True
     assert tile("regular_every_month", {"count": 3, "of": 3, "rate": 1.0}, "en", day)["target"] == "100%"
     assert tile("meetings", 1234, "vi", day)["value"] == "1.234"
