@@ -191,7 +191,9 @@ def test_secretary_records_a_meeting_and_the_ward_dashboard_counts_it(pages: Pag
     assert pages.css("#meeting-status").text == "đã khóa sổ", pages.text()
     pages.visit(meeting_url.replace(world["base"], "") + "/minutes.html")
     assert "BIÊN BẢN" in pages.text().upper()
-    pages.visit(meeting_url.replace(world["base"], ""))
+    pages.visit(f"/web/cells/{world['cell']}")  # the cell page: the meeting in the calendar, its resolution open
+    assert meeting_url.replace(world["base"], "") in pages.driver.page_source
+    assert "Vận động vệ sinh môi trường" in pages.css("#pending").text
     pages.sign_out()
 
     pages.sign_in("ward")
@@ -256,6 +258,15 @@ def test_sign_in_refusals_and_csrf(world: dict[str, Any]) -> None:
     cookie = next(c for c in session.cookies if c.name == "chibo_session")
     assert cookie.has_nonstandard_attr("HttpOnly") and ok.headers["Set-Cookie"].count("SameSite=Strict") >= 1
     assert session.get(base + "/web/dashboard").status_code == 200
+    # the export buttons: the reporting service's documents, fetched with the user's token
+    year = str(yesterday_vn().year)
+    xlsx = session.get(base + "/web/export/rollup.xlsx", params={"unit": world["ward"], "period": year})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK" and "attachment" in xlsx.headers[
+        "Content-Disposition"]
+    csv = session.get(base + "/web/export/flagged.csv", params={"unit": world["ward"], "year": year})
+    assert csv.status_code == 200 and "text/csv" in csv.headers["Content-Type"]
+    assert session.get(base + "/web/export/rollup.xlsx", params={"unit": world["other_ward"],
+                                                                 "period": year}).status_code == 403
     session.post(base + "/web/sign-out", data={"csrf": csrf})
     # the token is revoked, not just forgotten: the old cookie no longer opens a page
     stale = requests.get(base + "/web/dashboard", cookies={"chibo_session": cookie.value}, allow_redirects=False)
