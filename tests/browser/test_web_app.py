@@ -3,6 +3,7 @@ dashboard shows it; a ward user cannot open another ward's pages; no page logs a
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -130,7 +131,7 @@ def dashboard_path(world: dict[str, Any]) -> str:
 
 
 def test_secretary_records_a_meeting_and_the_ward_dashboard_counts_it(pages: Pages, world: dict[str, Any]) -> None:
-    day = yesterday_vn()
+    day = yesterday_vn() - dt.timedelta(days=1)  # the meeting; a second one reviews its resolution a day later
     pages.sign_in("ward")
     pages.visit(dashboard_path(world))
     before = int(pages.tile("meetings"))
@@ -194,13 +195,34 @@ def test_secretary_records_a_meeting_and_the_ward_dashboard_counts_it(pages: Pag
     pages.visit(f"/web/cells/{world['cell']}")  # the cell page: the meeting in the calendar, its resolution open
     assert meeting_url.replace(world["base"], "") in pages.driver.page_source
     assert "Vận động vệ sinh môi trường" in pages.css("#pending").text
+
+    # the next day's meeting reviews that resolution
+    later = day + dt.timedelta(days=1)
+    pages.set("#date", later.isoformat())
+    pages.submit("#schedule button[type=submit]")
+    for selector, value in (("#date", later.isoformat()), ("#start_time", "19:00"), ("#end_time", "20:45")):
+        pages.set(selector, value)
+    pages.submit("#hold button[type=submit]")
+    pages.css("button.all-present").click()  # the progressive "all present" button
+    pages.submit("#attendance button[type=submit]")
+    assert "Có mặt: 5/5" in pages.css("#att-h").text, pages.text()
+    pages.css("#step-opening").click()
+    pages.css("#step-review_and_follow_up").click()
+    pages.submit("#agenda-steps button[type=submit]")
+    pages.css("#outcome option[value='partly']").click()
+    pages.type("#note", "còn 2 hộ")
+    pages.submit("#reviews button[type=submit]")
+    assert "Vận động vệ sinh môi trường: thực hiện một phần — còn 2 hộ" in pages.css("#reviews").text, pages.text()
+    pages.submit("#close-button")
+    pages.visit(f"/web/cells/{world['cell']}")
+    assert "Vận động vệ sinh môi trường" not in pages.css("#pending").text  # reviewed: no longer open
     pages.sign_out()
 
     pages.sign_in("ward")
 
     def counted() -> bool:
         pages.visit(dashboard_path(world))
-        return int(pages.tile("meetings")) == before + 1
+        return int(pages.tile("meetings")) == before + sum(d.year == yesterday_vn().year for d in (day, later))
 
     wait_for(counted, timeout=30, interval=0.5, what="the ward dashboard to count the new meeting")
     pages.shot("dashboard")
