@@ -61,9 +61,9 @@ def main() -> None:
                 driver.find_element(By.ID, "password").send_keys("mat-khau-anh")
                 driver.find_element(By.CSS_SELECTOR, "form[action='/web/sign-in'] button").click()
 
-            def full_page(name: str, width: int) -> None:
+            def full_page(name: str, width: int, most: int = 4000) -> None:
                 height = driver.execute_script("return document.documentElement.scrollHeight")
-                driver.set_window_size(width, min(int(height) + 120, 4000))
+                driver.set_window_size(width, min(int(height) + 120, most))
                 driver.save_screenshot(str(out / name))
 
             try:
@@ -79,7 +79,7 @@ def main() -> None:
                                   driver.page_source) or re.search(r"/web/meetings/([0-9a-f-]{36})", driver.page_source)
                 assert first is not None
                 driver.get(f"{base}/web/meetings/{first.group(1)}")
-                full_page("meeting-phone.png", 400)
+                full_page("meeting-phone.png", 400, most=1500)  # the top: attendance, agenda, speakers
             finally:
                 driver.quit()
         finally:
