@@ -53,6 +53,13 @@ class Api:
         return self.session.get(self._url(service, path), params=_clean(params), headers=self.headers,
                                 timeout=self.timeout)
 
+    def download(self, service: str, path: str, **params: Any) -> requests.Response:
+        """A document (an export, the minutes) as the API sent it; ApiError when it refused."""
+        r = self.raw(service, path, **params)
+        if r.status_code >= 400:
+            _answer(r)  # raises with the API's body
+        return r
+
     def get(self, service: str, path: str, **params: Any) -> Any:
         return _answer(self.raw(service, path, **params))
 

@@ -164,11 +164,7 @@ def meeting_step(page: Page, meeting_id: str, step: str) -> Response:
 def minutes(page: Page, meeting_id: str, fmt: str) -> Response:
     if fmt not in ("html", "docx"):
         return page.message("not_found", 404)
-    r = page.api.raw("meetings", f"/meetings/{meeting_id}/minutes", format=fmt)
-    if r.status_code >= 400:
-        from services.web.api import _answer
-
-        _answer(r)
+    r = page.api.download("meetings", f"/meetings/{meeting_id}/minutes", format=fmt)
     headers = {"Content-Type": r.headers.get("Content-Type", "text/html")}
     if fmt == "docx":
         headers["Content-Disposition"] = r.headers.get("Content-Disposition", "attachment")

@@ -221,11 +221,7 @@ def show(value: Any, column: str, lang: str) -> str:
 
 
 def export(page: Page, what: str, fmt: str) -> Response:
-    r = page.api.raw("reporting", f"/exports/{what}.{fmt}", **page.request.args.to_dict())
-    if r.status_code >= 400:
-        from services.web.api import _answer
-
-        _answer(r)  # raises ApiError: shown as a page
+    r = page.api.download("reporting", f"/exports/{what}.{fmt}", **page.request.args.to_dict())
     return Response(r.content, status=200, headers={
         "Content-Type": r.headers.get("Content-Type", "application/octet-stream"),
         "Content-Disposition": r.headers.get("Content-Disposition", "attachment")})

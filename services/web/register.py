@@ -97,7 +97,7 @@ def import_sheet(page: Page) -> Response:
     apply = page.request.form.get("mode") == "apply"
     unit = page.request.form.get("unit", "")
     if upload is None or not upload.filename:
-        return register(page, errors={"file": page.t("import") + ": ?"}, status=422)
+        return register(page, errors={"file": page.t("choose_file")}, status=422)
     try:
         report = page.api.upload("members", "/imports", upload.filename, upload.read(), upload.mimetype,
                                  ward=unit, dry_run="false" if apply else "true")

@@ -102,6 +102,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "import": ("Nhập danh sách từ bảng tính", "Import a register spreadsheet"),
     "dry_run": ("Chạy thử (không ghi)", "Dry run (nothing recorded)"),
     "apply": ("Ghi vào sổ", "Apply"),
+    "choose_file": ("Hãy chọn tệp XLSX hoặc CSV.", "Choose an XLSX or CSV file."),
     "confirm": ("Công nhận chính thức", "Confirm as official"),
     "exempt": ("Miễn sinh hoạt", "Exempt"),
     "transfer": ("Chuyển sinh hoạt", "Transfer"),

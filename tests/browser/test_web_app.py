@@ -318,9 +318,20 @@ def test_ward_staff_keep_the_register(pages: Pages, world: dict[str, Any], tmp_p
     pages.set("#exempt-from", day)
     pages.submit("#exempt button[type=submit]")
     assert "Đã ghi." in pages.text(), pages.text()
+    member_page = pages.driver.current_url.split("?")[0].replace(world["base"], "")
+    pages.css(f"#to_cell_id option[value='{world['other_cell']}']").click()
+    pages.set("#effective_from", day)
+    pages.submit("#transfer button[type=submit]")
+    assert "Đã ghi." in pages.text(), pages.text()
     pages.visit("/web/members?q=TRAN+THI+HONG")  # no diacritics, any case
-    assert [r.text.split("\n")[0] for r in pages.all("#members-table tbody tr")] == ["Trần Thị Hồng W-0001 Chi bộ tổ 1 "
-                                                                                    "miễn sinh hoạt"]
+    assert [r.text for r in pages.all("#members-table tbody tr")] == ["Trần Thị Hồng W-0001 Chi bộ tổ 2 miễn sinh hoạt"]
+    pages.visit(member_page)
+    pages.css("#remove-reason option[value='moved_away']").click()
+    pages.set("#remove-from", day)
+    pages.submit("#remove button[type=submit]")
+    assert "Đã ghi." in pages.text() and not pages.all("#remove"), pages.text()  # no longer active: no forms
+    pages.visit("/web/members?q=tran thi hong")
+    assert not pages.all("#members-table tbody tr")
     cell_code = world["client"].get("members", f"/units/{world['cell']}")["code"]
     sheet = tmp_path / "so-dang-vien.csv"
     sheet.write_bytes(csv_file([[1, "W-0100", "Lê Văn Nhập", "01/01/1980", cell_code, "03/02/2010", "03/02/2011",
