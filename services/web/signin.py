@@ -17,7 +17,7 @@ def safe_next(target: str | None) -> str:
     if not target:
         return "/web/"
     parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target[:2] in ("//", "/\\"):
         return "/web/"
     return target
 

@@ -120,6 +120,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "official": ("Chính thức", "Official"),
     "probationary": ("Dự bị", "Probationary"),
     "in_cell": ("Chi bộ", "Cell"),
+    "summary": ("Tóm tắt theo lời văn báo cáo", "The report's sentences"),
     "whole_city": ("Toàn thành phố", "The whole city"),
     "skip_to": ("Chuyển đến nội dung chính", "Skip to the main content"),
 }

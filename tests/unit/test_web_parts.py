@@ -52,7 +52,7 @@ def test_the_apis_are_the_own_port_embedded_and_configured_when_distributed() ->
 
 @pytest.mark.parametrize("target, expected", [
     ("/web/cells/x", "/web/cells/x"), ("https://evil.example/", "/web/"), ("//evil.example/x", "/web/"),
-    ("javascript:alert(1)", "/web/"), ("", "/web/"), (None, "/web/")])
+    ("javascript:alert(1)", "/web/"), ("/\\evil.example", "/web/"), ("", "/web/"), (None, "/web/")])
 def test_sign_in_only_returns_to_this_site(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
 
