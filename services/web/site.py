@@ -77,7 +77,7 @@ class Page:
             switch_url=f"/web/lang?{urlencode({'to': other, 'next': here})}",
             num=lambda v, d=0: text.number(v, lang, d), pct=lambda r: text.percent(r, lang),
             date=lambda v: text.date(v, lang), when=lambda v: text.when(v, lang),
-            term=lambda v: text.term(v, lang), **values)
+            term=lambda v: text.term(v, lang), event_name=lambda v: text.event_name(v, lang), **values)
         response = Response(html, status=status, mimetype="text/html")
         ensure_csrf(self.request, response, self.site.sessions.secure)
         return response

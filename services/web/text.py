@@ -158,6 +158,34 @@ COLUMNS: dict[str, tuple[str, str]] = {  # the drill-down's columns (the API's k
 }
 
 
+EVENTS_VI = {  # the audit view's event names: the services' own and reporting's (integration events)
+    "Scheduled": "lên lịch", "MeetingScheduled": "lên lịch", "Held": "diễn ra", "HeldAsScheduled": "diễn ra",
+    "MeetingHeld": "diễn ra", "Cancelled": "hủy", "MeetingCancelled": "hủy", "MemberAttended": "có mặt",
+    "MemberAbsent": "vắng mặt", "GuestAttended": "khách mời dự", "AgendaStepCovered": "thực hiện bước sinh hoạt",
+    "MemberSpoke": "phát biểu", "ResolutionPassed": "thông qua nghị quyết", "ResolutionRejected":
+    "không thông qua nghị quyết", "ResolutionReviewed": "kiểm điểm nghị quyết", "DuesCollected": "thu đảng phí",
+    "Closed": "khóa sổ biên bản", "MeetingClosed": "khóa sổ biên bản", "Corrected": "đính chính",
+    "MeetingCorrected": "đính chính", "Created": "tạo", "OrgUnitCreated": "thành lập đơn vị", "Renamed": "đổi tên",
+    "OrgUnitRenamed": "đổi tên", "Moved": "chuyển trực thuộc", "OrgUnitMoved": "chuyển trực thuộc",
+    "MergedInto": "hợp nhất vào", "Absorbed": "tiếp nhận hợp nhất", "CellsMerged": "hợp nhất chi bộ",
+    "Dissolved": "giải thể", "CellDissolved": "giải thể", "SupervisorAssigned": "phân công cấp ủy viên phụ trách",
+    "SupervisorUnassigned": "thôi phân công phụ trách", "Admitted": "kết nạp / ghi nhận",
+    "MemberAdmitted": "kết nạp / ghi nhận", "Officialized": "công nhận chính thức",
+    "MemberOfficialized": "công nhận chính thức", "Exempted": "miễn sinh hoạt", "MemberExempted": "miễn sinh hoạt",
+    "ExemptionLifted": "thôi miễn sinh hoạt", "MemberExemptionLifted": "thôi miễn sinh hoạt",
+    "Transferred": "chuyển sinh hoạt", "MemberTransferred": "chuyển sinh hoạt",
+    "TemporaryTransferEnded": "kết thúc sinh hoạt tạm thời", "MemberTemporaryTransferEnded":
+    "kết thúc sinh hoạt tạm thời", "Removed": "xóa tên", "MemberRemoved": "xóa tên",
+}
+
+
+def event_name(kind: str, lang: str) -> str:
+    """An event's name for people, with the stored name beside it (what an auditor searches for)."""
+    if lang == "vi" and kind in EVENTS_VI:
+        return f"{EVENTS_VI[kind]} ({kind})"
+    return kind
+
+
 def column(key: str, lang: str) -> str:
     vi, en = COLUMNS.get(key, (key.replace("_", " "), key.replace("_", " ")))
     return en if lang == "en" else vi
