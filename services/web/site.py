@@ -110,8 +110,9 @@ class Site:
         """Run a view: signed in (else to the sign-in page), CSRF-checked on POST, API refusals as pages."""
         started = time.perf_counter()
         page = self.page(request)
-        if page.session is None and not public:
-            return redirect(f"/web/sign-in?{urlencode({'next': request.full_path.rstrip('?')})}")
+        if page.session is None and not public:  # back here after signing in (a form's POST: to the home page)
+            back = request.full_path.rstrip("?") if request.method == "GET" else "/web/"
+            return redirect(f"/web/sign-in?{urlencode({'next': back})}")
         if request.method == "POST" and not csrf_ok(request):
             return page.message("csrf", 400)
         try:
@@ -120,7 +121,7 @@ class Site:
             if exc.status == 401:
                 return redirect("/web/sign-in")
             key = {403: "forbidden", 404: "not_found"}.get(exc.status, "failed" if exc.status >= 500 else "")
-            response = page.message(key or "errors", exc.status, exc.message)
+            response = page.message(key or "bad_request", exc.status, exc.message)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.setdefault("Content-Security-Policy", (

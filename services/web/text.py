@@ -93,6 +93,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "errors": ("Chưa ghi được — kiểm tra các ô được đánh dấu:", "Not recorded — check the marked fields:"),
     "forbidden": ("Bạn không có quyền xem trang này.", "You may not open this page."),
     "not_found": ("Không tìm thấy trang.", "Page not found."),
+    "bad_request": ("Yêu cầu không hợp lệ.", "The request is not valid."),
     "failed": ("Lỗi hệ thống; đã được ghi nhận.", "Internal error; it has been logged."),
     "search": ("Tìm (có dấu hoặc không dấu)", "Search (diacritics optional)"),
     "admit": ("Kết nạp / ghi nhận đảng viên", "Admit a member"),

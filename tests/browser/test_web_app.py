@@ -13,9 +13,6 @@ import requests
 from tests.browser.conftest import ARTEFACTS, PASSWORD, yesterday_vn
 from tests.support import wait_for
 
-pytestmark = pytest.mark.infra
-
-
 # Markup checks on every page: each form control has a label, ids are unique, the page has a title, one h1
 # and a language. (Not a full audit: what a test can check without an accessibility engine.)
 A11Y_CHECK = """
@@ -280,6 +277,8 @@ def test_sign_in_refusals_and_csrf(world: dict[str, Any]) -> None:
     cookie = next(c for c in session.cookies if c.name == "chibo_session")
     assert cookie.has_nonstandard_attr("HttpOnly") and ok.headers["Set-Cookie"].count("SameSite=Strict") >= 1
     assert session.get(base + "/web/dashboard").status_code == 200
+    bad = session.get(base + "/web/drill", params={"figure": "khong-co"})  # the API's 422, as a page naming it
+    assert bad.status_code == 422 and "Yêu cầu không hợp lệ." in bad.text and "khong-co" in bad.text
     # the export buttons: the reporting service's documents, fetched with the user's token
     year = str(yesterday_vn().year)
     xlsx = session.get(base + "/web/export/rollup.xlsx", params={"unit": world["ward"], "period": year})
