@@ -145,6 +145,10 @@ def dashboard(page: Page) -> Response:
     unit_id = by_child["unit"]["unit_id"] if by_child.get("unit") else None
     scope_args = {"unit": unit_id or "", "period": by_child["period"]["label"]}
     figures = by_child["figures"]
+    # the units above cells the user may open (the API keeps only those within reach), for the unit selector
+    reachable = page.api.get("reporting", "/units", page_size=1000)["items"]
+    units = sorted(((u["unit_id"], u["name"]) for u in reachable if u["kind"] != "cell" and not u.get("ended_on")),
+                   key=lambda u: text.sort_key(u[1]))
     tiles = [tile(name, figures.get(name), lang, now) for name in TILES if name in figures]
 
     def rows(answer: dict[str, Any], child: bool) -> list[dict[str, Any]]:
@@ -174,7 +178,7 @@ def dashboard(page: Page) -> Response:
                    ("flagged", "csv", "", f"{page.t('flagged_export')} CSV"))]
     return page.render("dashboard.html", answer=by_child, tiles=tiles, chart=Markup(chart), months=month_rows,
                        child_rows=rows(by_child, True), block_rows=rows(by_block, False),
-                       table_figures=TABLE_FIGURES, scope=scope_args, periods=periods(now, lang),
+                       table_figures=TABLE_FIGURES, scope=scope_args, periods=periods(now, lang), units=units,
                        drill_base="/web/drill?" + urlencode(scope_args), exports=exports,
                        report=by_child.get("report") or [])
 
