@@ -53,3 +53,13 @@ if ! command -v promtool >/dev/null 2>&1; then
   fi
   command -v promtool >/dev/null 2>&1 || echo "WARNING: promtool could not be installed; the monitoring tests will fail naming it" >&2
 fi
+
+# Chromium and its driver (Debian's packages) run the web app's browser tests (tests/browser).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "chromium or chromedriver is missing: installing Debian's chromium and chromium-driver packages"
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || true
+  fi
+  command -v chromedriver >/dev/null 2>&1 || echo "WARNING: chromium could not be installed; the browser tests will fail naming it" >&2
+fi

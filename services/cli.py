@@ -13,6 +13,8 @@
                                      on a difference), or report as of a date from a separate store
     chibo token issue --user NAME --role ROLE [--unit UNIT_ID] [--ttl 8h]
                                      issue an access token (printed); chibo token revoke JTI
+    chibo user add --user NAME --role ROLE [--unit UNIT_ID]
+                                     a person's web sign-in (password from the terminal or CHIBO_USER_PASSWORD)
     chibo apikey create --name NAME --scope ACTION [--scope ...] [--role ROLE] [--unit UNIT_ID]
                                      a machine client's API key (printed once); chibo apikey revoke KEY_ID
     chibo member erase MEMBER_ID --reason TEXT --by NAME [--guest] [--embedded --data-dir DIR]
@@ -61,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = service_config(args.service) if args.config is None else _load(args.config)
     if "LOGGING" in config:
         logging.config.dictConfig(config["LOGGING"])
-    topology.declare_for(args.service, config["AMQP_URI"])  # its own exchange and queues: all its user may declare
+    topology.declare_for(args.service, config.get("AMQP_URI", ""))  # its own exchange and queues only
     runner = ServiceRunner(config)
     runner.add_service(service_class(args.service))
     runner.start()
@@ -217,9 +219,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 0
         url = f"{platform.base_url}/reporting/compliance/rollup?unit={top}&period={year}"
         xlsx = f"{platform.base_url}/reporting/exports/rollup.xlsx?unit={top}&period={year}&by=children"
-        print(f"\nĐang phục vụ tại {platform.base_url} — ví dụ {url}\nBáo cáo Excel: {xlsx}\nNhấn Ctrl-C để dừng."
-              if vi else f"\nServing on {platform.base_url} — e.g. {url}\nExcel report: {xlsx}\nCtrl-C to stop.",
-              flush=True)
+        web = f"{platform.base_url}/web/dashboard?period={year}"
+        print(f"\nĐang phục vụ tại {platform.base_url} — ví dụ {url}\nBáo cáo Excel: {xlsx}\n"
+              f"Ứng dụng web: {platform.base_url}/ (bảng theo dõi năm {year}: {web})\nNhấn Ctrl-C để dừng."
+              if vi else f"\nServing on {platform.base_url} — e.g. {url}\nExcel report: {xlsx}\n"
+              f"Web app: {platform.base_url}/ (the {year} dashboard: {web})\nCtrl-C to stop.", flush=True)
         _wait_for_signal()
         return 0
     finally:
@@ -248,7 +252,12 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             cluster.replica("reporting", f"reporting-{i}", b + 2 + 10 * (i - 1), b + 1002 + 10 * (i - 1))
             for n, source in enumerate(("members", "meetings")):
                 cluster.standby_relay(source, f"relay-{source}-{i}", b + 1010 + n + 10 * (i - 1))
+        host = cluster.host  # the web app: its own process, a client of the three APIs (services/web/config.yml)
+        cluster.spawn("web", "run", "web", WEB_HTTP=f"{host}:{b - 1}", WEB_OPS=f"{host}:{b + 999}",
+                      CHIBO_REPORTING_URL=f"{cluster.urls['reporting']}/reporting")
         cluster.wait_replicas()
+        print(f"web app: http://{host}:{b - 1}/ (accounts: chibo user add --user NAME --role ROLE --unit UNIT_ID)",
+              flush=True)
         print("cluster up: " + ", ".join(f"{s} {u}" for s, u in cluster.urls.items()), flush=True)
         print("operator ports: " + ", ".join(f"{s} {u}" for s, u in cluster.ops_urls.items()), flush=True)
         if args.demo:
@@ -517,6 +526,35 @@ def cmd_auth(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    """chibo user add: a person's sign-in account for the web app (the password is read from the terminal,
+    or from CHIBO_USER_PASSWORD for scripts; never from the command line, where `ps` would show it)."""
+    import getpass
+    import os
+
+    import psycopg
+
+    from shared.accounts import add_account
+    from shared.auth import AuthConfigError, parse_role
+
+    password = os.environ.get("CHIBO_USER_PASSWORD") or getpass.getpass("Mật khẩu / password: ")
+    try:
+        _, store = _auth_context(args)
+    except (AuthConfigError, psycopg.Error, OSError) as exc:
+        print(f"chibo user: {exc}", file=sys.stderr)
+        return 2
+    try:
+        account = add_account(store, args.user, password, parse_role(args.role), args.unit)
+    except ValueError as exc:
+        print(f"chibo user add: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"đã tạo tài khoản / account ready: {account.username} ({account.role.value}"
+          f"{', ' + account.unit_id if account.unit_id else ''})")
+    return 0
+
+
 def _add_auth_parsers(sub: Any) -> None:
     # shared.auth is not imported here: it loads psycopg and PyJWT (urllib, sockets), which `chibo demo` and
     # `chibo run` must only import after eventlet.monkey_patch(); cmd_auth checks roles and scopes.
@@ -551,6 +589,15 @@ def _add_auth_parsers(sub: Any) -> None:
     p = apikey.add_parser("revoke", help="revoke a key by its id")
     p.add_argument("ident", metavar="KEY_ID")
     common(p)
+    user = sub.add_parser("user", help="a person's sign-in account for the web app").add_subparsers(
+        dest="action", required=True)
+    p = user.add_parser("add", help="create an account, or reset its role, unit and password "
+                                    "(password from the terminal or CHIBO_USER_PASSWORD)")
+    p.add_argument("--user", required=True)
+    p.add_argument("--role", required=True, help=roles)
+    p.add_argument("--unit", default=None, help="the unit id the role is held in (not for city-wide roles)")
+    common(p)
+    p.set_defaults(func=cmd_user)
 
 
 def cmd_member_erase(args: argparse.Namespace) -> int:
@@ -721,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("run", help="run one service (distributed)")
-    p.add_argument("service", choices=("members", "meetings", "reporting"))
+    p.add_argument("service", choices=("members", "meetings", "reporting", "web"))
     p.add_argument("--config", default=None, help="config file (default: services/<service>/config.yml)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("relay", help="run one outbox relay (distributed)")

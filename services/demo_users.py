@@ -22,6 +22,7 @@ class DemoUser:
     unit_id: str | None
     unit_label: str
     token: str
+    password: str = ""  # the web app's sign-in (shared/accounts.py), generated for each demo run
 
 
 def demo_users(store: StoreSettings, auth: AuthSettings, units: dict[Role, tuple[str | None, str]],
@@ -30,12 +31,18 @@ def demo_users(store: StoreSettings, auth: AuthSettings, units: dict[Role, tuple
     names = {Role.CELL_SECRETARY: "bithu.demo", Role.WARD_STAFF: "canbo.phuong.demo",
              Role.DISTRICT_STAFF: "canbo.huyen.demo", Role.CITY_STAFF: "canbo.thanhpho.demo",
              Role.AUDITOR: "kiemtra.demo", Role.OPERATOR: "vanhanh.demo"}
+    from shared.accounts import add_account, new_password
+
     auth_store = AuthStore(store)
     try:
-        return [DemoUser(names[role], role, unit_id, label,
-                         issue_token(names[role], role, unit_id, secret=auth.secret, issuer=auth.issuer,
-                                     audience=auth.audience, ttl=ttl, store=auth_store))
-                for role, (unit_id, label) in units.items()]
+        users = []
+        for role, (unit_id, label) in units.items():
+            password = new_password()
+            add_account(auth_store, names[role], password, role, unit_id)
+            users.append(DemoUser(names[role], role, unit_id, label,
+                                  issue_token(names[role], role, unit_id, secret=auth.secret, issuer=auth.issuer,
+                                              audience=auth.audience, ttl=ttl, store=auth_store), password))
+        return users
     finally:
         auth_store.close()
 
@@ -47,9 +54,12 @@ def format_users(users: list[DemoUser], base_url: str, lang: str = "vi") -> str:
              else "Demo accounts (tokens valid for 12 hours, sent as `Authorization: Bearer <token>`):"]
     for u in users:
         role = u.role.label_vi if vi else u.role.label_en
-        lines.append(f"  {role} — {u.user} — {u.unit_label}")
+        lines.append(f"  {role} — {u.user} — {u.unit_label}" + (
+            f" — {'mật khẩu' if vi else 'password'}: {u.password}" if u.password else ""))
         lines.append(f"    {u.token}")
     example = next((u for u in users if u.role is Role.WARD_STAFF), users[0])
     lines.append(("Ví dụ: " if vi else "e.g. ") + f"curl -H 'Authorization: Bearer {example.token[:16]}…' "
                  f"{base_url}/reporting/compliance/rollup")
+    lines.append(f"Ứng dụng web: mở {base_url}/ và đăng nhập bằng tên và mật khẩu ở trên" if vi else
+                  f"Web app: open {base_url}/ and sign in with a user name and password above")
     return "\n".join(lines)

@@ -41,6 +41,7 @@ def machine_key(store: StoreSettings, name: str) -> str:
         auth.close()
 
 SERVICE_NAMES = ("members", "meetings", "reporting")
+WEB = "web"  # the web app (services/web): a client of the three APIs, run beside them
 WRITERS = ("members", "meetings")  # services with an event store, a relay and a notification API
 
 
@@ -57,7 +58,11 @@ def service_class(name: str) -> type:
         from services.reporting.service import ReportingService
 
         return ReportingService
-    raise KeyError(f"unknown service {name!r}; choose from {', '.join(SERVICE_NAMES)}")
+    if name == WEB:
+        from services.web.service import WebService
+
+        return WebService
+    raise KeyError(f"unknown service {name!r}; choose from {', '.join((*SERVICE_NAMES, WEB))}")
 
 
 def service_config(name: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -103,7 +108,7 @@ class EmbeddedPlatform:
 
         self.config = copy.deepcopy(config)
         self.runner = ServiceRunner(self.config)
-        for name in SERVICE_NAMES:
+        for name in (*SERVICE_NAMES, WEB):
             self.runner.add_service(service_class(name))
 
     @property

@@ -187,6 +187,9 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS auth_api_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
     " unit_id TEXT, scopes TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL,"
     " revoked_at TEXT)",
+    # People's sign-in accounts (the web app): a password's scrypt hash, never the password (shared/accounts.py)
+    "CREATE TABLE IF NOT EXISTS auth_accounts (username TEXT PRIMARY KEY, role TEXT NOT NULL, unit_id TEXT,"
+    " salt TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL)",
 )
 
 
@@ -206,6 +209,11 @@ class AuthStore:
         self._store.create_tables(_TABLES)
         self.cache_seconds, self._clock = cache_seconds, clock
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def ping(self) -> None:
+        """One query on the store (readiness); raises when it does not answer."""
+        with self._store.read() as sql:
+            sql.scalar("SELECT 1")
 
     def _cached(self, kind: str, ident: str, read: Callable[[], Any]) -> Any:
         if self.cache_seconds <= 0:
@@ -265,6 +273,20 @@ class AuthStore:
 
     def revoke_api_key(self, key_id: str, now: dt.datetime | None = None) -> bool:
         return self._revoke("auth_api_keys", "key_id", key_id, now)
+
+    def put_account(self, username: str, role: Role, unit_id: str | None, salt: str, digest: str,
+                    now: dt.datetime) -> None:
+        """Create a sign-in account, or replace its role, unit and password."""
+        with self._store.write() as sql:
+            sql.execute("DELETE FROM auth_accounts WHERE username = ?", (username,))
+            sql.execute("INSERT INTO auth_accounts (username, role, unit_id, salt, hash, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)", (username, role.value, unit_id, salt, digest, _iso(now)))
+
+    def account(self, username: str) -> dict[str, Any] | None:
+        with self._store.read() as sql:
+            row = sql.execute("SELECT username, role, unit_id, salt, hash FROM auth_accounts WHERE username = ?",
+                              (username,)).fetchone()
+        return dict(row) if row is not None else None
 
     def close(self) -> None:
         self._store.close()

@@ -78,7 +78,9 @@ def declare_all(amqp_uri: str) -> list[str]:
 def declare_for(service: str, amqp_uri: str) -> list[str]:
     """Declare what `service` itself publishes to and consumes from (idempotent), nothing more: its broker user
     may declare only that (shared/definitions.py). Returns the queue names."""
-    declared = []
+    declared: list[str] = []
+    if service not in SOURCES and not SUBSCRIPTIONS.get(service):
+        return declared  # uses no broker (the web app): no connection either
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
         if service in SOURCES:

@@ -28,7 +28,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 INIT_SQL = ROOT / "deploy" / "postgres" / "init.sql"
 DOCKERFILE = ROOT / "Dockerfile"
 
-SERVICES = {"members": 8001, "meetings": 8002, "reporting": 8003}  # chibo services and their HTTP ports
+SERVICES = {"members": 8001, "meetings": 8002, "reporting": 8003,  # chibo services and their HTTP ports
+            "web": 8000}  # the web app (services/web)
 RELAYS = ("members", "meetings")
 INFRA = ("rabbitmq", "postgres")
 DEFINITIONS = "broker-definitions"  # one-shot: writes the broker's definitions for RabbitMQ to load
@@ -51,11 +52,14 @@ APP_SECRET = {"CHIBO_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789"
 SECRET = APP_SECRET | {"CHIBO_AMQP_PASSWORD_MEMBERS": "mq-members", "CHIBO_AMQP_PASSWORD_MEETINGS": "mq-meetings",
                        "CHIBO_AMQP_PASSWORD_REPORTING": "mq-reporting", "CHIBO_AMQP_ADMIN_PASSWORD": "mq-admin"}
 # Which broker user each app container logs in as (shared/definitions.py), and the password variable of each.
-AMQP_USER = {"declare": "admin", **{s: s for s in SERVICES}, **{f"relay-{s}": s for s in RELAYS}}
+OWN_STORES = tuple(s for s in SERVICES if s != "web")  # the web app keeps nothing but sessions in "auth"
+AMQP_USER = {"declare": "admin", **{s: s for s in OWN_STORES}, **{f"relay-{s}": s for s in RELAYS}}
 AMQP_PASSWORD_VAR = {"admin": "CHIBO_AMQP_ADMIN_PASSWORD",
-                     **{s: f"CHIBO_AMQP_PASSWORD_{s.upper()}" for s in SERVICES}}
+                     **{s: f"CHIBO_AMQP_PASSWORD_{s.upper()}" for s in OWN_STORES}}
 # Gap filling: which notification APIs each config names (CHIBO.sources), by env var.
 SOURCE_VARS = {"members": "CHIBO_MEMBERS_URL", "meetings": "CHIBO_MEETINGS_URL"}
+# The web app's APIs (CHIBO.apis in services/web/config.yml), by env var.
+API_VARS = {**SOURCE_VARS, "reporting": "CHIBO_REPORTING_URL"}
 
 # Shell environments Compose might interpolate with: none set, and every override set.
 ENVS = {
@@ -534,12 +538,14 @@ def test_every_placeholder_is_set_or_has_a_default(name: str) -> None:
 @pytest.mark.parametrize("name", CONFIG_OF)
 def test_required_settings_are_set_explicitly(name: str) -> None:
     config = CONFIG_OF[name]
-    required = {"AMQP_URI", "CHIBO_STORE", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "CHIBO_PG_DB_PREFIX"}
+    required = {"CHIBO_STORE", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "CHIBO_PG_DB_PREFIX"}
+    if name != "web":
+        required.add("AMQP_URI")  # the web app uses no broker
     if name in SERVICES:
         required.add(HTTP_VAR[name])
     if name in RELAYS:
         required.add("CHIBO_RELAY")
-    required |= {var for var in SOURCE_VARS.values() if var in placeholders(config)}
+    required |= {var for var in API_VARS.values() if var in placeholders(config)}
     assert required <= set(placeholders(config)), f"config.yml of {config} no longer reads {required}"
     missing = required - set(environment(name))
     assert not missing, f"{name}: not set {missing}"
@@ -565,8 +571,11 @@ def test_the_loaded_config_points_at_compose_hosts(name: str, env: dict[str, str
     assert settings.store.pg_host == "postgres"
     assert settings.store.pg_port == 5432
     assert settings.store.pg_password == environment("postgres", env)["POSTGRES_PASSWORD"]
-    assert urlsplit(settings.amqp_uri).hostname == "rabbitmq"
-    for source, url in settings.sources.items():
+    if name == "web":
+        assert "AMQP_URI" not in config  # no broker: nothing to log in to
+    else:
+        assert urlsplit(settings.amqp_uri).hostname == "rabbitmq"
+    for source, url in [*settings.sources.items(), *(config["CHIBO"].get("apis") or {}).items()]:
         parts = urlsplit(url)
         assert parts.hostname == source, f"{name}: source {source} at {url}"
         assert parts.port == SERVICES[source]
@@ -774,9 +783,9 @@ def test_init_sql_creates_exactly_the_service_databases() -> None:
     (prefix,) = prefixes
     names = create_database_names(INIT_SQL.read_text(encoding="utf-8"))
     assert len(names) == len(set(names))
-    assert set(names) == {f"{prefix}_{s}" for s in (*SERVICES, *SHARED_STORES)}
+    assert set(names) == {f"{prefix}_{s}" for s in (*OWN_STORES, *SHARED_STORES)}
     assert set(names) == {StoreSettings(kind="postgres", pg_db_prefix=prefix).dbname(s)
-                          for s in (*SERVICES, *SHARED_STORES)}
+                          for s in (*OWN_STORES, *SHARED_STORES)}
 
 
 def test_init_sql_parser_rejects_other_statements() -> None:
