@@ -25,15 +25,16 @@ from shared.stores import TrackedStore, event_store_env
 PAIRS = {"attendance": ("present", "base"), "participation": ("speakers", "present")}
 
 
-def rebuild(store: StoreSettings, target: str, progress: bool = False) -> replay.ReplayResult:
-    """Reporting rebuilt from position 0 of the generated stores into `target` (dropped first)."""
+def rebuild(store: StoreSettings, target: str, progress: bool = False, batch: int = 500) -> replay.ReplayResult:
+    """Reporting rebuilt from position 0 of the generated stores into `target` (dropped first), `batch`
+    events per transaction (replay.rebuild; 1: one per event, as the live consumer applies them)."""
     members = MembersApplication(event_store_env(store, "members"))
     meetings = MeetingsApplication(event_store_env(store, "meetings"))
     try:
         fetch = store_fetch_range({"members": (members, translate_members),
                                    "meetings": (meetings, translate_meetings)})
         return replay.rebuild(ChiboSettings(store=store, amqp_uri="memory://"), target=target, progress=progress,
-                              fetch_range=fetch)
+                              fetch_range=fetch, batch=batch)
     finally:
         members.close()
         meetings.close()

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from services.policy import policy_on, policy_version
 from services.reporting.compliance.periods import quarter_of
@@ -41,6 +44,37 @@ def project(sql: Sql, envelope: Envelope, payload: Payload) -> None:
         _members(sql, payload)
     elif envelope.source == "meetings":
         _meetings(sql, envelope, payload)
+
+
+@dataclass
+class _Recounts:
+    meetings: set[str] = field(default_factory=set)
+    member_years: set[tuple[str, str]] = field(default_factory=set)
+
+
+# Set while project_many applies a batch: the recounts asked for are collected here instead of run at once.
+_deferred: ContextVar[_Recounts | None] = ContextVar("reporting_deferred_recounts", default=None)
+
+
+def project_many(sql: Sql, events: Iterable[tuple[Envelope, Payload]]) -> None:
+    """Apply events in order in ONE transaction (a replay's batch), recounting each meeting and member-year
+    they touch once, at the end, instead of after every event.
+
+    The tables end up exactly as `project` one event at a time leaves them: a recount is a function of the
+    rows alone (refresh_meeting, refresh_member_year), no projection step reads a recounted figure, and the
+    recounts run in the same transaction after the last row is written. A meeting's ~50 events (attendance,
+    dues, steps) then cost one recount instead of fifty."""
+    recounts = _Recounts()
+    token = _deferred.set(recounts)
+    try:
+        for envelope, payload in events:
+            project(sql, envelope, payload)
+    finally:
+        _deferred.reset(token)
+    for meeting_id in sorted(recounts.meetings):
+        refresh_meeting(sql, meeting_id)
+    for member_id, year in sorted(recounts.member_years):
+        refresh_member_year(sql, member_id, year)
 
 
 # -- the audit index ---------------------------------------------------------------------------------------
@@ -301,6 +335,10 @@ _ROSTER_COUNTS = (
 def refresh_meeting(sql: Sql, meeting_id: str) -> None:
     """Recount a meeting's figures from its rows (design.md §2 counting rules), in a few statements: the
     projection runs once per event, and a replay of a city's year is millions of them."""
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.meetings.add(meeting_id)
+        return
     m = sql.execute("SELECT kind, minutes, policy_version FROM meetings WHERE meeting_id = ?",
                     (meeting_id,)).fetchone()
     if m["policy_version"] is None:  # scheduled, not held yet: no figures
@@ -332,6 +370,10 @@ def refresh_meeting(sql: Sql, meeting_id: str) -> None:
 def refresh_member_year(sql: Sql, member_id: str, year: str) -> None:
     """Recount a member's year: meetings summoned to (exempted and temporarily-elsewhere left out, design.md
     §2), attended, excused and unexcused absences, the longest run of consecutive absences, dues unpaid."""
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.member_years.add((member_id, year))
+        return
     rows = sql.execute(
         # roster rows exist only for held meetings (a cancelled meeting was never held)
         "SELECT outcome, full_name, date, cell_id FROM meeting_roster"
