@@ -84,10 +84,11 @@ def code_version() -> str:
 
     root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
-    for folder in ("services/synthetic", "services/members", "services/meetings", "shared/contracts"):
+    for folder in ("services/members", "services/meetings", "shared/contracts"):
         for path in sorted((root / folder).rglob("*.py")):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    for path in ("services/demo.py", "services/policy.yml", "shared/pii.py", "shared/eventstore.py"):
+    for path in ("services/synthetic/generator.py", "services/synthetic/expected.py", "services/synthetic/scales.py",
+                 "services/demo.py", "services/policy.yml", "shared/pii.py", "shared/eventstore.py"):
         digest.update(path.encode() + b"\0" + (root / path).read_bytes())
     return digest.hexdigest()[:16]
 
