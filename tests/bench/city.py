@@ -140,6 +140,37 @@ def print_replay(scale: str, result: dict[str, Any]) -> None:
         print(f"  {line}")
 
 
+def _get(d: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return ""
+        d = d[key]
+    return d
+
+
+def print_growth(scales: dict[str, Any]) -> None:
+    """One row per scale: how each cost grows with the work."""
+    rows = []
+    for scale, e in scales.items():
+        g, r, q, i = e.get("generated", {}), e.get("replay", {}).get("runs", {}), e.get("queries", {}), \
+            e.get("ingest", {})
+        burst = i.get("burst") or {}
+        rabbit = _get(i, "rabbitmq", "events_per_second_publish_and_consume")
+        e2e = burst.get("events_per_second_end_to_end")
+        stored = sum(g.get("stored_events", {}).values())
+        rows.append([scale, g.get("cells", ""), stored, g.get("events_per_second", ""),
+                     _get(r, "rebuild_500", "events_per_second"), _get(r, "fold", "events_per_second"),
+                     _get(r, "rebuild_500", "peak_rss_mb"), _get(q, "dashboard ward", "p95_ms"),
+                     _get(q, "dashboard district", "p95_ms"), _get(q, "dashboard city", "p95_ms"),
+                     burst.get("events", ""), e2e or "", rabbit,
+                     f"{e2e / rabbit:.3f}" if e2e and rabbit else "", _get(burst, "freshness", "p99_ms"),
+                     _get(i, "single_event", "commands_per_second")])
+    print(table("\nGrowth (PostgreSQL; each ceiling measured in the same run)",
+                ["scale", "cells", "stored events", "generated/s", "replay/s", "fold ceiling/s", "replay MB",
+                 "p95 ward ms", "p95 district ms", "p95 city ms", "burst events", "burst e2e/s", "RabbitMQ/s",
+                 "e2e÷RabbitMQ", "fresh p99 ms", "single cmd/s"], rows))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="ward,district")
@@ -168,8 +199,9 @@ def main() -> int:
         if parts & {"queries", "ingest"}:
             from tests.bench import cluster_parts
 
-            entry |= cluster_parts.run(scale, prefix_of(scale), TARGET, manifest, parts)
+            entry |= cluster_parts.run(scale, prefix_of(scale), TARGET, manifest, parts, half_rate=scale == "ward")
         entry["load_at_end"] = load()
+    print_growth(report["scales"])
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["load_at_end"] = load()
     out = Path(args.out)

@@ -442,7 +442,10 @@ def rabbit_ceiling(amqp_uri: str, run_prefix: str, after: int, batch_size: int =
 # -- the run -------------------------------------------------------------------------------------------------
 
 
-def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: set[str]) -> dict[str, Any]:
+def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: set[str],
+        half_rate: bool = True) -> dict[str, Any]:
+    """Queries and/or ingest on a copy of `prefix`'s stores (reporting: `target`); half_rate: also the
+    freshness run at half the burst's end-to-end rate (as long again as the burst, twice over)."""
     run_prefix = f"chibo_bench_run_{scale}"
     vhost = f"chibo-bench-{uuid.uuid4().hex[:6]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
@@ -479,7 +482,7 @@ def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: s
                   f"{'; refused: ' + str(burst['failure_examples']) if burst['failures'] else ''}",
                   flush=True)
             half = None
-            if burst["commands_per_second"]:
+            if half_rate and burst["commands_per_second"]:
                 february = sheets(run_prefix, 2, year + 1, manifest["seed"])
                 half = submit(cluster, key, run_prefix, february,
                               rate=round(burst["commands"] / burst["seconds_to_caught_up"] / 2, 2)
