@@ -160,14 +160,16 @@ def print_growth(scales: dict[str, Any]) -> None:
         stored = sum(g.get("stored_events", {}).values())
         rows.append([scale, g.get("cells", ""), stored, g.get("events_per_second", ""),
                      _get(r, "rebuild_500", "events_per_second"), _get(r, "fold", "events_per_second"),
-                     _get(r, "rebuild_500", "peak_rss_mb"), _get(q, "dashboard ward", "p95_ms"),
+                     _get(r, "rebuild_500", "peak_rss_mb"), _get(q, "in-process dashboard ward", "p50_ms"),
+                     _get(q, "in-process dashboard city", "p50_ms"), _get(q, "dashboard ward", "p95_ms"),
                      _get(q, "dashboard district", "p95_ms"), _get(q, "dashboard city", "p95_ms"),
                      burst.get("events", ""), e2e or "", rabbit,
                      f"{e2e / rabbit:.3f}" if e2e and rabbit else "", _get(burst, "freshness", "p99_ms"),
                      _get(i, "single_event", "commands_per_second")])
     print(table("\nGrowth (PostgreSQL; each ceiling measured in the same run)",
                 ["scale", "cells", "stored events", "generated/s", "replay/s", "fold ceiling/s", "replay MB",
-                 "p95 ward ms", "p95 district ms", "p95 city ms", "burst events", "burst e2e/s", "RabbitMQ/s",
+                 "1 reader ward ms", "1 reader city ms", "p95 ward ms", "p95 district ms", "p95 city ms",
+                 "burst events", "burst e2e/s", "RabbitMQ/s",
                  "e2e÷RabbitMQ", "fresh p99 ms", "single cmd/s"], rows))
 
 

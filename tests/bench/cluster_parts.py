@@ -122,11 +122,34 @@ def queries(cluster: Cluster, key: str, run_prefix: str, year: int, per_reader: 
         cases[f"dashboard {scope}"] = ("/compliance/rollup", {"period": str(year), "by": "block", **params})
         cases[f"export {scope}"] = ("/exports/rollup.xlsx", {"period": str(year), **params})
     out: dict[str, Any] = {}
+    for scope, params in scopes.items():  # the query's own cost: in-process, one reader, no HTTP
+        out[f"in-process dashboard {scope}"] = in_process(run_prefix, year, params.get("unit"))
     for name, (path, params) in cases.items():
         out[name] = read_concurrently(base + path, params, key, per_reader)
         print(f"  {name}: p50 {out[name]['p50_ms']} ms, p95 {out[name]['p95_ms']} ms, p99 {out[name]['p99_ms']} ms"
               f" ({out[name]['n']} answers, {out[name]['error_count']} errors)", flush=True)
     return out
+
+
+def in_process(run_prefix: str, year: int, unit: str | None, times: int = 5) -> dict[str, Any]:
+    """The roll-up the dashboard serves, computed in this process on the same store: `times` runs, one reader."""
+    from services.reporting.queries import Queries
+    from shared.clock import vietnam_today
+    from shared.stores import TrackedStore
+
+    store = TrackedStore(StoreSettings(kind="postgres", pg_db_prefix=run_prefix), "reporting", pool_size=1,
+                         max_overflow=0)
+    latencies = []
+    try:
+        with store.read() as sql:
+            for _ in range(times):
+                started = time.perf_counter()
+                Queries(sql, vietnam_today()).rollup({"period": str(year), "by": "block"}
+                                                     | ({"unit": unit} if unit else {}))
+                latencies.append(time.perf_counter() - started)
+    finally:
+        store.close()
+    return summary(latencies) | {"error_count": 0}
 
 
 def read_concurrently(url: str, params: dict[str, Any], key: str, per_reader: int) -> dict[str, Any]:
@@ -459,7 +482,7 @@ def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: s
                       ops_ports={s: free_port() for s in ("members", "meetings", "reporting", "relay-members",
                                                           "relay-meetings")},
                       extra_env={"LOG_LEVEL": "WARNING", "CHIBO_RATE_LIMIT": "0", "CHIBO_RATE_LIMIT_MACHINE": "0",
-                                 "CHIBO_PG_POOL_SIZE": "2", "CHIBO_PG_MAX_OVERFLOW": "3"})
+                                 "CHIBO_PG_POOL_SIZE": "1", "CHIBO_PG_MAX_OVERFLOW": "2"})
     out: dict[str, Any] = {}
     year = manifest["year"]
     try:
