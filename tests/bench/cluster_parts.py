@@ -22,6 +22,7 @@ burst's envelopes with batched confirms and consuming them.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import queue
 import random
@@ -300,6 +301,8 @@ def submit(cluster: Cluster, key: str, run_prefix: str, batch: list[dict[str, An
             "seconds_to_caught_up": round(total, 2) if caught_up else None,
             "events_per_second_end_to_end": round(applied / total) if caught_up else None,
             "paced_commands_per_second": rate, "freshness": summary(freshness),
+            # the poller's resolution: a freshness is late by at most the gap between two position samples
+            "position_sample_gap_ms": summary([b[0] - a[0] for a, b in itertools.pairwise(samples)]),
             "meeting_ids": list(accepted)}
 
 
