@@ -123,14 +123,16 @@ def table_digest(sql: Sql, postgres: bool, table: str, key: Sequence[str]) -> tu
     digest = hashlib.sha256()
     count = 0
     columns: list[str] | None = None
-    for row in sql.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall():
-        values = {name.lower(): row[name] for name in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a dict
-        if columns is None:
-            columns = sorted(c for c in values if c not in volatile)
-            digest.update(json.dumps(columns).encode() + b"\n")
-        line = json.dumps([_normal(values[c]) for c in columns], ensure_ascii=False, separators=(",", ":"))
-        digest.update(line.encode("utf-8") + b"\n")
-        count += 1
+    cursor = sql.execute(f"SELECT * FROM {table} ORDER BY {order}")
+    while rows := cursor.fetchmany(2000):  # a city's events table is millions of rows: never all as Python rows
+        for row in rows:
+            values = {name.lower(): row[name] for name in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a dict
+            if columns is None:
+                columns = sorted(c for c in values if c not in volatile)
+                digest.update(json.dumps(columns).encode() + b"\n")
+            line = json.dumps([_normal(values[c]) for c in columns], ensure_ascii=False, separators=(",", ":"))
+            digest.update(line.encode("utf-8") + b"\n")
+            count += 1
     return digest.hexdigest(), count
 
 
