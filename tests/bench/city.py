@@ -32,6 +32,7 @@ import psycopg
 
 from services.synthetic.command import code_version
 from shared.config import StoreSettings
+from tests.bench import pg
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "var" / "bench-cache"
@@ -48,18 +49,18 @@ def load() -> str:
 
 
 def machine() -> dict[str, Any]:
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres") as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    with pg.connect("postgres") as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
     mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                 if line.startswith("MemTotal")), "0")
     return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "memory_gb": round(int(mem) / 1024 / 1024, 1), "python": platform.python_version(),
-            "postgresql": pg, "kernel": platform.release()}
+            "postgresql": server, "kernel": platform.release()}
 
 
 def head(prefix: str, source: str) -> int:
     try:
-        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=f"{prefix}_{source}") as conn:
+        with pg.connect(f"{prefix}_{source}") as conn:
             return int(conn.execute(f"SELECT COALESCE(MAX(notification_id), 0) FROM {source}_events")
                        .fetchone()[0])  # type: ignore[index]
     except psycopg.OperationalError:
@@ -187,6 +188,15 @@ def main() -> int:
                               "load_at_start": load(), "command": " ".join(sys.argv), "seed": args.seed,
                               "code_version": code_version(), "scales": {}}
     print(f"machine: {report['machine']}; load {report['load_at_start']}", flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{dt.datetime.now():%Y%m%d-%H%M}.json"
+
+    def save() -> None:  # after every part: a run cut short still leaves what it measured
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        report["load_at_end"] = load()
+        path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
     failed = False
     for scale in scales:
         entry: dict[str, Any] = {"load_at_start": load()}
@@ -198,18 +208,21 @@ def main() -> int:
             entry["replay"] = replay_bench(scale, manifest, one_by_one=scale == "ward")
             print_replay(scale, entry["replay"])
             failed |= not entry["replay"]["figures_equal"]
+            save()
         if parts & {"queries", "ingest"}:
             from tests.bench import cluster_parts
 
-            entry |= cluster_parts.run(scale, prefix_of(scale), TARGET, manifest, parts, half_rate=scale == "ward")
+            try:
+                entry |= cluster_parts.run(scale, prefix_of(scale), TARGET, manifest, parts,
+                                           half_rate=scale == "ward")
+            except Exception as exc:  # recorded, and the run goes on: the other parts' figures still count
+                entry["cluster_error"] = f"{type(exc).__name__}: {exc}"
+                print(f"[{scale}] queries/ingest FAILED: {entry['cluster_error']}", flush=True)
+                failed = True
         entry["load_at_end"] = load()
+        save()
     print_growth(report["scales"])
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    report["load_at_end"] = load()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{dt.datetime.now():%Y%m%d-%H%M}.json"
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    save()
     print(f"\n{report['seconds']:.0f} s in all; results in {path}; load {report['load_at_end']}")
     return 1 if failed else 0
 

@@ -39,6 +39,7 @@ import requests
 from services.cluster import Cluster
 from services.runner import free_port
 from shared.config import StoreSettings
+from tests.bench import pg
 
 PG = {"host": "127.0.0.1", "user": "postgres"}
 READERS = 20
@@ -48,7 +49,7 @@ AGENDA_STEPS = ["opening", "news_and_policy", "review_and_follow_up", "ho_chi_mi
 
 
 def admin() -> psycopg.Connection[Any]:
-    return psycopg.connect(**PG, dbname="postgres", autocommit=True)
+    return pg.connect("postgres", autocommit=True)
 
 
 def drop_prefix(prefix: str) -> None:
@@ -78,7 +79,7 @@ def relays_at_head(run_prefix: str) -> None:
             state = TrackedStore(settings, source, name="relay")
             try:
                 state.create_tables(RELAY_STATE_DDL)
-                with psycopg.connect(**PG, dbname=f"{run_prefix}_{source}") as conn:
+                with pg.connect(f"{run_prefix}_{source}") as conn:
                     head = conn.execute(f"SELECT MAX(notification_id) FROM {source}_events").fetchone()[0]
                 with state.tracked(f"relay:{source}", head) as sql:
                     sql.execute("INSERT INTO relay_state (source, last_published) VALUES (?, ?)", (source, applied))
@@ -113,7 +114,7 @@ def concurrently(n: int, work: Callable[[int], None]) -> float:
 
 
 def queries(cluster: Cluster, key: str, run_prefix: str, year: int, per_reader: int) -> dict[str, Any]:
-    with psycopg.connect(**PG, dbname=f"{run_prefix}_reporting") as conn:
+    with pg.connect(f"{run_prefix}_reporting") as conn:
         units = {kind: conn.execute("SELECT unit_id FROM units WHERE kind = %s ORDER BY code LIMIT 1",
                                     (kind,)).fetchone()[0] for kind in ("commune", "district")}
     base = f"{cluster.urls['reporting']}/reporting"
@@ -220,7 +221,7 @@ def submit(cluster: Cluster, key: str, run_prefix: str, batch: list[dict[str, An
            timeout: float = 900) -> dict[str, Any]:
     """POST each sheet from WRITERS clients (at most `rate` commands/s in all when given), poll reporting's
     position meanwhile; return rates and freshness once reporting has applied everything."""
-    with psycopg.connect(**PG, dbname=f"{run_prefix}_reporting") as conn:
+    with pg.connect(f"{run_prefix}_reporting") as conn:
         before = int(conn.execute("SELECT COALESCE(MAX(position), 0) FROM events WHERE source = 'meetings'")
                      .fetchone()[0])
     work: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
@@ -281,7 +282,7 @@ def submit(cluster: Cluster, key: str, run_prefix: str, batch: list[dict[str, An
         time.sleep(0.05)
     stop.set()
     poller.join()
-    with psycopg.connect(**PG, dbname=f"{run_prefix}_reporting") as conn:
+    with pg.connect(f"{run_prefix}_reporting") as conn:
         applied = int(conn.execute("SELECT COUNT(*) FROM events WHERE source = 'meetings' AND position > %s",
                                    (before,)).fetchone()[0])
         last_of = {r[0]: int(r[1]) for r in conn.execute(
@@ -468,6 +469,38 @@ def rabbit_ceiling(amqp_uri: str, run_prefix: str, after: int, batch_size: int =
 # -- the run -------------------------------------------------------------------------------------------------
 
 
+def ingest(scale: str, cluster: Cluster, key: str, run_prefix: str, amqp_uri: str, manifest: dict[str, Any],
+           half_rate: bool) -> dict[str, Any]:
+    year = manifest["year"]
+    print(f"\n[{scale}] burst ingest: a month of meetings from {WRITERS} clients ...", flush=True)
+    january = sheets(run_prefix, 1, year + 1, manifest["seed"])
+    with pg.connect(f"{run_prefix}_meetings") as conn:
+        head_before = int(conn.execute("SELECT MAX(notification_id) FROM meetings_events").fetchone()[0])
+    burst = submit(cluster, key, run_prefix, january, rate=None)
+    ids = burst.pop("meeting_ids")
+    print(f"  burst: {burst['commands']} commands, {burst['events']} events, "
+          f"{burst['events_per_second_end_to_end']} events/s end to end; freshness {burst['freshness']}"
+          f"{'; refused: ' + str(burst['failure_examples']) if burst['failures'] else ''}", flush=True)
+    half = None
+    if half_rate and burst["commands_per_second"]:
+        february = sheets(run_prefix, 2, year + 1, manifest["seed"])
+        half = submit(cluster, key, run_prefix, february,
+                      rate=round(burst["commands"] / burst["seconds_to_caught_up"] / 2, 2)
+                      if burst["seconds_to_caught_up"] else burst["commands_per_second"] / 2)
+        half.pop("meeting_ids")
+        print(f"  at half the rate: freshness {half['freshness']}", flush=True)
+    single = close_each(cluster, key, ids)
+    print(f"  single-event commands (close): {single['commands_per_second']}/s", flush=True)
+    rabbit = rabbit_ceiling(amqp_uri, run_prefix, head_before)
+    print(f"  ceiling RabbitMQ: {rabbit['events_per_second_publish_and_consume']} msgs/s publish+consume", flush=True)
+    # the same meetings moved to March, in-process, the relay stopped (it would publish them meanwhile)
+    cluster.stop("relay-meetings")
+    saving = save_ceiling(run_prefix, january, 3)
+    print(f"  ceiling eventsourcing: {saving['events_per_second_save_only']} events/s save only, "
+          f"{saving['events_per_second_in_process']} events/s whole command in-process", flush=True)
+    return {"burst": burst, "half_rate": half, "single_event": single, "rabbitmq": rabbit, "eventsourcing": saving}
+
+
 def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: set[str],
         half_rate: bool = True) -> dict[str, Any]:
     """Queries and/or ingest on a copy of `prefix`'s stores (reporting: `target`); half_rate: also the
@@ -497,36 +530,11 @@ def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: s
             print(f"\n[{scale}] queries, {READERS} concurrent readers:", flush=True)
             out["queries"] = queries(cluster, key, run_prefix, year, per_reader=2 if scale != "ward" else 5)
         if "ingest" in parts:
-            print(f"\n[{scale}] burst ingest: a month of meetings from {WRITERS} clients ...", flush=True)
-            january = sheets(run_prefix, 1, year + 1, manifest["seed"])
-            with psycopg.connect(**PG, dbname=f"{run_prefix}_meetings") as conn:
-                head_before = int(conn.execute("SELECT MAX(notification_id) FROM meetings_events").fetchone()[0])
-            burst = submit(cluster, key, run_prefix, january, rate=None)
-            ids = burst.pop("meeting_ids")
-            print(f"  burst: {burst['commands']} commands, {burst['events']} events, "
-                  f"{burst['events_per_second_end_to_end']} events/s end to end; freshness {burst['freshness']}"
-                  f"{'; refused: ' + str(burst['failure_examples']) if burst['failures'] else ''}",
-                  flush=True)
-            half = None
-            if half_rate and burst["commands_per_second"]:
-                february = sheets(run_prefix, 2, year + 1, manifest["seed"])
-                half = submit(cluster, key, run_prefix, february,
-                              rate=round(burst["commands"] / burst["seconds_to_caught_up"] / 2, 2)
-                              if burst["seconds_to_caught_up"] else burst["commands_per_second"] / 2)
-                half.pop("meeting_ids")
-                print(f"  at half the rate: freshness {half['freshness']}", flush=True)
-            single = close_each(cluster, key, ids)
-            print(f"  single-event commands (close): {single['commands_per_second']}/s", flush=True)
-            rabbit = rabbit_ceiling(amqp_uri, run_prefix, head_before)
-            print(f"  ceiling RabbitMQ: {rabbit['events_per_second_publish_and_consume']} msgs/s publish+consume",
-                  flush=True)
-            out["ingest"] = {"burst": burst, "half_rate": half, "single_event": single, "rabbitmq": rabbit}
-        cluster.stop()
-        if "ingest" in parts:
-            saving = save_ceiling(run_prefix, january, 3)
-            print(f"  ceiling eventsourcing: {saving['events_per_second_save_only']} events/s save only, "
-                  f"{saving['events_per_second_in_process']} events/s whole command in-process", flush=True)
-            out["ingest"]["eventsourcing"] = saving
+            try:
+                out["ingest"] = ingest(scale, cluster, key, run_prefix, amqp_uri, manifest, half_rate)
+            except Exception as exc:  # recorded with what the queries gave; the run goes on
+                out["ingest_error"] = f"{type(exc).__name__}: {exc}"
+                print(f"  ingest FAILED: {out['ingest_error']}", flush=True)
     finally:
         cluster.stop()
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)

@@ -25,6 +25,8 @@ from typing import Any
 
 import psycopg
 
+from tests.bench import pg
+
 SOURCES = ("members", "meetings")
 
 
@@ -45,7 +47,7 @@ def backend_cpu(conn: psycopg.Connection[Any], dbnames: list[str]) -> float:
 
 def rows(prefix: str) -> Any:
     for source in SOURCES:
-        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=f"{prefix}_{source}") as conn, \
+        with pg.connect(f"{prefix}_{source}") as conn, \
                 conn.cursor(name="bench") as cursor:
             cursor.itersize = 5000
             cursor.execute(f"SELECT notification_id, originator_id, originator_version, topic, state"
@@ -108,7 +110,7 @@ def main() -> None:
 
         samples: list[float] = []
         done = threading.Event()
-        watcher = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+        watcher = pg.connect("postgres", autocommit=True)
 
         def sample() -> None:
             while not done.wait(0.5):
