@@ -44,6 +44,7 @@ def add_parser(sub: Any) -> None:
                    "(default: var/generate/<scale>-<seed>.expected.json)")
     p.add_argument("--replace", action="store_true", help="drop the stores first if they exist")
     p.add_argument("--check", action="store_true", help="then rebuild reporting and compare (exit 1 on a difference)")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.add_argument("--durable", action="store_true", help="PostgreSQL: wait for each commit to reach the disk "
                    "(default: synchronous_commit=off for this process's connections only)")
     p.set_defaults(func=main)
@@ -138,7 +139,8 @@ def main(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     found = existing(settings)
     if found and not args.replace:
-        print(f"chibo generate: đã có / already exists: {', '.join(found)} (--replace to drop them)", file=sys.stderr)
+        print(f"chibo generate: đã có / already exists: {', '.join(found)} "
+              "(--replace: xóa để sinh lại / drop them first)", file=sys.stderr)
         return 2
     drop(settings, found)
     started = time.perf_counter()
@@ -148,14 +150,23 @@ def main(args: argparse.Namespace) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     total = sum(manifest["stored_events"].values())
-    print(f"{args.scale} (seed {args.seed}, {args.year}): {manifest['cells']} cells, {manifest['members']} members, "
-          f"{total} stored events in {time.perf_counter() - started:.0f} s ({manifest['events_per_second']}/s); "
-          f"expected figures in {path}")
+    seconds = time.perf_counter() - started
+    vi = args.lang == "vi"
+    print(f"{args.scale} (seed {args.seed}, {args.year}): {manifest['cells']} chi bộ, {manifest['members']} đảng viên, "
+          f"{total} sự kiện trong {seconds:.0f} giây ({manifest['events_per_second']}/giây); số liệu kỳ vọng: {path}"
+          if vi else
+          f"{args.scale} (seed {args.seed}, {args.year}): {manifest['cells']} cells, {manifest['members']} members, "
+          f"{total} stored events in {seconds:.0f} s ({manifest['events_per_second']}/s); expected figures in {path}")
     if not args.check:
         return 0
     diffs, result = check(settings, manifest)
-    print(f"reporting rebuilt: {result.events} events in {result.seconds:.1f} s ({result.events_per_second:.0f}/s)")
+    rate = f"{result.events_per_second:.0f}"
+    print(f"dựng lại báo cáo: {result.events} sự kiện trong {result.seconds:.1f} giây ({rate}/giây)" if vi else
+          f"reporting rebuilt: {result.events} events in {result.seconds:.1f} s ({rate}/s)")
     for line in diffs:
-        print(f"DIFFERS: {line}")
-    print("figures: reporting equals the generator's" if not diffs else f"figures: {len(diffs)} differ")
+        print(f"KHÁC: {line}" if vi else f"DIFFERS: {line}")
+    if vi:
+        print("số liệu: báo cáo khớp với bộ sinh" if not diffs else f"số liệu: {len(diffs)} số liệu KHÁC")
+    else:
+        print("figures: reporting equals the generator's" if not diffs else f"figures: {len(diffs)} differ")
     return 1 if diffs else 0
