@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
 ARGS   ?=
 
-.PHONY: demo test lint cluster declare clean
+.PHONY: demo test lint cluster declare clean bench
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "ERROR: $(PYTHON) is required (nameko 2.14 needs Python 3.11)"; exit 1; }
@@ -21,6 +21,10 @@ test: $(STAMP)  ## every test, on the real RabbitMQ and PostgreSQL (started here
 	bash deploy/ensure-infra.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(ARGS)
+
+bench: $(STAMP)  ## city-scale benchmarks beside the stack's own ceilings (BENCHMARKS.md); ARGS=--scales ward
+	bash deploy/ensure-infra.sh
+	$(BIN)/python -m tests.bench.city $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,6 +22,9 @@
                                      destroyed; names read "[đã xóa]" everywhere, counts stay)
     chibo deadletters list|show|redrive [--consumer C] [--source S] [--position N | --index I | --all]
                                      the dead-letter queues: list, inspect, re-drive (RabbitMQ directly)
+    chibo generate --scale ward|district|city|nation --seed N [--check]
+                                     a synthetic year in the services' stores, with the figures it
+                                     must give (--check: rebuild reporting and compare)
     chibo audit checkpoint|verify [--service members|meetings|all] [--embedded --data-dir DIR]
                                      tamper evidence: record the event stores' hash-chain heads, or
                                      recompute them (exit 1 naming the first tampered position)
@@ -831,6 +834,9 @@ def main(argv: list[str] | None = None) -> int:
     _add_auth_parsers(sub)
     _add_member_parsers(sub)
     _add_deadletter_parser(sub)
+    from services.synthetic.command import add_parser as add_generate_parser
+
+    add_generate_parser(sub)
     p = sub.add_parser("audit", help="tamper evidence for the event stores: checkpoint, verify")
     p.add_argument("action", choices=("checkpoint", "verify"),
                    help="checkpoint: verify, then record the current heads; verify: recompute and compare")

@@ -138,6 +138,10 @@ class Sql:
     def fetchall(self) -> list[Any]:
         return list(self._cursor.fetchall())
 
+    def fetchmany(self, size: int) -> list[Any]:
+        """The next `size` rows (fewer at the end, none after): a large result without all its rows in memory."""
+        return list(getattr(self._cursor, "sqlite_cursor", self._cursor).fetchmany(size))  # as rowcount
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.execute(sql, params).fetchone()
         if row is None:

@@ -31,8 +31,8 @@ import requests
 from shared import metrics
 from shared.clock import VIETNAM
 from shared.config import ChiboSettings, StoreSettings
-from shared.consumer import FetchRange, Project, TrackedApplier, http_fetch_range
-from shared.contracts import Envelope, Payload
+from shared.consumer import FetchRange, Project, TrackedApplier, http_fetch_range, is_transient
+from shared.contracts import Envelope, Payload, parse_event
 from shared.stores import Sql, TrackedStore, ensure_database
 
 SOURCES = ("members", "meetings")
@@ -59,18 +59,22 @@ class ReplayError(Exception):
         return self.vi if lang == "vi" else str(self)
 
 
+ProjectMany = Callable[[Sql, Iterable[tuple[Envelope, Payload]]], None]
+
+
 @dataclass(frozen=True)
 class Projection:
     ddl: Sequence[str]
     tables: Mapping[str, tuple[str, ...]]
     project: Project
+    project_many: ProjectMany | None = None  # a batch in one transaction (default: `project` for each)
 
 
 def default_projection() -> Projection:
     """The reporting projection the live service runs (compliance/schema.py and projection.py)."""
     from services.reporting.compliance import projection, schema
 
-    return Projection(schema.DDL, schema.TABLES, projection.project)
+    return Projection(schema.DDL, schema.TABLES, projection.project, projection.project_many)
 
 
 # -- snapshot ------------------------------------------------------------------------------------------------
@@ -120,14 +124,16 @@ def table_digest(sql: Sql, postgres: bool, table: str, key: Sequence[str]) -> tu
     digest = hashlib.sha256()
     count = 0
     columns: list[str] | None = None
-    for row in sql.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall():
-        values = {name.lower(): row[name] for name in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a dict
-        if columns is None:
-            columns = sorted(c for c in values if c not in volatile)
-            digest.update(json.dumps(columns).encode() + b"\n")
-        line = json.dumps([_normal(values[c]) for c in columns], ensure_ascii=False, separators=(",", ":"))
-        digest.update(line.encode("utf-8") + b"\n")
-        count += 1
+    cursor = sql.execute(f"SELECT * FROM {table} ORDER BY {order}")
+    while rows := cursor.fetchmany(2000):  # a city's events table is millions of rows: never all as Python rows
+        for row in rows:
+            values = {name.lower(): row[name] for name in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a dict
+            if columns is None:
+                columns = sorted(c for c in values if c not in volatile)
+                digest.update(json.dumps(columns).encode() + b"\n")
+            line = json.dumps([_normal(values[c]) for c in columns], ensure_ascii=False, separators=(",", ":"))
+            digest.update(line.encode("utf-8") + b"\n")
+            count += 1
     return digest.hexdigest(), count
 
 
@@ -310,6 +316,7 @@ def rebuild(
     sources: Sequence[str] = SOURCES,
     last: Callable[[str], int | None] | None = None,
     headers: Callable[[], dict[str, str]] = dict,
+    batch: int = 1,
 ) -> ReplayResult:
     """Drop `target` and rebuild it from position 0 of each source's log (up to `upto[source]` when given),
     read with `headers()` (the operator's credential).
@@ -317,11 +324,18 @@ def rebuild(
     Events left out by `as_of`/`known_at` still have their position recorded (in a transaction that writes
     nothing else): the store's positions then say how far each log was read, as the live store's do, and a
     snapshot of it is comparable with one of another replay over the same positions and filter.
+
+    `batch` > 1: up to that many events of a source in one transaction, recording the last one's position
+    (with the default projection, each meeting and member-year recounted once per batch: project_many); a
+    batch the projection refuses is rolled back and applied again one event per transaction, as the live
+    consumer does, so dead-lettering is the same. The tables are the same either way (tests/unit/test_replay.py).
     """
     check_target(target)
+    project_many: ProjectMany | None = None
     if ddl is None or project is None or tables is None:
         default = default_projection()
         ddl = default.ddl if ddl is None else ddl
+        project_many = default.project_many if project is None else None
         project = default.project if project is None else project
         tables = default.tables if tables is None else tables
     fetch = fetch_range or http_fetch_range(settings.sources, headers=headers)
@@ -351,9 +365,46 @@ def rebuild(
     store = create_store(settings.store, target)
     try:
         store.create_tables(ddl)
-        applier = TrackedApplier(f"replay:{target}", store, filtered, bounded,
-                                 dead_letter=lambda body, reason: dead.append(reason),
-                                 max_tries=settings.max_tries)
+
+        def applier() -> TrackedApplier:  # a new one asks the store for its position (batches moved it)
+            return TrackedApplier(f"replay:{target}", store, filtered, bounded,
+                                  dead_letter=lambda body, reason: dead.append(reason),
+                                  max_tries=settings.max_tries)
+
+        def batched(source: str) -> None:
+            chunk: list[tuple[Envelope, Payload]] = []
+
+            def flush() -> None:
+                kept = [(e, p) for e, p in chunk if keep(e)]
+                try:
+                    with store.tracked(source, chunk[-1][0].position) as sql:
+                        if project_many is not None:
+                            project_many(sql, kept)
+                        else:
+                            for envelope, payload in kept:
+                                project(sql, envelope, payload)  # type: ignore[misc]
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    one_by_one = applier()
+                    for envelope, payload in chunk:
+                        one_by_one.handle(envelope, payload)
+                else:
+                    counts["applied"] += len(kept)
+                    counts["skipped"] += len(chunk) - len(kept)
+                    metrics.REPLAY_EVENTS.labels(source, "applied").inc(len(kept))
+                    metrics.REPLAY_EVENTS.labels(source, "skipped").inc(len(chunk) - len(kept))
+                bar.at(chunk[-1][0].position)
+                chunk.clear()
+
+            for data in bounded(source, store.position(source), 2**62):
+                chunk.append(parse_event(data))
+                if len(chunk) >= batch:
+                    flush()
+            if chunk:
+                flush()
+
+        one_at_a_time = applier()  # creates dead_letters, whether any event is refused or not
         # Members first, then meetings: any order is a valid one, because the live consumers of the two sources
         # run independently and may see any interleaving of them (a meeting before the member who attends it
         # has reached reporting, or the reverse); every projection step must tolerate that, so whole logs one
@@ -364,7 +415,10 @@ def rebuild(
             total = total_of(source)
             bar.start(source, min(total, upto[source]) if upto is not None and total is not None else total)
             try:
-                applier.catch_up(source)
+                if batch > 1:
+                    batched(source)
+                else:
+                    one_at_a_time.catch_up(source)
             except BaseException:
                 bar.finish(complete=False)
                 raise

@@ -1,7 +1,7 @@
 """Replay rate and query times of reporting on a generated year of a district (issue 5).
 
-First generate the sources (once): `python -m tests.bench.district_year --store postgres` (seed 004's shape:
-417 cells, 9,255 members, ~300,000 published events). Then:
+First generate the sources (once): `chibo generate --scale district --db-prefix chibo_bench` (seed 004's
+shape: 417 cells, 9,255 members, ~300,000 published events). Then:
 
     python -m tests.bench.reporting_replay [--db-prefix chibo_bench] [--target bench_replay] [--sqlite]
 

@@ -226,3 +226,30 @@ def test_the_cli_refuses_a_bad_date_a_future_one_and_a_live_target_with_exit_2(c
     assert "là kho đang chạy" in capsys.readouterr().err
     assert main(["replay", *embedded]) == 2  # no live store in that data dir
     assert f"không có kho reporting đang chạy ({tmp_path}/reporting/views.sqlite)" in capsys.readouterr().err
+
+
+def test_a_batched_rebuild_gives_the_same_tables_and_dead_letters(store_settings):
+    """batch > 1 (a replay's speed-up: many events per transaction, each meeting and member-year recounted once
+    per batch) leaves every table as one event per transaction does, a refused event dead-lettered alike."""
+    logs = Logs()
+    cells = record_a_month(logs)
+    clean = [replay.rebuild(logs.settings(store_settings), target=f"clean{batch}", progress=False,
+                            fetch_range=logs.fetch_range, batch=batch).snapshot for batch in (1, 100)]
+    assert clean[0] == clean[1] and clean[1].rows["dead_letters"] == 0  # the table is there, empty
+    logs.meetings.emit(mt.MemberAttended(meeting_id=uuid.uuid4(), cell_id=cells[0].unit_id, member_id=uuid.uuid4(),
+                                         status="official"))  # a meeting reporting does not know: refused
+    roster = [(uuid.uuid4(), "official"), (uuid.uuid4(), "official"), (uuid.uuid4(), "probationary")]
+    later = held(cells[0].unit_id, roster, dt.date(2026, 2, 7))
+    logs.meetings.emit(later)
+    for member_id, status in roster:
+        logs.meetings.emit(mt.MemberAbsent(meeting_id=later.meeting_id, cell_id=cells[0].unit_id, member_id=member_id,
+                                           status=status, excused=False))
+    settings = logs.settings(store_settings)
+    for filters in ({}, {"as_of": dt.date(2026, 1, 31)}):
+        one = replay.rebuild(settings, target="one", progress=False, fetch_range=logs.fetch_range, **filters)
+        assert len(one.dead_lettered) == 1 and one.snapshot.rows["member_years"] > 0
+        for batch in (2, 3, 100):
+            many = replay.rebuild(settings, target=f"batch{batch}", progress=False, fetch_range=logs.fetch_range,
+                                  batch=batch, **filters)
+            assert many.snapshot == one.snapshot
+            assert (many.applied, many.skipped, many.dead_lettered) == (one.applied, one.skipped, one.dead_lettered)
