@@ -266,7 +266,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         if args.demo:
             year = dt.date.today().year - 1
             client = cluster.client()
-            result = build_ward(client, year, ward_code=f"TG{dt.datetime.now():%H%M%S}")
+            result = build_ward(client, year, ward_code=f"TG{dt.datetime.now():%H%M%S}",
+                                step_share=0.0 if args.demo_quick else 0.75)
             client.wait_caught_up()
             rows = client.cell_months(f"{year}-01", f"{year}-12", result.ward_id)
             print(format_table(rows, "Đảng bộ phường Tân Giang", year))
@@ -789,6 +790,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_declare)
     p = sub.add_parser("cluster", help="start every service and relay as local processes")
     p.add_argument("--demo", action="store_true", help="record the demo ward and print its table")
+    p.add_argument("--demo-quick", action="store_true",
+                   help="with --demo: each meeting in one command instead of most of them step by step")
     p.add_argument("--no-serve", action="store_true")
     p.add_argument("--base-port", type=int, default=8001,
                    help="members' HTTP port; meetings +1, reporting +2, operator ports +1000, relays +1010; "

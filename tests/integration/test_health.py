@@ -66,6 +66,7 @@ def test_every_process_exports_build_info_consumer_durations_and_the_relays_lock
     cluster = new_cluster().start()
     client = cluster.client()
     ward = small_ward(client, "BI")
+    client.wait_caught_up()  # the roster replica knows the members before their attendance is recorded
     hold_meetings(client, ward["cells"], months=1)
     client.wait_caught_up()
     # events stored per type, by the writers (counted after each commit)

@@ -36,7 +36,7 @@ def free_block() -> int:
 def test_make_cluster_with_replicas_runs_the_demo_with_one_active_relay_per_source(fresh_vhost, pg_prefix, tmp_path):
     base = free_block()
     run = subprocess.run(
-        [sys.executable, "-m", "services.cli", "cluster", "--replicas", "2", "--demo", "--no-serve",
+        [sys.executable, "-m", "services.cli", "cluster", "--replicas", "2", "--demo", "--demo-quick", "--no-serve",
          "--base-port", str(base), "--db-prefix", f"{pg_prefix}_{uuid.uuid4().hex[:6]}", "--amqp-uri", fresh_vhost],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         # small pools: eight processes share PostgreSQL's 100 connections with whatever else runs
