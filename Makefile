@@ -20,7 +20,7 @@ demo: $(STAMP)  ## embedded run: a sample district (ARGS=--ward: its ward alone)
 test: $(STAMP)  ## every test, on the real RabbitMQ and PostgreSQL (started here if they are down)
 	bash deploy/ensure-infra.sh
 	$(BIN)/ruff check .
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest --durations=15 $(ARGS)
 
 bench: $(STAMP)  ## city-scale benchmarks beside the stack's own ceilings (BENCHMARKS.md); ARGS=--scales ward
 	bash deploy/ensure-infra.sh
