@@ -7,7 +7,9 @@
 whole city, as tests/bench/cluster_parts.py `in_process` does, on the store `chibo generate` + the replay left
 (`<prefix>_<target>`, read only). `digest` answers the roll-up (by block, children, none), every drill-down
 figure and the cell-months of the same three scopes in both tree modes and prints a SHA-256 of each: the same
-digests before and after a change to the queries mean the same answers, byte for byte.
+digests before and after a change to the queries mean the same answers, byte for byte (`--chronological`:
+the same up to the order of a cell-month's meeting ids, which was the order the rows came in before
+rollup.collect read them in date order).
 """
 
 from __future__ import annotations
@@ -45,8 +47,24 @@ def timed(sql: Any, year: str, times: int) -> dict[str, Any]:
     return out
 
 
-def digests(sql: Any, year: str) -> dict[str, str]:
+def _chronological(answer: Any, dates: dict[str, str]) -> Any:
+    """`answer` with each cell-month's list of meeting ids in date order (cell_months' `meeting_ids`, the
+    drill-down's `months[].meetings`)."""
+    if isinstance(answer, list):
+        return [_chronological(a, dates) for a in answer]
+    if not isinstance(answer, dict):
+        return answer
+    out = {k: _chronological(v, dates) for k, v in answer.items()}
+    for key in ("meeting_ids", "meetings"):
+        ids = out.get(key)
+        if isinstance(ids, list) and all(isinstance(i, str) and i in dates for i in ids):
+            out[key] = sorted(ids, key=lambda i: (dates[i], i))
+    return out
+
+
+def digests(sql: Any, year: str, chronological: bool = False) -> dict[str, str]:
     out = {}
+    dates = {r["meeting_id"]: r["date"] for r in sql.execute("SELECT meeting_id, date FROM meetings").fetchall()}
     for scope, unit in scopes(sql).items():
         for mode in ("period", "today"):
             base = {"period": year, "tree": mode} | ({"unit": unit} if unit else {})
@@ -59,6 +77,8 @@ def digests(sql: Any, year: str) -> dict[str, str]:
             answers["cell_months"] = Queries(sql, vietnam_today()).cell_months(
                 {"from": f"{year}-01", "to": f"{year}-12", "tree": mode} | ({"unit": unit} if unit else {}))
             for name, answer in answers.items():
+                if chronological:
+                    answer = _chronological(answer, dates)
                 text = json.dumps(answer, sort_keys=True, default=str, ensure_ascii=False)
                 out[f"{scope} {mode} {name}"] = hashlib.sha256(text.encode()).hexdigest()[:16]
     return out
@@ -71,6 +91,9 @@ def main() -> None:
     parser.add_argument("--target", default="bench_replay")
     parser.add_argument("--year", default=None, help="the generated year (default: the latest meeting's)")
     parser.add_argument("--times", type=int, default=20)
+    parser.add_argument("--chronological", action="store_true",
+                        help="digest: each cell-month's meeting ids in date order (to compare with code that listed"
+                             " them in the order the rows came)")
     args = parser.parse_args()
     store = TrackedStore(StoreSettings(kind="postgres", pg_db_prefix=args.prefix), args.target, pool_size=1,
                          max_overflow=0)
@@ -81,7 +104,7 @@ def main() -> None:
             if args.what == "time":
                 result |= timed(sql, year, args.times)
             else:
-                result |= digests(sql, year)
+                result |= digests(sql, year, args.chronological)
     finally:
         store.close()
     print(json.dumps(result, indent=1))
