@@ -8,6 +8,7 @@ today), and give the same figures as a store where E's cells hold nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -81,10 +82,13 @@ def build(w: World, busy_district: bool) -> dict[str, list[str]]:
     return meetings
 
 
-@pytest.fixture
-def worlds(sqlite_settings: Any, tmp_path: Any) -> Any:
-    busy = World(sqlite_settings)
-    alone = World(type(sqlite_settings)(kind="sqlite", data_dir=str(tmp_path / "alone")))
+@pytest.fixture(params=["sqlite", "postgres"])
+def worlds(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """Both worlds, on SQLite and on PostgreSQL (whose planner may pick other plans for the scoped reads)."""
+    settings = request.getfixturevalue(f"{request.param}_settings")
+    busy = World(settings)
+    alone = World(dataclasses.replace(settings, data_dir=str(tmp_path / "alone"),
+                                      pg_db_prefix=settings.pg_db_prefix + "_alone"))
     try:
         yield busy, build(busy, True), alone, build(alone, False)
     finally:
