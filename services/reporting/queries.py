@@ -100,7 +100,7 @@ class Queries:
         if by not in ("block", "children", "none"):
             raise DomainError("by", f"must be 'block', 'children' or 'none', not {by!r}", rule="rollup.by",
                               vi=f"phải là 'block', 'children' hoặc 'none', không phải {by!r}")
-        facts = rollup.collect(self.sql, self.tree, period, mode, self.today)
+        facts = rollup.collect(self.sql, self.tree, period, mode, self.today, unit)
         result = rollup.rollup(facts, unit, None if by == "none" else by, block)
         day = min(period.last, self.today)
         for group in result["groups"]:
@@ -123,7 +123,7 @@ class Queries:
             raise DomainError("figure", f"must be one of {', '.join(drill.FIGURES)}, not {figure!r}",
                               rule="figure.unknown", vi=f"phải là một trong {', '.join(drill.FIGURES)}, "
                                                         f"không phải {figure!r}")
-        facts = rollup.collect(self.sql, self.tree, period, mode, self.today)
+        facts = rollup.collect(self.sql, self.tree, period, mode, self.today, unit)
         mine = facts.where(lambda f: rollup.under(unit)(f) and (block is None or f.block == block))
         items = self._reveal(drill.items(mine, self.tree, figure))
         if figure == "flagged_members":  # by name once the names are opened
@@ -156,8 +156,9 @@ class Queries:
                               vi=f"phải là năm (2026), không phải {year!r}")
         unit, mode, block = unit_arg(args, self.tree), tree_mode(args), block_arg(args)
         flagged = (args.get("flagged") or "").lower() in ("1", "true", "yes")
-        rows = self.sql.execute("SELECT * FROM member_years WHERE year = ?" + (" AND flagged = 1" if flagged else ""),
-                                (year,)).fetchall()
+        where, params = rollup.in_cells("cell_id", rollup.scope_cells(self.tree, unit))
+        rows = self.sql.execute("SELECT * FROM member_years WHERE year = ?" + (" AND flagged = 1" if flagged else "")
+                                + where, (year, *params)).fetchall()
         items = []
         for r in rows:
             cell = self.tree.units.get(r["cell_id"])
@@ -173,14 +174,15 @@ class Queries:
     def supervisors(self, args: Args) -> dict[str, Any]:
         """How often each committee member attended the meetings of the cells assigned to them (design.md §2)."""
         unit, period, mode, block = self._scope(args)
+        where, params = rollup.in_cells("m.cell_id", rollup.scope_cells(self.tree, unit))
         rows = self.sql.execute(
             "SELECT s.supervisor_id, m.cell_id, m.meeting_id, m.date, m.month,"
             " (SELECT COUNT(*) FROM meeting_guests g WHERE g.meeting_id = m.meeting_id"
             "  AND g.guest_id = s.supervisor_id) AS attended"
             " FROM supervisions s JOIN meetings m ON m.cell_id = s.cell_id AND m.date >= s.valid_from"
             " AND (s.valid_to IS NULL OR m.date < s.valid_to)"
-            " WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ? AND m.date <= ?",
-            (period.first.isoformat(), period.last.isoformat(), self.today.isoformat())).fetchall()
+            " WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ? AND m.date <= ?" + where,
+            (period.first.isoformat(), period.last.isoformat(), self.today.isoformat(), *params)).fetchall()
         people: dict[str, dict[str, Any]] = {}
         for r in rows:
             cell = self.tree.units.get(r["cell_id"])

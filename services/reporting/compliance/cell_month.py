@@ -21,7 +21,7 @@ def cell_months(sql: Sql, period: Period, today: dt.date, unit: str | None = Non
                 block: str | None = None, tree: Tree | None = None, facts: Facts | None = None) -> list[dict[str, Any]]:
     """Every cell-month of `period` under `unit` (None: all), ordered by cell code then month."""
     tree = tree or Tree.load(sql)
-    facts = facts or collect(sql, tree, period, mode, today)
+    facts = facts or collect(sql, tree, period, mode, today, unit)
     keep = under(unit)
     meetings = {f.data["meeting_id"]: f.data for f in facts.meetings}
     dues = {(f.cell_id, f.data["month"]): f.data for f in facts.dues}

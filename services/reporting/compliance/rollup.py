@@ -75,19 +75,50 @@ class Facts:
         return out
 
 
-def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date) -> Facts:
-    """Every fact of `period` as of `today` (the report date: today, or an as-of date)."""
+# Above this many cells a unit's facts are read whole and filtered by path alone: SQLite allows 32,766 bound
+# parameters, PostgreSQL 65,535; a unit that large is most of what a store holds anyway.
+MAX_CELLS_IN_SQL = 5000
+
+
+def scope_cells(tree: Tree, unit_id: str | None) -> list[str] | None:
+    """The cells whose rows `collect` reads for a roll-up of `unit_id` (None: every row of the store), sorted:
+    every cell that can count under the unit in either tree mode (Tree.cells_ever_under)."""
+    cells = tree.cells_ever_under(unit_id)
+    if cells is None or len(cells) > MAX_CELLS_IN_SQL:
+        return None
+    return sorted(cells)
+
+
+def in_cells(column: str, cells: list[str] | None) -> tuple[str, tuple[str, ...]]:
+    """` AND column IN (?, ...)` and its parameters for `cells` (nothing for None: all cells)."""
+    if cells is None:
+        return "", ()
+    if not cells:
+        return " AND 1 = 0", ()
+    return f" AND {column} IN ({', '.join('?' * len(cells))})", tuple(cells)
+
+
+def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date,
+            unit_id: str | None = None) -> Facts:
+    """Every fact of `period` as of `today` (the report date: today, or an as-of date) that can count under
+    `unit_id` (None: the whole city). Only the rows of the cells that were ever under the unit are read, so a
+    ward's facts cost what the ward holds, not what the city holds; facts still carry their full path, and
+    callers keep those `under(unit_id)` (a cell that moved counts under each unit only for its months there)."""
     facts = Facts(period, today, mode)
-    cells = {u.unit_id: u for u in tree.cells()}
+    scope = scope_cells(tree, unit_id)
+    kept = None if scope is None else set(scope)
+    cells = {u.unit_id: u for u in tree.cells() if kept is None or u.unit_id in kept}
 
     def fact(cell_id: str, day: dt.date, data: dict[str, Any]) -> Fact:
         unit = cells.get(cell_id)
         return Fact(cell_id, tree.path(cell_id, day, mode, today), unit.block if unit else None, data)
 
     first, last = period.first.isoformat(), period.last.isoformat()
+    where, params = in_cells("cell_id", scope)
+    # in date order, so a cell-month lists its meetings the same way whichever rows (and plan) were read
     meetings = sql.execute(
-        "SELECT * FROM meetings WHERE status IN ('held', 'closed') AND date >= ? AND date <= ? AND date <= ?",
-        (first, last, today.isoformat())).fetchall()
+        "SELECT * FROM meetings WHERE status IN ('held', 'closed') AND date >= ? AND date <= ? AND date <= ?"
+        + where + " ORDER BY date, meeting_id", (first, last, today.isoformat(), *params)).fetchall()
     held: dict[tuple[str, str], list[Any]] = {}
     thematic: set[tuple[str, str]] = set()
     for m in meetings:
@@ -114,17 +145,17 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                 "quarter": quarter, "due": cell.exists_on(end) and end < today,
                 "thematic_held": (cell.unit_id, quarter) in thematic,
             }))
-    supervised = _supervised_meetings(sql, first, last)
+    supervised = _supervised_meetings(sql, first, last, scope)
     for m in meetings:
         data = dict(m) | {"has_supervisor": m["meeting_id"] in supervised}
         facts.meetings.append(fact(m["cell_id"], month_end(m["month"]), data))
-    for r in _resolutions(sql, first, last, today):
+    for r in _resolutions(sql, first, last, today, scope):
         facts.resolutions.append(fact(r["cell_id"], month_end(r["date"][:7]), r))
-    for y in sql.execute("SELECT * FROM member_years WHERE flagged = 1 AND year >= ? AND year <= ?",
-                         (period.years[0], period.years[-1])).fetchall():
+    for y in sql.execute("SELECT * FROM member_years WHERE flagged = 1 AND year >= ? AND year <= ?" + where,
+                         (period.years[0], period.years[-1], *params)).fetchall():
         facts.flagged.append(fact(y["cell_id"], month_end(y["last_date"][:7]), dict(y)))
     end_day = min(period.last, today)
-    counts = official_counts(sql, end_day)
+    counts = official_counts(sql, end_day, scope)
     minimum = policy_on(end_day).min_official_members
     for cell in cells.values():
         if cell.exists_on(end_day):
@@ -134,30 +165,33 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                 "minimum": minimum}))
     # dues per cell and month, counted in SQL (a district's year is over 100,000 member-months)
     for d in sql.execute("SELECT cell_id, month, SUM(paid) AS paid, COUNT(*) AS recorded FROM dues"
-                         " WHERE month >= ? AND month <= ? GROUP BY cell_id, month",
-                         (period.months[0], period.months[-1])).fetchall():
+                         " WHERE month >= ? AND month <= ?" + where + " GROUP BY cell_id, month",
+                         (period.months[0], period.months[-1], *params)).fetchall():
         facts.dues.append(fact(d["cell_id"], month_end(d["month"]),
                                {"month": d["month"], "paid": int(d["paid"]), "recorded": int(d["recorded"])}))
     return facts
 
 
-def _supervised_meetings(sql: Sql, first: str, last: str) -> set[str]:
+def _supervised_meetings(sql: Sql, first: str, last: str, cells: list[str] | None = None) -> set[str]:
     """Meetings whose cell had a committee member assigned to it on the meeting's date."""
+    where, params = in_cells("m.cell_id", cells)
     rows = sql.execute(
         "SELECT DISTINCT m.meeting_id FROM meetings m JOIN supervisions s ON s.cell_id = m.cell_id"
         " AND s.valid_from <= m.date AND (s.valid_to IS NULL OR s.valid_to > m.date)"
-        " WHERE m.date >= ? AND m.date <= ?", (first, last)).fetchall()
+        " WHERE m.date >= ? AND m.date <= ?" + where, (first, last, *params)).fetchall()
     return {r["meeting_id"] for r in rows}
 
 
-def _resolutions(sql: Sql, first: str, last: str, today: dt.date) -> list[dict[str, Any]]:
+def _resolutions(sql: Sql, first: str, last: str, today: dt.date,
+                 cells: list[str] | None = None) -> list[dict[str, Any]]:
     """Resolutions passed in the period, each with its review deadline and status on `today`."""
+    where, params = in_cells("r.cell_id", cells)
     rows = sql.execute(
         "SELECT r.*, (SELECT MIN(n.date) FROM meetings n WHERE n.cell_id = r.cell_id AND n.date > r.date"
         "  AND n.date <= ? AND n.kind IN ('regular', 'combined') AND n.status IN ('held', 'closed')) AS next_regular"
         " FROM resolutions r JOIN meetings m ON m.meeting_id = r.meeting_id"
-        " WHERE r.passed = 1 AND r.date >= ? AND r.date <= ? AND m.status IN ('held', 'closed')",
-        (today.isoformat(), first, last)).fetchall()
+        " WHERE r.passed = 1 AND r.date >= ? AND r.date <= ? AND m.status IN ('held', 'closed')" + where,
+        (today.isoformat(), first, last, *params)).fetchall()
     out = []
     for row in rows:
         r = dict(row)
@@ -173,14 +207,16 @@ def _resolutions(sql: Sql, first: str, last: str, today: dt.date) -> list[dict[s
     return out
 
 
-def official_counts(sql: Sql, day: dt.date) -> dict[str, int]:
+def official_counts(sql: Sql, day: dt.date, cells: list[str] | None = None) -> dict[str, int]:
     """Official members in each cell's register on `day` (exempted or temporarily away included, as the
-    members service counts them for cell health)."""
+    members service counts them for cell health); only `cells`' registers when given."""
     iso = day.isoformat()
+    where, params = in_cells("c.cell_id", cells)
     rows = sql.execute(
         "SELECT c.cell_id, COUNT(*) AS n FROM member_cells c JOIN members m ON m.member_id = c.member_id"
         " WHERE c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?) AND m.official_since <= ?"
-        " AND (m.removed_on IS NULL OR m.removed_on > ?) GROUP BY c.cell_id", (iso, iso, iso, iso)).fetchall()
+        " AND (m.removed_on IS NULL OR m.removed_on > ?)" + where + " GROUP BY c.cell_id",
+        (iso, iso, iso, iso, *params)).fetchall()
     return {r["cell_id"]: int(r["n"]) for r in rows}
 
 

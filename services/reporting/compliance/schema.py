@@ -81,6 +81,7 @@ DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS dues ("
     " member_id TEXT NOT NULL, month TEXT NOT NULL, paid INTEGER NOT NULL, meeting_id TEXT NOT NULL,"
     " cell_id TEXT NOT NULL, PRIMARY KEY (member_id, month))",
+    "CREATE INDEX IF NOT EXISTS dues_cell_month ON dues (cell_id, month)",  # a unit's dues, not the city's
     # -- per member and year: recomputed from meeting_roster and dues whenever one of them changes ----
     "CREATE TABLE IF NOT EXISTS member_years ("
     " member_id TEXT NOT NULL, year TEXT NOT NULL, full_name TEXT NOT NULL,"

@@ -58,6 +58,7 @@ class Tree:
     def __init__(self, units: dict[str, Unit]):
         self.units = units
         self._paths: dict[tuple[str, dt.date, str], tuple[str, ...]] = {}
+        self._below: dict[str, set[str]] | None = None
 
     @classmethod
     def load(cls, sql: Sql) -> Tree:
@@ -79,6 +80,31 @@ class Tree:
 
     def cells(self) -> list[Unit]:
         return [u for u in self.units.values() if u.kind == "cell"]
+
+    def cells_ever_under(self, unit_id: str | None) -> set[str] | None:
+        """Every cell whose facts can count under `unit_id`, in either tree mode, on any date (None: the whole
+        city, no limit). A superset: the descendants of `unit_id` over every parent it ever had and every merge
+        (a merged unit's history counts under its successor in the `today` tree). Paths (`path`) only ever
+        follow those links, so a cell outside this set never has `unit_id` on a path; the caller still
+        filters facts by their exact path."""
+        if unit_id is None:
+            return None
+        if self._below is None:
+            below: dict[str, set[str]] = {}
+            for u in self.units.values():
+                for _, parent in u.parents:
+                    if parent is not None:
+                        below.setdefault(parent, set()).add(u.unit_id)
+                if u.merged_into:
+                    below.setdefault(u.merged_into, set()).add(u.unit_id)
+            self._below = below
+        seen, todo = {unit_id}, [unit_id]
+        while todo:
+            for child in self._below.get(todo.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        return {u for u in seen if u in self.units and self.units[u].kind == "cell"}
 
     def successor(self, unit_id: str) -> str:
         """The unit that carries `unit_id` on today: itself, or the unit it was (repeatedly) merged into."""
