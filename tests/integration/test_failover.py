@@ -44,6 +44,7 @@ def test_standby_relay_and_reporting_replica_take_over_with_nothing_lost(new_clu
     wait_for(lambda: "waiting for the single-active lock" in cluster.log("relay-members-2"), what="standby relay")
     client = cluster.client()
     ward = small_ward(client, "FO")
+    wait_for(lambda: client.pending("meetings", ("members",)) == 0, what="the roster replica has the members")
     first = hold_meetings(client, ward["cells"], months=2)
     wait_for(lambda: client.pending("reporting", ("members", "meetings")) == 0, what="first half applied")
     # the replica started first is the active consumer; the other has applied nothing
