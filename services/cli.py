@@ -481,6 +481,19 @@ def _ttl_arg(raw: str) -> Any:
     return dt.timedelta(**{unit: int(match.group(1))})
 
 
+def _opened_auth_context(args: argparse.Namespace, command: str) -> Any:
+    """`_auth_context(args)`, or None after printing why it cannot be opened (the caller exits with 2)."""
+    import psycopg
+
+    from shared.auth import AuthConfigError
+
+    try:
+        return _auth_context(args)
+    except (AuthConfigError, psycopg.Error, OSError) as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
+
+
 def _auth_context(args: argparse.Namespace) -> Any:
     """The auth settings and store, from a service's config.yml (like `chibo run`) or the embedded demo's."""
     from services.runner import embedded_config, service_config
@@ -497,15 +510,12 @@ def _auth_context(args: argparse.Namespace) -> Any:
 
 def cmd_auth(args: argparse.Namespace) -> int:
     """chibo token issue|revoke, chibo apikey create|revoke."""
-    import psycopg
+    from shared.auth import create_api_key, issue_token, parse_role
 
-    from shared.auth import AuthConfigError, create_api_key, issue_token, parse_role
-
-    try:
-        auth, store = _auth_context(args)
-    except (AuthConfigError, psycopg.Error, OSError) as exc:
-        print(f"chibo {args.command}: {exc}", file=sys.stderr)
+    opened = _opened_auth_context(args, f"chibo {args.command}")
+    if opened is None:
         return 2
+    auth, store = opened
     try:
         if args.action == "issue":
             token = issue_token(args.user, parse_role(args.role), args.unit, secret=auth.secret, issuer=auth.issuer,
@@ -536,17 +546,14 @@ def cmd_user(args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    import psycopg
-
     from shared.accounts import add_account
-    from shared.auth import AuthConfigError, parse_role
+    from shared.auth import parse_role
 
     password = os.environ.get("CHIBO_USER_PASSWORD") or getpass.getpass("Mật khẩu / password: ")
-    try:
-        _, store = _auth_context(args)
-    except (AuthConfigError, psycopg.Error, OSError) as exc:
-        print(f"chibo user: {exc}", file=sys.stderr)
+    opened = _opened_auth_context(args, "chibo user")
+    if opened is None:
         return 2
+    _, store = opened
     try:
         account = add_account(store, args.user, password, parse_role(args.role), args.unit)
     except ValueError as exc:

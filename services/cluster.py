@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from services.client import ChiboClient
 from services.runner import SERVICE_NAMES, WRITERS, machine_key, user_token
@@ -169,50 +170,53 @@ class Cluster:
             service = next((s for s in ("members", "meetings", "reporting") if name.startswith(s)), None)
             wait_answering(url + (f"/{service}/live" if service else "/metrics"), deadline, f"{name} does not answer")
 
-    def roles(self) -> dict[str, str]:
-        """Each process's part, read from its metrics: a relay "active" or "standby", a reporting replica the
-        events it applied (the active consumer applies deliveries; any replica may apply what it pulls when idle,
-        each event once in all, by the shared tracking table), other services "serving"."""
+    def metric_samples(self) -> dict[str, list[Any]]:
+        """Every process's /metrics samples, read once, by process name."""
         import requests
         from prometheus_client.parser import text_string_to_metric_families
 
-        roles = {}
+        out = {}
         for name, url in self.ops_urls.items():
-            relay = name.startswith("relay-")
-            service = None if relay else next(s for s in ("members", "meetings", "reporting") if name.startswith(s))
-            text = requests.get(url + ("/metrics" if relay else f"/{service}/metrics"), timeout=10).text
-            samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
-            if relay:
-                active = sum(s.value for s in samples if s.name == "chibo_relay_active")
+            service = next((s for s in ("members", "meetings", "reporting") if name.startswith(s)), None)
+            text = requests.get(url + (f"/{service}/metrics" if service else "/metrics"), timeout=10).text
+            out[name] = [s for f in text_string_to_metric_families(text) for s in f.samples]
+        return out
+
+    @staticmethod
+    def roles(samples: dict[str, list[Any]]) -> dict[str, str]:
+        """Each process's part, from its metrics: a relay "active" or "standby", a reporting replica the events it
+        applied (the active consumer applies deliveries; any replica may apply what it pulls when idle, each event
+        once in all, by the shared tracking table), other services "serving"."""
+        roles = {}
+        for name, own in samples.items():
+            if name.startswith("relay-"):
+                active = sum(s.value for s in own if s.name == "chibo_relay_active")
                 roles[name] = "active" if active else "standby"
-            elif service == "reporting":
-                applied = sum(s.value for s in samples if s.name == "chibo_consumer_events_total"
+            elif name.startswith("reporting"):
+                applied = sum(s.value for s in own if s.name == "chibo_consumer_events_total"
                               and s.labels.get("outcome") == "applied")
                 roles[name] = f"applied {applied:.0f} events"
             else:
                 roles[name] = "serving"
         return roles
 
-    def published(self) -> dict[str, int]:
+    @staticmethod
+    def published(samples: dict[str, list[Any]]) -> dict[str, int]:
         """Events the relays of each source have published (confirmed by the broker), summed over the relays."""
-        import requests
-        from prometheus_client.parser import text_string_to_metric_families
-
         totals: dict[str, int] = {}
-        for name, url in self.ops_urls.items():
+        for name, own in samples.items():
             if name.startswith("relay-"):
-                text = requests.get(url + "/metrics", timeout=10).text
-                for family in text_string_to_metric_families(text):
-                    for s in family.samples:
-                        if s.name == "chibo_events_published_total":
-                            totals[s.labels["source"]] = totals.get(s.labels["source"], 0) + int(s.value)
+                for s in own:
+                    if s.name == "chibo_events_published_total":
+                        totals[s.labels["source"]] = totals.get(s.labels["source"], 0) + int(s.value)
         return totals
 
     def roles_table(self) -> str:
+        samples = self.metric_samples()
         lines = ["process                operator port                part"]
-        for name, role in self.roles().items():
+        for name, role in self.roles(samples).items():
             lines.append(f"{name:<22} {self.ops_urls[name]:<28} {role}")
-        published = self.published()
+        published = self.published(samples)
         lines.append("published: " + ", ".join(f"{s} {n} events" for s, n in sorted(published.items())))
         return "\n".join(lines)
 
