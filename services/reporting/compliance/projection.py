@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.policy import policy_on, policy_version
 from services.reporting.compliance.periods import quarter_of
@@ -47,10 +48,23 @@ def project(sql: Sql, envelope: Envelope, payload: Payload) -> None:
 
 
 @dataclass
+class _Writes:
+    """Consecutive writes of one statement, sent as one pipelined `executemany` (one round trip, not one each)."""
+
+    statement: str
+    rows: list[tuple[object, ...]]
+    expect_each: bool  # each row must change exactly one row (else the batch is refused: ProjectionError)
+
+
+@dataclass
 class _Recounts:
+    """What a batch (project_many) defers: recounts, the audit index, and its writes in order."""
+
     meetings: set[str] = field(default_factory=set)
     member_years: set[tuple[str, str]] = field(default_factory=set)
     index: list[tuple[object, ...]] = field(default_factory=list)  # rows of the events table
+    writes: list[_Writes] = field(default_factory=list)
+    meeting_dates: dict[str, str] = field(default_factory=dict)  # meeting -> date, as written in this batch
 
 
 # Set while project_many applies a batch: the recounts asked for are collected here instead of run at once.
@@ -58,14 +72,23 @@ _deferred: ContextVar[_Recounts | None] = ContextVar("reporting_deferred_recount
 
 
 def project_many(sql: Sql, events: Iterable[tuple[Envelope, Payload]]) -> None:
-    """Apply events in order in ONE transaction (a replay's batch), recounting each meeting and member-year
-    they touch once, at the end, instead of after every event.
+    """Apply events in order in ONE transaction (a replay's batch, a live consumer's batch), with far fewer
+    round trips to the database than `project` one event at a time:
 
-    The tables end up exactly as `project` one event at a time leaves them: a recount is a function of the
-    rows alone (refresh_meeting, refresh_member_year), no projection step reads a recounted figure, and the
-    recounts run in the same transaction after the last row is written. A meeting's ~50 events (attendance,
-    dues, steps) then cost one recount instead of fifty; the audit index (`events`) is written in one
-    statement for the batch."""
+    * writes are queued in order and consecutive writes of the same statement go as one pipelined
+      `executemany` (a meeting's roster, its attendance updates, its dues); the queue is flushed, in order,
+      before any read, so every read sees every earlier write;
+    * a meeting's date, which most meeting events look up, is remembered from the rows this batch wrote;
+    * each meeting and member-year touched is recounted once, at the end, and the recounts of the whole batch
+      are read and written set-wise (a few statements per batch, not per meeting or member);
+    * the audit index (`events`) is written in one statement for the batch.
+
+    The tables end up exactly as `project` one event at a time leaves them: the writes run in the same order,
+    a recount is a function of the rows alone (the batch and the single path share one implementation), no
+    projection step reads a recounted figure, and the recounts run after the last row is written. An update
+    that must change one row (attendance of a member on the roster) is checked per group: a group that changed
+    fewer rows refuses the batch (ProjectionError), and the caller applies it again one event at a time, which
+    names the event (tests/unit/test_replay.py, test_tracked_applier.py)."""
     recounts = _Recounts()
     token = _deferred.set(recounts)
     try:
@@ -73,12 +96,64 @@ def project_many(sql: Sql, events: Iterable[tuple[Envelope, Payload]]) -> None:
             project(sql, envelope, payload)
     finally:
         _deferred.reset(token)
+    _flush(sql, recounts)
     if recounts.index:
         sql.executemany(_INDEX, recounts.index)  # one pipelined statement (psycopg) instead of one trip each
-    for meeting_id in sorted(recounts.meetings):
-        refresh_meeting(sql, meeting_id)
-    for member_id, year in sorted(recounts.member_years):
-        refresh_member_year(sql, member_id, year)
+    recount_meetings(sql, sorted(recounts.meetings))
+    recount_member_years(sql, sorted(recounts.member_years))
+
+
+def _write(sql: Sql, statement: str, params: tuple[object, ...], *, expect_one: str | None = None) -> None:
+    """Run a write now, or queue it in the batch being applied. `expect_one`: the error when it does not change
+    exactly one row."""
+    batch = _deferred.get()
+    if batch is None:
+        if sql.execute(statement, params).rowcount != 1 and expect_one is not None:
+            raise ProjectionError(expect_one)
+        return
+    last = batch.writes[-1] if batch.writes else None
+    if last is not None and last.statement == statement and last.expect_each == (expect_one is not None):
+        last.rows.append(params)
+    else:
+        batch.writes.append(_Writes(statement, [params], expect_one is not None))
+
+
+def _read(sql: Sql, statement: str, params: tuple[object, ...] = ()) -> Sql:
+    """Run a read after every write queued before it."""
+    batch = _deferred.get()
+    if batch is not None:
+        _flush(sql, batch)
+    return sql.execute(statement, params)
+
+
+def _flush(sql: Sql, batch: _Recounts) -> None:
+    for group in batch.writes:
+        if len(group.rows) == 1:
+            changed = sql.execute(group.statement, group.rows[0]).rowcount
+        else:
+            changed = sql.executemany(group.statement, group.rows).rowcount
+        if group.expect_each and changed != len(group.rows):
+            batch.writes.clear()
+            raise ProjectionError(f"{len(group.rows) - changed} of {len(group.rows)} updates of this batch found"
+                                  " no row (an event about a member not on a meeting's roster)")
+    batch.writes.clear()
+
+
+def _meeting_date(sql: Sql, meeting_id: str) -> str | None:
+    """The meeting's date, None when reporting does not know the meeting."""
+    batch = _deferred.get()
+    if batch is not None and meeting_id in batch.meeting_dates:
+        return batch.meeting_dates[meeting_id]
+    row = _read(sql, "SELECT date FROM meetings WHERE meeting_id = ?", (meeting_id,)).fetchone()
+    if row is not None and batch is not None:
+        batch.meeting_dates[meeting_id] = row["date"]
+    return None if row is None else str(row["date"])
+
+
+def _known_date(meeting_id: str, day: str) -> None:
+    batch = _deferred.get()
+    if batch is not None:
+        batch.meeting_dates[meeting_id] = day
 
 
 # -- the audit index ---------------------------------------------------------------------------------------
@@ -119,7 +194,7 @@ def index_event(sql: Sql, envelope: Envelope, payload: Payload) -> None:
 def _members(sql: Sql, p: Payload) -> None:
     if isinstance(p, mb.OrgUnitCreated):
         uid, day = str(p.unit_id), p.effective_from.isoformat()
-        sql.execute("INSERT INTO units (unit_id, kind, code, block, created_on) VALUES (?, ?, ?, ?, ?)",
+        _write(sql, "INSERT INTO units (unit_id, kind, code, block, created_on) VALUES (?, ?, ?, ?, ?)",
                     (uid, p.kind, p.code, p.block, day))
         _dated(sql, "unit_names", "name", uid, day, p.name)
         _dated(sql, "unit_parents", "parent_id", uid, day, str(p.parent_id) if p.parent_id else None)
@@ -129,36 +204,36 @@ def _members(sql: Sql, p: Payload) -> None:
         _dated(sql, "unit_parents", "parent_id", str(p.unit_id), p.effective_from.isoformat(), str(p.new_parent_id))
     elif isinstance(p, mb.CellsMerged):
         for source in p.source_ids:
-            sql.execute("UPDATE units SET ended_on = ?, end_kind = 'merged', merged_into = ? WHERE unit_id = ?",
+            _write(sql, "UPDATE units SET ended_on = ?, end_kind = 'merged', merged_into = ? WHERE unit_id = ?",
                         (p.effective_from.isoformat(), str(p.target_id), str(source)))
     elif isinstance(p, mb.CellDissolved):
-        sql.execute("UPDATE units SET ended_on = ?, end_kind = 'dissolved' WHERE unit_id = ?",
+        _write(sql, "UPDATE units SET ended_on = ?, end_kind = 'dissolved' WHERE unit_id = ?",
                     (p.effective_from.isoformat(), str(p.unit_id)))
     elif isinstance(p, mb.MemberAdmitted):
         mid = str(p.member_id)
         since = p.official_since or (p.admitted_on if p.status == "official" else None)
-        sql.execute("INSERT INTO members (member_id, code, full_name, admitted_on, official_since)"
+        _write(sql, "INSERT INTO members (member_id, code, full_name, admitted_on, official_since)"
                     " VALUES (?, ?, ?, ?, ?)",
                     (mid, p.code, p.full_name, p.admitted_on.isoformat(), since.isoformat() if since else None))
         _move_home(sql, mid, str(p.cell_id), p.admitted_on)
     elif isinstance(p, mb.MemberOfficialized):
-        sql.execute("UPDATE members SET official_since = ? WHERE member_id = ?",
+        _write(sql, "UPDATE members SET official_since = ? WHERE member_id = ?",
                     (p.official_since.isoformat(), str(p.member_id)))
     elif isinstance(p, mb.MemberTransferred):
         if p.kind == "official":  # a temporary transfer leaves the home cell as it is
             _move_home(sql, str(p.member_id), str(p.to_cell_id), p.effective_from)
     elif isinstance(p, mb.MemberRemoved):
         mid, day = str(p.member_id), p.effective_from.isoformat()
-        sql.execute("UPDATE members SET removed_on = ?, removal_reason = ? WHERE member_id = ?",
+        _write(sql, "UPDATE members SET removed_on = ?, removal_reason = ? WHERE member_id = ?",
                     (day, p.reason, mid))
-        sql.execute("UPDATE member_cells SET valid_to = ? WHERE member_id = ? AND valid_to IS NULL", (day, mid))
+        _write(sql, "UPDATE member_cells SET valid_to = ? WHERE member_id = ? AND valid_to IS NULL", (day, mid))
     elif isinstance(p, mb.SupervisorAssigned):
-        sql.execute(
+        _write(sql,
             "INSERT INTO supervisions (supervisor_id, cell_id, valid_from) VALUES (?, ?, ?)"
             " ON CONFLICT (supervisor_id, cell_id, valid_from) DO UPDATE SET valid_to = NULL",
             (str(p.supervisor_id), str(p.cell_id), p.effective_from.isoformat()))
     elif isinstance(p, mb.SupervisorUnassigned):
-        sql.execute("UPDATE supervisions SET valid_to = ? WHERE supervisor_id = ? AND cell_id = ?"
+        _write(sql, "UPDATE supervisions SET valid_to = ? WHERE supervisor_id = ? AND cell_id = ?"
                     " AND valid_to IS NULL", (p.effective_from.isoformat(), str(p.supervisor_id), str(p.cell_id)))
     # MemberExempted / MemberExemptionLifted / MemberTemporaryTransferEnded: the meetings' rosters carry each
     # member's status on the meeting date, which is what the figures count; the events stay in the index.
@@ -166,7 +241,7 @@ def _members(sql: Sql, p: Payload) -> None:
 
 def _dated(sql: Sql, table: str, column: str, unit_id: str, day: str, value: str | None) -> None:
     """A value of a unit from `day` on (a later event for the same day replaces the earlier one)."""
-    sql.execute(
+    _write(sql,
         f"INSERT INTO {table} (unit_id, valid_from, {column}) VALUES (?, ?, ?)"
         f" ON CONFLICT (unit_id, valid_from) DO UPDATE SET {column} = excluded.{column}",
         (unit_id, day, value),
@@ -176,9 +251,9 @@ def _dated(sql: Sql, table: str, column: str, unit_id: str, day: str, value: str
 def _move_home(sql: Sql, member_id: str, cell_id: str, day: dt.date) -> None:
     """The member's home cell is `cell_id` from `day`: the open spell ends there, a new one starts."""
     iso = day.isoformat()
-    sql.execute("UPDATE member_cells SET valid_to = ? WHERE member_id = ? AND valid_to IS NULL AND valid_from < ?",
+    _write(sql, "UPDATE member_cells SET valid_to = ? WHERE member_id = ? AND valid_to IS NULL AND valid_from < ?",
                 (iso, member_id, iso))
-    sql.execute(
+    _write(sql,
         "INSERT INTO member_cells (member_id, valid_from, cell_id) VALUES (?, ?, ?)"
         " ON CONFLICT (member_id, valid_from) DO UPDATE SET cell_id = excluded.cell_id, valid_to = NULL",
         (member_id, iso, cell_id),
@@ -190,21 +265,22 @@ def _move_home(sql: Sql, member_id: str, cell_id: str, day: dt.date) -> None:
 def _meetings(sql: Sql, envelope: Envelope, p: Payload) -> None:
     if isinstance(p, mt.MeetingScheduled):
         day = p.scheduled_for.astimezone(VIETNAM).date()
-        sql.execute(
-            "INSERT INTO meetings (meeting_id, cell_id, kind, topic, status, date, month, quarter, recorded_by)"
-            " VALUES (?, ?, ?, ?, 'scheduled', ?, ?, ?, ?)",
-            (str(p.meeting_id), str(p.cell_id), p.kind, p.topic, day.isoformat(), month_of(day), quarter_of(day),
-             envelope.recorded_by))
+        _write(sql,
+               "INSERT INTO meetings (meeting_id, cell_id, kind, topic, status, date, month, quarter, recorded_by)"
+               " VALUES (?, ?, ?, ?, 'scheduled', ?, ?, ?, ?)",
+               (str(p.meeting_id), str(p.cell_id), p.kind, p.topic, day.isoformat(), month_of(day), quarter_of(day),
+                envelope.recorded_by))
+        _known_date(str(p.meeting_id), day.isoformat())
         return
     if isinstance(p, mt.MeetingHeld):
         _held(sql, envelope, p)
         return
     mid = str(p.meeting_id)  # type: ignore[attr-defined]
-    meeting = sql.execute("SELECT date, status FROM meetings WHERE meeting_id = ?", (mid,)).fetchone()
-    if meeting is None:
+    date = _meeting_date(sql, mid)
+    if date is None:
         raise ProjectionError(f"{envelope.type} for meeting {mid}, which reporting does not know")
     if isinstance(p, mt.MeetingCancelled):
-        sql.execute("UPDATE meetings SET status = 'cancelled' WHERE meeting_id = ?", (mid,))
+        _write(sql, "UPDATE meetings SET status = 'cancelled' WHERE meeting_id = ?", (mid,))
         return
     touched: set[str] = set()  # members whose yearly figures change
     if isinstance(p, mt.MemberAttended | mt.MemberAbsent):
@@ -213,46 +289,46 @@ def _meetings(sql: Sql, envelope: Envelope, p: Payload) -> None:
         _set_outcome(sql, envelope.type, mid, str(p.member_id), outcome, "" if present else p.reason)  # type: ignore[union-attr]
         touched.add(str(p.member_id))
     elif isinstance(p, mt.GuestAttended):
-        sql.execute(
+        _write(sql,
             "INSERT INTO meeting_guests (meeting_id, guest_id, full_name, assigned) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (meeting_id, guest_id) DO UPDATE SET assigned = excluded.assigned",
             (mid, str(p.guest_id), p.full_name, int(p.is_assigned_supervisor)))
     elif isinstance(p, mt.AgendaStepCovered):
-        sql.execute("INSERT INTO meeting_steps (meeting_id, step) VALUES (?, ?)"
+        _write(sql, "INSERT INTO meeting_steps (meeting_id, step) VALUES (?, ?)"
                     " ON CONFLICT (meeting_id, step) DO NOTHING", (mid, p.step))
     elif isinstance(p, mt.MemberSpoke):
         # a guest or a temporary participant may speak too; only the cell's own members count here
-        sql.execute("UPDATE meeting_roster SET spoke = 1 WHERE meeting_id = ? AND member_id = ?",
+        _write(sql, "UPDATE meeting_roster SET spoke = 1 WHERE meeting_id = ? AND member_id = ?",
                     (mid, str(p.member_id)))
     elif isinstance(p, mt.ResolutionPassed | mt.ResolutionRejected):
-        sql.execute(
+        _write(sql,
             "INSERT INTO resolutions (resolution_id, meeting_id, cell_id, date, kind, text, passed, reason,"
             " votes_for, votes_against, abstentions, voting_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (str(p.resolution_id), mid, str(p.cell_id), meeting["date"], p.kind, p.text,
+            (str(p.resolution_id), mid, str(p.cell_id), date, p.kind, p.text,
              int(isinstance(p, mt.ResolutionPassed)), p.reason, p.votes_for, p.votes_against, p.abstentions,
              p.voting_base))
     elif isinstance(p, mt.ResolutionReviewed):
         # the first review decides "in time"; a later one updates the outcome
-        sql.execute(
+        _write(sql,
             "UPDATE resolutions SET review_meeting_id = COALESCE(review_meeting_id, ?),"
             " reviewed_on = COALESCE(reviewed_on, ?), review_outcome = ? WHERE resolution_id = ?",
-            (mid, meeting["date"], p.outcome, str(p.resolution_id)))
+            (mid, date, p.outcome, str(p.resolution_id)))
     elif isinstance(p, mt.DuesCollected):
-        sql.execute(
+        _write(sql,
             "INSERT INTO dues (member_id, month, paid, meeting_id, cell_id) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (member_id, month) DO UPDATE SET paid = excluded.paid, meeting_id = excluded.meeting_id,"
             " cell_id = excluded.cell_id",
             (str(p.member_id), p.month, int(p.paid), mid, str(p.cell_id)))
         refresh_member_year(sql, str(p.member_id), p.month[:4])
     elif isinstance(p, mt.MeetingClosed):
-        sql.execute("UPDATE meetings SET status = 'closed', closed_at = ? WHERE meeting_id = ?",
+        _write(sql, "UPDATE meetings SET status = 'closed', closed_at = ? WHERE meeting_id = ?",
                     (p.minutes_approved_at.isoformat(), mid))
     elif isinstance(p, mt.MeetingCorrected):
         touched |= _corrected(sql, envelope, mid, p)
     if not isinstance(p, mt.ResolutionReviewed | mt.DuesCollected | mt.MeetingClosed):  # these change no count
         refresh_meeting(sql, mid)
     for member_id in touched:
-        refresh_member_year(sql, member_id, meeting["date"][:4])
+        refresh_member_year(sql, member_id, date[:4])
 
 
 def _held(sql: Sql, envelope: Envelope, p: mt.MeetingHeld) -> None:
@@ -260,19 +336,20 @@ def _held(sql: Sql, envelope: Envelope, p: mt.MeetingHeld) -> None:
     minutes = int((p.ended_at - p.started_at).total_seconds() // 60)
     values = (str(p.cell_id), p.kind, p.topic, p.date.isoformat(), month_of(p.date), quarter_of(p.date),
               p.started_at.isoformat(), p.ended_at.isoformat(), minutes, p.policy_version)
-    scheduled = sql.execute("SELECT 1 FROM meetings WHERE meeting_id = ?", (mid,)).fetchone() is not None
+    scheduled = _meeting_date(sql, mid) is not None
+    _known_date(mid, p.date.isoformat())
     if scheduled:  # held as scheduled: the schedule's row becomes the meeting's
-        sql.execute(
+        _write(sql,
             "UPDATE meetings SET cell_id = ?, kind = ?, topic = ?, date = ?, month = ?, quarter = ?, started_at = ?,"
             " ended_at = ?, minutes = ?, policy_version = ?, status = 'held' WHERE meeting_id = ?", (*values, mid))
     else:
-        sql.execute(
+        _write(sql,
             "INSERT INTO meetings (cell_id, kind, topic, date, month, quarter, started_at, ended_at, minutes,"
             " policy_version, meeting_id, status, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?)",
             (*values, mid, envelope.recorded_by))
     for entry in p.roster:
         official = entry.official if entry.official is not None else entry.status == "official"
-        sql.execute(
+        _write(sql,
             "INSERT INTO meeting_roster (meeting_id, member_id, full_name, status, official, date, cell_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (mid, str(entry.member_id), entry.full_name, entry.status, int(official), p.date.isoformat(),
@@ -289,10 +366,9 @@ def _outcome(present: bool, excused: bool) -> str:
 
 
 def _set_outcome(sql: Sql, what: str, meeting_id: str, member_id: str, outcome: str, reason: str) -> None:
-    updated = sql.execute("UPDATE meeting_roster SET outcome = ?, reason = ? WHERE meeting_id = ? AND member_id = ?",
-                          (outcome, reason, meeting_id, member_id)).rowcount
-    if updated != 1:
-        raise ProjectionError(f"{what} for {member_id}, who is not on the roster of meeting {meeting_id}")
+    _write(sql, "UPDATE meeting_roster SET outcome = ?, reason = ? WHERE meeting_id = ? AND member_id = ?",
+           (outcome, reason, meeting_id, member_id),
+           expect_one=f"{what} for {member_id}, who is not on the roster of meeting {meeting_id}")
 
 
 def _corrected(sql: Sql, envelope: Envelope, mid: str, p: mt.MeetingCorrected) -> set[str]:
@@ -305,7 +381,7 @@ def _corrected(sql: Sql, envelope: Envelope, mid: str, p: mt.MeetingCorrected) -
         _set_outcome(sql, envelope.type, mid, member_id, outcome, str(data.get("reason") or ""))
         return {member_id}
     if p.path in ("start_time", "end_time") and isinstance(value, str):
-        row = sql.execute("SELECT started_at, ended_at FROM meetings WHERE meeting_id = ?", (mid,)).fetchone()
+        row = _read(sql, "SELECT started_at, ended_at FROM meetings WHERE meeting_id = ?", (mid,)).fetchone()
         if row["started_at"] is None:
             return set()
         start, end = dt.datetime.fromisoformat(row["started_at"]), dt.datetime.fromisoformat(row["ended_at"])
@@ -314,10 +390,10 @@ def _corrected(sql: Sql, envelope: Envelope, mid: str, p: mt.MeetingCorrected) -
             start = start.replace(hour=at.hour, minute=at.minute)
         else:
             end = end.replace(hour=at.hour, minute=at.minute)
-        sql.execute("UPDATE meetings SET started_at = ?, ended_at = ?, minutes = ? WHERE meeting_id = ?",
+        _write(sql, "UPDATE meetings SET started_at = ?, ended_at = ?, minutes = ? WHERE meeting_id = ?",
                     (start.isoformat(), end.isoformat(), int((end - start).total_seconds() // 60), mid))
     elif p.path == "topic":
-        sql.execute("UPDATE meetings SET topic = ? WHERE meeting_id = ?", (value, mid))
+        _write(sql, "UPDATE meetings SET topic = ? WHERE meeting_id = ?", (value, mid))
     return set()
 
 
@@ -326,76 +402,142 @@ def _corrected(sql: Sql, envelope: Envelope, mid: str, p: mt.MeetingCorrected) -
 # official members; voters present, the official members of the base who are present.
 _IN_BASE = "status <> 'temporarily_elsewhere' AND (status <> 'exempted' OR outcome = 'present')"
 _ROSTER_COUNTS = (
-    "SELECT"
-    " COALESCE(SUM(CASE WHEN outcome = 'present' THEN 1 ELSE 0 END), 0) AS present,"
-    " COALESCE(SUM(CASE WHEN outcome = 'pending' THEN 1 ELSE 0 END), 0) AS pending,"
-    " COALESCE(SUM(CASE WHEN outcome = 'present' AND spoke = 1 THEN 1 ELSE 0 END), 0) AS speakers,"
-    f" COALESCE(SUM(CASE WHEN {_IN_BASE} THEN 1 ELSE 0 END), 0) AS base,"
-    f" COALESCE(SUM(CASE WHEN {_IN_BASE} AND official = 1 THEN 1 ELSE 0 END), 0) AS voting_base,"
-    f" COALESCE(SUM(CASE WHEN {_IN_BASE} AND official = 1 AND outcome = 'present' THEN 1 ELSE 0 END), 0)"
-    " AS voters_present,"
-    " (SELECT COUNT(*) FROM meeting_guests g WHERE g.meeting_id = ? AND g.assigned = 1) AS supervisor,"
-    " (SELECT COUNT(*) FROM resolutions v WHERE v.meeting_id = ? AND v.passed = 1) AS passed,"
-    " (SELECT COUNT(*) FROM resolutions v WHERE v.meeting_id = ? AND v.passed = 0) AS rejected"
-    " FROM meeting_roster WHERE meeting_id = ?"
+    "SELECT meeting_id,"
+    " SUM(CASE WHEN outcome = 'present' THEN 1 ELSE 0 END) AS present,"
+    " SUM(CASE WHEN outcome = 'pending' THEN 1 ELSE 0 END) AS pending,"
+    " SUM(CASE WHEN outcome = 'present' AND spoke = 1 THEN 1 ELSE 0 END) AS speakers,"
+    f" SUM(CASE WHEN {_IN_BASE} THEN 1 ELSE 0 END) AS base,"
+    f" SUM(CASE WHEN {_IN_BASE} AND official = 1 THEN 1 ELSE 0 END) AS voting_base,"
+    f" SUM(CASE WHEN {_IN_BASE} AND official = 1 AND outcome = 'present' THEN 1 ELSE 0 END) AS voters_present"
+    " FROM meeting_roster WHERE meeting_id IN ({marks}) GROUP BY meeting_id"
 )
+_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's limits on parameters
+
+
+def _chunks(items: list[str], size: int = _CHUNK) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _by_key(sql: Sql, statement: str, ids: list[str], params: tuple[object, ...] = ()) -> dict[str, list[Any]]:
+    """Rows of `statement` (an IN ({marks}) over `ids`, then `params`), grouped by their first column, in order."""
+    grouped: dict[str, list[Any]] = {}
+    for row in sql.execute(statement.format(marks=", ".join("?" * len(ids))), (*ids, *params)).fetchall():
+        grouped.setdefault(str(row[next(iter(row.keys()))] if hasattr(row, "keys") else row[0]), []).append(row)
+    return grouped
 
 
 def refresh_meeting(sql: Sql, meeting_id: str) -> None:
-    """Recount a meeting's figures from its rows (design.md §2 counting rules), in a few statements: the
-    projection runs once per event, and a replay of a city's year is millions of them."""
+    """Recount a meeting's figures from its rows (design.md §2 counting rules); in a batch, once at its end."""
     deferred = _deferred.get()
     if deferred is not None:
         deferred.meetings.add(meeting_id)
         return
-    m = sql.execute("SELECT kind, minutes, policy_version FROM meetings WHERE meeting_id = ?",
-                    (meeting_id,)).fetchone()
-    if m["policy_version"] is None:  # scheduled, not held yet: no figures
-        return
-    c = sql.execute(_ROSTER_COUNTS, (meeting_id,) * 4).fetchone()
-    policy = policy_version(m["policy_version"])
-    kind = m["kind"]
-    duration_ok = None
-    full_procedure = None
-    if kind in REGULAR_KINDS:
-        minimum = policy.combined_min_minutes if kind == "combined" else policy.regular_min_minutes
-        duration_ok = int(m["minutes"] >= minimum)
-        required = policy.required_agenda_steps
-        covered = sql.scalar(
-            f"SELECT COUNT(*) FROM meeting_steps WHERE meeting_id = ? AND step IN ({', '.join('?' * len(required))})",
-            (meeting_id, *required)) if required else 0
-        full_procedure = int(int(covered) == len(set(required)))
-    voters, voting_base = int(c["voters_present"]), int(c["voting_base"])
-    sql.execute(
-        "UPDATE meetings SET present = ?, attendance_base = ?, voting_base = ?, voters_present = ?, pending = ?,"
-        " speakers_present = ?, able_to_decide = ?, duration_ok = ?, full_procedure = ?, supervisor_present = ?,"
-        " resolutions_passed = ?, resolutions_rejected = ? WHERE meeting_id = ?",
-        (int(c["present"]), int(c["base"]), voting_base, voters, int(c["pending"]), int(c["speakers"]),
-         int(voters * 2 > voting_base > 0), duration_ok, full_procedure, int(int(c["supervisor"]) > 0),
-         int(c["passed"]), int(c["rejected"]), meeting_id),
-    )
+    recount_meetings(sql, [meeting_id])
+
+
+def recount_meetings(sql: Sql, meeting_ids: list[str]) -> None:
+    """Recount these meetings' figures from their rows, a few statements for all of them: a replay of a city's
+    year is millions of events, and a live batch touches tens of meetings."""
+    for ids in _chunks(meeting_ids):
+        meetings = _by_key(sql, "SELECT meeting_id, kind, minutes, policy_version FROM meetings"
+                                " WHERE meeting_id IN ({marks})", ids)
+        counts = _by_key(sql, _ROSTER_COUNTS, ids)
+        supervised = _by_key(sql, "SELECT meeting_id FROM meeting_guests WHERE meeting_id IN ({marks})"
+                                  " AND assigned = 1", ids)
+        votes = _by_key(sql, "SELECT meeting_id, passed FROM resolutions WHERE meeting_id IN ({marks})", ids)
+        steps = _by_key(sql, "SELECT meeting_id, step FROM meeting_steps WHERE meeting_id IN ({marks})", ids)
+        updates = []
+        for meeting_id in ids:
+            found = meetings.get(meeting_id)
+            if not found or found[0]["policy_version"] is None:  # scheduled, not held yet: no figures
+                continue
+            m = found[0]
+            c = counts.get(meeting_id, [None])[0]
+            policy = policy_version(m["policy_version"])
+            kind = m["kind"]
+            duration_ok = None
+            full_procedure = None
+            if kind in REGULAR_KINDS:
+                minimum = policy.combined_min_minutes if kind == "combined" else policy.regular_min_minutes
+                duration_ok = int(m["minutes"] >= minimum)
+                required = set(policy.required_agenda_steps)
+                covered = {r["step"] for r in steps.get(meeting_id, ())} & required
+                full_procedure = int(len(covered) == len(required))
+
+            def count(name: str, c: Any = c) -> int:
+                return 0 if c is None else int(c[name] or 0)
+
+            voters, voting_base = count("voters_present"), count("voting_base")
+            passed = [int(r["passed"]) for r in votes.get(meeting_id, ())]
+            updates.append((
+                count("present"), count("base"), voting_base, voters, count("pending"), count("speakers"),
+                int(voters * 2 > voting_base > 0), duration_ok, full_procedure, int(meeting_id in supervised),
+                passed.count(1), passed.count(0), meeting_id))
+        if updates:
+            sql.executemany(
+                "UPDATE meetings SET present = ?, attendance_base = ?, voting_base = ?, voters_present = ?,"
+                " pending = ?, speakers_present = ?, able_to_decide = ?, duration_ok = ?, full_procedure = ?,"
+                " supervisor_present = ?, resolutions_passed = ?, resolutions_rejected = ? WHERE meeting_id = ?",
+                updates)
 
 
 def refresh_member_year(sql: Sql, member_id: str, year: str) -> None:
-    """Recount a member's year: meetings summoned to (exempted and temporarily-elsewhere left out, design.md
-    §2), attended, excused and unexcused absences, the longest run of consecutive absences, dues unpaid."""
+    """Recount a member's year (recount_member_years); in a batch, once at its end."""
     deferred = _deferred.get()
     if deferred is not None:
         deferred.member_years.add((member_id, year))
         return
-    rows = sql.execute(
-        # roster rows exist only for held meetings (a cancelled meeting was never held)
-        "SELECT outcome, full_name, date, cell_id FROM meeting_roster"
-        " WHERE member_id = ? AND date >= ? AND date <= ? AND status IN ('official', 'probationary')"
-        " ORDER BY date, meeting_id",
-        (member_id, f"{year}-01-01", f"{year}-12-31"),
-    ).fetchall()
-    unpaid_rows = sql.execute("SELECT month, cell_id FROM dues WHERE member_id = ? AND paid = 0"
-                              " AND month >= ? AND month <= ? ORDER BY month",
-                              (member_id, f"{year}-01", f"{year}-12")).fetchall()
+    recount_member_years(sql, [(member_id, year)])
+
+
+def recount_member_years(sql: Sql, member_years: list[tuple[str, str]]) -> None:
+    """Recount members' years: meetings summoned to (exempted and temporarily-elsewhere left out, design.md §2),
+    attended, excused and unexcused absences, the longest run of consecutive absences, dues unpaid; read and
+    written set-wise per year."""
+    years: dict[str, list[str]] = {}
+    for member_id, year in member_years:
+        years.setdefault(year, []).append(member_id)
+    for year, members in sorted(years.items()):
+        for ids in _chunks(members):
+            # roster rows exist only for held meetings (a cancelled meeting was never held)
+            rosters = _by_key(
+                sql, "SELECT member_id, outcome, full_name, date, cell_id FROM meeting_roster"
+                     " WHERE member_id IN ({marks}) AND date >= ? AND date <= ?"
+                     " AND status IN ('official', 'probationary') ORDER BY member_id, date, meeting_id",
+                ids, (f"{year}-01-01", f"{year}-12-31"))
+            unpaid = _by_key(
+                sql, "SELECT member_id, month, cell_id FROM dues WHERE member_id IN ({marks}) AND paid = 0"
+                     " AND month >= ? AND month <= ? ORDER BY member_id, month",
+                ids, (f"{year}-01", f"{year}-12"))
+            gone, rows = [], []
+            for member_id in ids:
+                figures = _member_year(sql, member_id, year, rosters.get(member_id, []), unpaid.get(member_id, []))
+                if figures is None:
+                    gone.append((member_id, year))
+                else:
+                    rows.append(figures)
+            if gone:
+                sql.executemany("DELETE FROM member_years WHERE member_id = ? AND year = ?", gone)
+            if rows:
+                sql.executemany(
+                    "INSERT INTO member_years (member_id, year, full_name, cell_id, last_date, summoned, attended,"
+                    " excused, unexcused, longest_absence_run, dues_unpaid, flagged, flag_reasons)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id, year) DO UPDATE SET"
+                    " full_name = excluded.full_name, cell_id = excluded.cell_id, last_date = excluded.last_date,"
+                    " summoned = excluded.summoned, attended = excluded.attended, excused = excluded.excused,"
+                    " unexcused = excluded.unexcused, longest_absence_run = excluded.longest_absence_run,"
+                    " dues_unpaid = excluded.dues_unpaid, flagged = excluded.flagged,"
+                    " flag_reasons = excluded.flag_reasons",
+                    rows)
+
+
+def _member_year(sql: Sql, member_id: str, year: str, rows: list[Any], unpaid_rows: list[Any],
+                 ) -> tuple[object, ...] | None:
+    """A member_years row from the member's roster rows of the year (by date) and unpaid dues (by month); None
+    when there is neither."""
     if not rows and not unpaid_rows:
-        sql.execute("DELETE FROM member_years WHERE member_id = ? AND year = ?", (member_id, year))
-        return
+        return None
     attended = excused = unexcused = run = longest = 0
     for r in rows:
         outcome = r["outcome"]
@@ -421,14 +563,5 @@ def refresh_member_year(sql: Sql, member_id: str, year: str) -> None:
         reasons.append("absence.consecutive")
     if len(unpaid_rows) >= policy.dues_unpaid_flag:
         reasons.append("dues.unpaid")
-    sql.execute(
-        "INSERT INTO member_years (member_id, year, full_name, cell_id, last_date, summoned, attended, excused,"
-        " unexcused, longest_absence_run, dues_unpaid, flagged, flag_reasons)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id, year) DO UPDATE SET"
-        " full_name = excluded.full_name, cell_id = excluded.cell_id, last_date = excluded.last_date,"
-        " summoned = excluded.summoned, attended = excluded.attended, excused = excluded.excused,"
-        " unexcused = excluded.unexcused, longest_absence_run = excluded.longest_absence_run,"
-        " dues_unpaid = excluded.dues_unpaid, flagged = excluded.flagged, flag_reasons = excluded.flag_reasons",
-        (member_id, year, name, cell_id, last_date, len(rows), attended, excused, unexcused, longest,
-         len(unpaid_rows), int(bool(reasons)), ",".join(reasons)),
-    )
+    return (member_id, year, name, cell_id, last_date, len(rows), attended, excused, unexcused, longest,
+            len(unpaid_rows), int(bool(reasons)), ",".join(reasons))
