@@ -435,13 +435,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             start_http_server(int(port), addr=host or "127.0.0.1")
         except OSError as exc:
             return fail(f"không mở được {args.metrics_address}: {exc}", f"cannot serve {args.metrics_address}: {exc}")
+    if args.batch < 1:
+        return fail(f"--batch phải từ 1 trở lên: {args.batch}", f"--batch must be at least 1: {args.batch}")
     try:
         settings, config = _replay_settings(args)
         headers = _replay_headers(args, settings, config)
         progress = not args.no_progress
         if args.as_of is None and known_at is None:
             verification = replay.verify(settings, target=args.target or "reporting_replay", progress=progress,
-                                         headers=headers)
+                                         headers=headers, batch=args.batch, ahead=args.ahead)
             for line in replay.iter_lines(verification, args.lang):
                 print(line)
             return 0 if verification.ok else 1
@@ -449,7 +451,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         target = args.target or (f"reporting_asof_{day:%Y%m%d}" if args.as_of is not None
                                  else f"reporting_known_{known_at.astimezone(VIETNAM):%Y%m%d%H%M}")
         result = replay.rebuild(settings, target=target, as_of=args.as_of, known_at=known_at, progress=progress,
-                                headers=headers)
+                                headers=headers, batch=args.batch, ahead=args.ahead)
         store = TrackedStore(settings.store, target)
         try:
             print(replay.report_as_of(store, day, args.lang))
@@ -830,6 +832,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", default=None, help="the store to (re)build (default: reporting_replay, "
                    "reporting_asof_YYYYMMDD with --as-of); never a live store")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--batch", type=int, default=500, metavar="N",
+                   help="events per transaction (default 500; 1: one per event); the tables are the same either way")
+    p.add_argument("--no-read-ahead", dest="ahead", action="store_false",
+                   help="read the logs in this process instead of a forked child on the second core")
     p.add_argument("--metrics-address", default=os.environ.get("CHIBO_REPLAY_METRICS", ""), metavar="HOST:PORT",
                    help="serve /metrics (chibo_replay_position, _target_position, _events_total, _running) there "
                         "while the replay runs, for Prometheus or curl")

@@ -33,6 +33,7 @@ from shared.clock import VIETNAM
 from shared.config import ChiboSettings, StoreSettings
 from shared.consumer import FetchRange, Project, TrackedApplier, http_fetch_range, is_transient
 from shared.contracts import Envelope, Payload, parse_event
+from shared.readahead import read_ahead
 from shared.stores import Sql, TrackedStore, ensure_database
 
 SOURCES = ("members", "meetings")
@@ -317,6 +318,7 @@ def rebuild(
     last: Callable[[str], int | None] | None = None,
     headers: Callable[[], dict[str, str]] = dict,
     batch: int = 1,
+    ahead: bool = False,
 ) -> ReplayResult:
     """Drop `target` and rebuild it from position 0 of each source's log (up to `upto[source]` when given),
     read with `headers()` (the operator's credential).
@@ -329,6 +331,9 @@ def rebuild(
     (with the default projection, each meeting and member-year recounted once per batch: project_many); a
     batch the projection refuses is rolled back and applied again one event per transaction, as the live
     consumer does, so dead-lettering is the same. The tables are the same either way (tests/unit/test_replay.py).
+
+    `ahead` (with `batch` > 1): the logs are read in a forked child process while this one projects, the two on
+    two cores (shared/readahead.py).
     """
     check_target(target)
     project_many: ProjectMany | None = None
@@ -397,7 +402,9 @@ def rebuild(
                 bar.at(chunk[-1][0].position)
                 chunk.clear()
 
-            for data in bounded(source, store.position(source), 2**62):
+            after = store.position(source)
+            logs = read_ahead(lambda: bounded(source, after, 2**62)) if ahead else bounded(source, after, 2**62)
+            for data in logs:
                 chunk.append(parse_event(data))
                 if len(chunk) >= batch:
                     flush()
@@ -462,8 +469,9 @@ def verify(settings: ChiboSettings, *, target: str = "reporting_replay", live: s
            fetch_range: FetchRange | None = None, ddl: Sequence[str] | None = None, project: Project | None = None,
            tables: Mapping[str, Sequence[str]] | None = None, sources: Sequence[str] = SOURCES,
            last: Callable[[str], int | None] | None = None,
-           headers: Callable[[], dict[str, str]] = dict) -> Verification:
-    """Snapshot the live store, rebuild `target` up to exactly its positions, and compare table by table."""
+           headers: Callable[[], dict[str, str]] = dict, batch: int = 1, ahead: bool = False) -> Verification:
+    """Snapshot the live store, rebuild `target` up to exactly its positions (`batch`, `ahead`: as `rebuild`),
+    and compare table by table."""
     check_target(target)
     if not store_exists(settings.store, live):
         raise ReplayError(f"no live {live} store ({_where(settings.store, live)})",
@@ -475,7 +483,8 @@ def verify(settings: ChiboSettings, *, target: str = "reporting_replay", live: s
     finally:
         store.close()
     result = rebuild(settings, target=target, upto=live_snap.positions, progress=progress, fetch_range=fetch_range,
-                     ddl=ddl, project=project, tables=tables, sources=sources, last=last, headers=headers)
+                     ddl=ddl, project=project, tables=tables, sources=sources, last=last, headers=headers,
+                     batch=batch, ahead=ahead)
     replay_snap = result.snapshot
     checks = [
         TableCheck(t, live_snap.digests[t] == replay_snap.digests.get(t), live_snap.digests[t],

@@ -25,16 +25,20 @@ from shared.stores import TrackedStore, event_store_env
 PAIRS = {"attendance": ("present", "base"), "participation": ("speakers", "present")}
 
 
-def rebuild(store: StoreSettings, target: str, progress: bool = False, batch: int = 500) -> replay.ReplayResult:
+def rebuild(store: StoreSettings, target: str, progress: bool = False, batch: int = 500,
+            ahead: bool | None = None) -> replay.ReplayResult:
     """Reporting rebuilt from position 0 of the generated stores into `target` (dropped first), `batch`
-    events per transaction (replay.rebuild; 1: one per event, as the live consumer applies them)."""
+    events per transaction (replay.rebuild; 1: one per event, as the live consumer applies them); `ahead`: the
+    logs read in a forked child meanwhile (default: on PostgreSQL, whose connections a child may use as they
+    are; an SQLite connection must not cross a fork)."""
     members = MembersApplication(event_store_env(store, "members"))
     meetings = MeetingsApplication(event_store_env(store, "meetings"))
     try:
         fetch = store_fetch_range({"members": (members, translate_members),
                                    "meetings": (meetings, translate_meetings)})
         return replay.rebuild(ChiboSettings(store=store, amqp_uri="memory://"), target=target, progress=progress,
-                              fetch_range=fetch, batch=batch)
+                              fetch_range=fetch, batch=batch,
+                              ahead=(store.kind == "postgres") if ahead is None else ahead)
     finally:
         members.close()
         meetings.close()

@@ -83,11 +83,11 @@ def fold(prefix: str) -> dict[str, Any]:
     return {"events": count, "streams": len(latest), "topics": len(topics), "fields": fields}
 
 
-def rebuild(prefix: str, target: str, batch: int) -> dict[str, Any]:
+def rebuild(prefix: str, target: str, batch: int, ahead: bool) -> dict[str, Any]:
     from services.synthetic.check import rebuild as rebuild_reporting
     from shared.config import StoreSettings
 
-    result = rebuild_reporting(StoreSettings(kind="postgres", pg_db_prefix=prefix), target, batch=batch)
+    result = rebuild_reporting(StoreSettings(kind="postgres", pg_db_prefix=prefix), target, batch=batch, ahead=ahead)
     return {"events": result.events, "applied": result.applied, "dead_lettered": len(result.dead_lettered),
             "replay_seconds": result.seconds}
 
@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--target", default="bench_replay")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--no-ahead", dest="ahead", action="store_false",
+                        help="read the logs in this process, not in a forked child (shared/readahead.py)")
     args = parser.parse_args()
     os.environ["PGOPTIONS"] = "-c synchronous_commit=off"  # as `chibo replay` sets for its target database
     dbnames = [f"{args.prefix}_{s}" for s in (*SOURCES, args.target)]
@@ -119,7 +121,7 @@ def main() -> None:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
-            out = rebuild(args.prefix, args.target, args.batch)
+            out = rebuild(args.prefix, args.target, args.batch, args.ahead and args.batch > 1)
         finally:
             done.set()
             sampler.join()
@@ -129,10 +131,14 @@ def main() -> None:
         out = raw(args.prefix) if args.part == "raw" else fold(args.prefix)
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    out |= {"part": args.part, "batch": args.batch if args.part == "rebuild" else None, "seconds": round(seconds, 3),
+    reader = resource.getrusage(resource.RUSAGE_CHILDREN)  # the read-ahead child, when there is one
+    out |= {"part": args.part, "batch": args.batch if args.part == "rebuild" else None,
+            "ahead": args.part == "rebuild" and args.ahead and args.batch > 1, "seconds": round(seconds, 3),
             "events_per_second": round(out["events"] / seconds) if seconds else None,
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "reader_peak_rss_mb": round(reader.ru_maxrss / 1024, 1),
             "python_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+            "reader_cpu_seconds": round(reader.ru_utime + reader.ru_stime, 2),
             "postgres_cpu_seconds": None if backends is None else round(backends, 2)}
     json.dump(out, sys.stdout)
     print()

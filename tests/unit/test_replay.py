@@ -221,6 +221,8 @@ def test_the_cli_refuses_a_bad_date_a_future_one_and_a_live_target_with_exit_2(c
     tomorrow = dt.datetime.now(replay.VIETNAM).date() + dt.timedelta(days=1)
     assert main(["replay", "--as-of", tomorrow.isoformat(), "--lang", "en"]) == 2
     assert capsys.readouterr().err == f"chibo replay: --as-of {tomorrow} is in the future\n"
+    assert main(["replay", "--batch", "0", "--lang", "en"]) == 2
+    assert capsys.readouterr().err == "chibo replay: --batch must be at least 1: 0\n"
     embedded = ["--embedded", "--data-dir", str(tmp_path), "--url", "http://127.0.0.1:9"]
     assert main(["replay", *embedded, "--target", "reporting"]) == 2
     assert "là kho đang chạy" in capsys.readouterr().err
@@ -253,6 +255,6 @@ def test_a_batched_rebuild_gives_the_same_tables_and_dead_letters(store_settings
         assert len(one.dead_lettered) == 2 and one.snapshot.rows["member_years"] > 0
         for batch in (2, 3, 100):
             many = replay.rebuild(settings, target=f"batch{batch}", progress=False, fetch_range=logs.fetch_range,
-                                  batch=batch, **filters)
+                                  batch=batch, ahead=batch == 100, **filters)  # read in a forked child
             assert many.snapshot == one.snapshot
             assert (many.applied, many.skipped, many.dead_lettered) == (one.applied, one.skipped, one.dead_lettered)
