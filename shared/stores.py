@@ -127,6 +127,28 @@ class Sql:
         self._cursor.executemany(sql, [tuple(r) for r in rows])
         return self
 
+    def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+        """`INSERT INTO t (c, ...) VALUES (?, ...) [ON CONFLICT ...]` for many rows; returns the rows written.
+
+        On PostgreSQL the rows go as multi-row VALUES lists, a few hundred per statement: the server then plans
+        and runs one statement per list instead of one per row, which is most of what a pipelined `executemany`
+        still costs. Not when an `ON CONFLICT (key) DO UPDATE` would meet the same key twice in one list
+        (PostgreSQL refuses that, and the rows must apply one after the other): then, and on SQLite, whose calls
+        are in-process, it is `executemany`."""
+        if not self._postgres or len(rows) < 2 or not _unique_conflict_keys(statement, rows):
+            return self.executemany(statement, rows).rowcount
+        head, _, rest = statement.partition(" VALUES (")
+        marks, _, tail = rest.partition(")")
+        width = marks.count("?")
+        per_statement = max(1, 20000 // width)  # PostgreSQL allows 65,535 parameters per statement
+        written = 0
+        for start in range(0, len(rows), per_statement):
+            part = rows[start:start + per_statement]
+            values = ", ".join([f"({marks})"] * len(part))
+            params = [value for row in part for value in row]
+            written += self.execute(f"{head} VALUES {values}{tail}", params).rowcount
+        return written
+
     def fetchone(self) -> Any:
         return self._cursor.fetchone()
 
@@ -147,6 +169,20 @@ class Sql:
         if row is None:
             return None
         return row[next(iter(row.keys()))] if hasattr(row, "keys") else row[0]
+
+
+_CONFLICT_UPDATE = re.compile(r"ON CONFLICT \(([^)]*)\) DO UPDATE")
+_COLUMNS = re.compile(r"^INSERT INTO \S+ \(([^)]*)\)")
+
+
+def _unique_conflict_keys(statement: str, rows: Sequence[Sequence[Any]]) -> bool:
+    """True unless the statement updates on conflict and two rows share the conflict key."""
+    conflict = _CONFLICT_UPDATE.search(statement)
+    if conflict is None:
+        return True
+    columns = [c.strip() for c in _COLUMNS.match(statement).group(1).split(",")]  # type: ignore[union-attr]
+    key = [columns.index(c.strip()) for c in conflict.group(1).split(",")]
+    return len({tuple(row[i] for i in key) for row in rows}) == len(rows)
 
 
 class AlreadyApplied(Exception):

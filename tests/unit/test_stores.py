@@ -21,3 +21,28 @@ def test_many_openers_of_one_new_store_all_succeed(postgres_settings):
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             assert list(pool.map(open_one, range(8))) == [0] * 8
+
+
+def test_insert_many_writes_what_one_insert_per_row_writes(store_settings):
+    """Sql.insert_many: multi-row VALUES lists on PostgreSQL (in several statements when long), executemany on
+    SQLite and whenever an ON CONFLICT ... DO UPDATE would meet one key twice; the rows end up the same."""
+    store = TrackedStore(store_settings, "insert_many")
+    store.create_tables(["CREATE TABLE IF NOT EXISTS t (k TEXT NOT NULL, m TEXT NOT NULL, n INTEGER NOT NULL,"
+                         " tag TEXT NOT NULL, PRIMARY KEY (k, m))"])
+    plain = "INSERT INTO t (k, m, n, tag) VALUES (?, ?, ?, 'plain')"
+    upsert = ("INSERT INTO t (k, m, n, tag) VALUES (?, ?, ?, 'upsert') ON CONFLICT (k, m) DO UPDATE SET n = excluded.n,"
+              " tag = excluded.tag")
+    with store.write() as sql:
+        assert sql.insert_many(plain, [(f"k{i}", "a", i) for i in range(7000)]) == 7000  # 2 statements of 5,000
+        assert sql.insert_many(upsert, [("k1", "a", -1), ("new", "a", 5)]) == 2  # unique keys: one statement
+        # the same key twice: must apply in order, the later row winning (PostgreSQL refuses it in one list)
+        assert sql.insert_many(upsert, [("k2", "a", 10), ("dup", "b", 1), ("k2", "a", 20)]) == 3
+        assert sql.insert_many("INSERT INTO t (k, m, n, tag) VALUES (?, ?, ?, ?) ON CONFLICT (k, m) DO NOTHING",
+                               [("k3", "a", 99, "x"), ("k3", "z", 1, "y"), ("k3", "z", 2, "y")]) == 1
+        rows = {(r["k"], r["m"]): (r["n"], r["tag"]) for r in sql.execute("SELECT k, m, n, tag FROM t").fetchall()}
+    store.close()
+    assert len(rows) == 7000 + 3
+    assert rows[("k0", "a")] == (0, "plain") and rows[("k6999", "a")] == (6999, "plain")
+    assert rows[("k1", "a")] == (-1, "upsert") and rows[("new", "a")] == (5, "upsert")
+    assert rows[("k2", "a")] == (20, "upsert") and rows[("dup", "b")] == (1, "upsert")
+    assert rows[("k3", "a")] == (3, "plain") and rows[("k3", "z")] == (1, "y")

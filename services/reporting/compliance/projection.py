@@ -98,7 +98,7 @@ def project_many(sql: Sql, events: Iterable[tuple[Envelope, Payload]]) -> None:
         _deferred.reset(token)
     _flush(sql, recounts)
     if recounts.index:
-        sql.executemany(_INDEX, recounts.index)  # one pipelined statement (psycopg) instead of one trip each
+        sql.insert_many(_INDEX, recounts.index)  # a few multi-row statements instead of one per event
     recount_meetings(sql, sorted(recounts.meetings))
     recount_member_years(sql, sorted(recounts.member_years))
 
@@ -130,6 +130,8 @@ def _flush(sql: Sql, batch: _Recounts) -> None:
     for group in batch.writes:
         if len(group.rows) == 1:
             changed = sql.execute(group.statement, group.rows[0]).rowcount
+        elif group.statement.startswith("INSERT"):
+            changed = sql.insert_many(group.statement, group.rows)
         else:
             changed = sql.executemany(group.statement, group.rows).rowcount
         if group.expect_each and changed != len(group.rows):
@@ -520,7 +522,7 @@ def recount_member_years(sql: Sql, member_years: list[tuple[str, str]]) -> None:
             if gone:
                 sql.executemany("DELETE FROM member_years WHERE member_id = ? AND year = ?", gone)
             if rows:
-                sql.executemany(
+                sql.insert_many(
                     "INSERT INTO member_years (member_id, year, full_name, cell_id, last_date, summoned, attended,"
                     " excused, unexcused, longest_absence_run, dues_unpaid, flagged, flag_reasons)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id, year) DO UPDATE SET"
