@@ -110,6 +110,11 @@ class Sql:
         self._store = store
 
     @property
+    def store(self) -> TrackedStore | None:
+        """The store this cursor reads (None for a bare cursor)."""
+        return self._store
+
+    @property
     def ring(self) -> Any:
         """The key ring that opens the sealed personal values of this store's rows (shared/pii.py)."""
         return self._store.keyring() if self._store is not None else None
@@ -215,6 +220,7 @@ class TrackedStore:
         size = default_size if pool_size is None else pool_size
         overflow = max_overflow if max_overflow is not None else default_overflow if pool_size is None else size
         self._ring: Any = None
+        self._name = name
         self.postgres = settings.kind == "postgres"
         if self.postgres:
             ensure_database(settings, service)
@@ -247,6 +253,12 @@ class TrackedStore:
     def position(self, source: str) -> int:
         """The last position of `source` applied here (0 when none)."""
         return self.tracking.max_tracking_id(source) or 0
+
+    def position_in(self, sql: Sql, source: str) -> int:
+        """`position`, read in the caller's transaction (so it matches the rows that transaction sees)."""
+        table = f"{self._name}_tracking" if self.postgres else "tracking"
+        value = sql.scalar(f"SELECT MAX(notification_id) FROM {table} WHERE application_name = ?", (source,))
+        return int(value or 0)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Sql]:

@@ -83,7 +83,7 @@ class Queries:
     def __init__(self, sql: Sql, today: dt.date):
         self.sql = sql
         self.today = today
-        self.tree = Tree.load(sql)
+        self.tree = Tree.cached(sql)
 
     def _reveal(self, obj: Any) -> Any:
         """Names are stored sealed (shared/pii.py): opened here, when answering, or the erasure placeholder."""

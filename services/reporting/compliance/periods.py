@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -38,6 +39,7 @@ class Period:
                 "last": self.last.isoformat()}
 
 
+@functools.lru_cache(maxsize=4096)
 def month_end(month: str) -> dt.date:
     y, m = map(int, month.split("-"))
     return (dt.date(y + 1, 1, 1) if m == 12 else dt.date(y, m + 1, 1)) - dt.timedelta(days=1)

@@ -125,9 +125,10 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
         held.setdefault((m["cell_id"], m["month"]), []).append(m)
         if m["kind"] in THEMATIC_KINDS:
             thematic.add((m["cell_id"], m["quarter"]))
+    months = [(month, month_end(month), dt.date.fromisoformat(month + "-01")) for month in period.months]
+    quarters = [(quarter, quarter_end(quarter)) for quarter in period.quarters]
     for cell in cells.values():
-        for month in period.months:
-            end, start = month_end(month), dt.date.fromisoformat(month + "-01")
+        for month, end, start in months:
             existed = cell.created_on <= end and (cell.ended_on is None or cell.ended_on > start)
             if not existed and (cell.unit_id, month) not in held:
                 continue
@@ -137,8 +138,7 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                 "meetings": len(rows), "regular_held": any(r["kind"] in REGULAR_KINDS for r in rows),
                 "meeting_ids": [r["meeting_id"] for r in rows],
             }))
-        for quarter in period.quarters:
-            end = quarter_end(quarter)
+        for quarter, end in quarters:
             if not cell.exists_on(end) and (cell.unit_id, quarter) not in thematic:
                 continue
             facts.cell_quarters.append(fact(cell.unit_id, end, {

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import weakref
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from shared.stores import Sql
 
@@ -54,11 +55,31 @@ def _on(spells: list[tuple[dt.date, str | None]], day: dt.date) -> str | None:
     return spells[max(i - 1, 0)][1]
 
 
+# store -> (members position, its tree); weak, so a closed store's tree goes with it
+_TREES: weakref.WeakKeyDictionary[Any, tuple[int, Tree]] = weakref.WeakKeyDictionary()
+
+
 class Tree:
     def __init__(self, units: dict[str, Unit]):
         self.units = units
         self._paths: dict[tuple[str, dt.date, str], tuple[str, ...]] = {}
         self._below: dict[str, set[str]] | None = None
+
+    @classmethod
+    def cached(cls, sql: Sql) -> Tree:
+        """The tree `sql`'s store holds, loaded once per members position and kept with the paths it worked
+        out: only members events change the tree, and a dashboard asks for the paths of the same cells on the
+        same month-ends again and again. The position is read in `sql`'s own transaction, so the tree is the
+        one that transaction sees. A bare cursor (no store) loads it anew."""
+        store = getattr(sql, "store", None)  # a wrapper of a cursor may not say
+        if store is None:
+            return cls.load(sql)
+        position = store.position_in(sql, "members")
+        held = _TREES.get(store)
+        if held is None or held[0] != position:
+            held = (position, cls.load(sql))
+            _TREES[store] = held
+        return held[1]
 
     @classmethod
     def load(cls, sql: Sql) -> Tree:
