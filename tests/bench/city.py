@@ -1,7 +1,7 @@
 """`make bench` (issue 10): city-scale benchmarks, each beside the stack's own ceiling measured in the same run.
 
-    .venv/bin/python -m tests.bench.city [--scales ward,district] [--seed 4] [--parts replay,queries,ingest]
-        [--out bench/results]
+    .venv/bin/python -m tests.bench.city [--scales ward,district,city] [--seed 4]
+        [--parts replay,queries,ingest] [--out bench/results]
 
 For each scale:
 1. the generated year (`chibo generate`, PostgreSQL databases chibo_bench_<scale>_*): reused when a previous run
@@ -12,6 +12,9 @@ For each scale:
    Python process and of its PostgreSQL backends. Then the rebuilt roll-up is compared with the generator's
    expected figures: any difference fails the run (exit 1);
 3. queries and 4. burst ingest (tests/bench/cluster_parts.py) on a copy of the stores served by the cluster.
+The city scale is the queries only, on a clone of the district's replayed store (48 copies under one root,
+tests/bench/city_clone.py), checked against 48 x the district's expected figures: generating and replaying a
+city year on this machine takes hours, so its generation and replay are extrapolated, not measured.
 Prints a table per part and writes everything to <out>/<date>-<time>.json, with the machine and its load.
 """
 
@@ -174,9 +177,32 @@ def print_growth(scales: dict[str, Any]) -> None:
                  "e2e÷RabbitMQ", "fresh p99 ms", "single cmd/s"], rows))
 
 
+def city_bench(seed: int, parts: set[str], district: dict[str, Any]) -> dict[str, Any]:
+    """The city's queries on a clone of the replayed district (tests/bench/city_clone.py: 48 copies, checked
+    against 48 x the generator's district figures); generating and replaying a city here takes hours."""
+    from tests.bench import city_clone, cluster_parts
+
+    manifest = json.loads((CACHE / f"district-{seed}.json").read_text(encoding="utf-8"))
+    source = _get(district, "replay", "runs", "rebuild_500", "tables_digest")  # this run's district replay
+    print(f"\n[city] a clone of the replayed district ({source or 'digest unknown'}), {city_clone.COPIES} copies,"
+          f" in {city_clone.TARGET} ...", flush=True)
+    clone = city_clone.ensure(city_clone.COPIES, source)
+    diffs = city_clone.check(city_clone.COPIES)
+    how = "reused (built from the same district tables)" if clone["reused"] else f"built in {clone['seconds']} s"
+    print(f"[city] {clone['rows']['units']} units, {clone['rows']['meeting_roster']} roster rows, {how};"
+          f" figures vs {city_clone.COPIES} x the district's expected:"
+          f" {'EQUAL' if not diffs else f'{len(diffs)} DIFFER'}", flush=True)
+    entry: dict[str, Any] = {"clone": clone, "figures_equal": not diffs, "differences": diffs,
+                             "generated": {"cells": manifest["cells"] * city_clone.COPIES, "stored_events": {}}}
+    if "queries" in parts:
+        entry |= cluster_parts.run("city", city_clone.PREFIX, "reporting", manifest, {"queries"}, half_rate=False)
+    return entry
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default="ward,district")
+    parser.add_argument("--scales", default="ward,district,city",
+                        help="city: the queries on a clone of the replayed district (tests/bench/city_clone.py)")
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--parts", default="replay,queries,ingest")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
@@ -201,6 +227,17 @@ def main() -> int:
     for scale in scales:
         entry: dict[str, Any] = {"load_at_start": load()}
         report["scales"][scale] = entry
+        if scale == "city":  # after the district: its replayed store is what the clone copies
+            try:
+                entry |= city_bench(args.seed, parts, report["scales"].get("district", {}))
+                failed |= not entry["figures_equal"]
+            except Exception as exc:  # recorded; the other scales' figures still count
+                entry["city_error"] = f"{type(exc).__name__}: {exc}"
+                print(f"[city] FAILED: {entry['city_error']}", flush=True)
+                failed = True
+            entry["load_at_end"] = load()
+            save()
+            continue
         manifest = ensure_generated(scale, args.seed)
         entry["generated"] = {k: manifest[k] for k in ("cells", "members", "districts", "stored_events", "seconds",
                                                        "events_per_second", "reused", "commands")}

@@ -15,6 +15,7 @@ backends it used (read from /proc before it closes them), so the split over the 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -88,8 +89,9 @@ def rebuild(prefix: str, target: str, batch: int, ahead: bool) -> dict[str, Any]
     from shared.config import StoreSettings
 
     result = rebuild_reporting(StoreSettings(kind="postgres", pg_db_prefix=prefix), target, batch=batch, ahead=ahead)
+    digests = json.dumps(result.snapshot.digests, sort_keys=True)
     return {"events": result.events, "applied": result.applied, "dead_lettered": len(result.dead_lettered),
-            "replay_seconds": result.seconds}
+            "replay_seconds": result.seconds, "tables_digest": hashlib.sha256(digests.encode()).hexdigest()[:16]}
 
 
 def main() -> None:
