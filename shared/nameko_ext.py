@@ -250,7 +250,7 @@ class TrackedConsumer(Consumer):
         for each. When the worker fails for a reason of its own (not a transient one: those requeue all),
         the messages are taken again one per worker, so the one that fails is dead-lettered as it would be
         alone, and the others applied (or skipped: those the batch had committed before failing)."""
-        error = self._run_worker([event for _, _, event in pending])
+        error = self._in_worker([event for _, _, event in pending])
         if error is None:
             return ["ack"] * len(pending)
         if is_transient(error):
@@ -264,7 +264,7 @@ class TrackedConsumer(Consumer):
         self.dead_letter(pending[0][0], f"{type(error).__name__}: {error}")
         return ["ack"]
 
-    def _run_worker(self, events: list[Delivered]) -> BaseException | None:
+    def _in_worker(self, events: list[Delivered]) -> BaseException | None:
         """Run the decorated method on `events` in a nameko worker; the error it raised, if any."""
         correlations = {envelope.correlation_id for envelope, _ in events}
         done = Event()
