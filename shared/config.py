@@ -89,6 +89,7 @@ class ChiboSettings:
     max_tries: int = 3  # attempts at applying one event before it is dead-lettered
     catch_up_interval: float = 5.0  # seconds a consumer may sit idle before it asks its sources what it missed
     ready_max_lag: float = 60.0  # seconds of consumer lag beyond which the service reports itself not ready
+    consumer_batch: int = 200  # messages already delivered that a tracked consumer applies in one transaction
     sources: dict[str, str] = field(default_factory=dict)  # source name -> base URL of its HTTP API
 
 
@@ -105,5 +106,6 @@ def settings_from(config: dict[str, Any]) -> ChiboSettings:
         max_tries=int(chibo.get("max_tries", 3)),
         catch_up_interval=float(chibo.get("catch_up_interval", 5.0)),
         ready_max_lag=float(chibo.get("ready_max_lag", 60.0)),
+        consumer_batch=max(1, int(chibo.get("consumer_batch", 200))),
         sources=dict(chibo.get("sources") or {}),
     )

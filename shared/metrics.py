@@ -32,7 +32,8 @@ HTTP_DURATION = Histogram(
 )
 CONSUMER_DURATION = Histogram(
     "chibo_consumer_duration_seconds",
-    "Time a tracked consumer spent on one delivered message (gap filling included), by outcome (ack, requeue)",
+    "Time a tracked consumer spent on one batch of delivered messages (gap filling included), by outcome"
+    " (ack; requeue when any message of the batch was requeued)",
     ["consumer", "source", "outcome"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )

@@ -1,9 +1,11 @@
 """Thin nameko adapters around the framework-free pieces in shared/.
 
-* `tracked_consumer(source)`: an entrypoint that consumes the (consumer, source) queue one message at a
-  time in delivery order, dead-letters messages that break the contract, and requeues (after a backoff)
-  those that failed for an infrastructure reason. Replaces nameko's `event_handler`, whose defaults ack a
-  failed message and split a source over one queue per event type (design.md §6).
+* `tracked_consumer(source)`: an entrypoint that consumes the (consumer, source) queue in delivery order,
+  dead-letters messages that break the contract, and requeues (after a backoff) those that failed for an
+  infrastructure reason. Replaces nameko's `event_handler`, whose defaults ack a failed message and split a
+  source over one queue per event type (design.md §6). The decorated method gets a batch: the messages
+  already delivered when it takes one up (up to CHIBO.consumer_batch), which TrackedViews.apply_many commits
+  in one transaction (shared/consumer.py); they are acked after that commit, or all requeued.
 * `Application`: the service's eventsourcing application.
 * `TrackedViews`: the service's read models with their `TrackedApplier`.
 * `EmbeddedRelay`: runs the outbox relay inside the service when CHIBO.relay is `embedded`.
@@ -33,7 +35,8 @@ from nameko.messaging import Consumer, QueueConsumer
 from shared import metrics, topology
 from shared.access import OwnCredential
 from shared.config import ChiboSettings, settings_from
-from shared.consumer import Project, TrackedApplier, http_fetch_range, is_transient
+from shared.consumer import Event as Delivered
+from shared.consumer import Project, ProjectMany, TrackedApplier, http_fetch_range, is_transient
 from shared.contracts import ContractError, parse_event
 from shared.pii import key_settings
 from shared.relay import EnvelopeReader, OutboxRelay, Publisher, Translate
@@ -79,9 +82,18 @@ class DeadLetterPublisher:
 class TrackedQueueConsumer(QueueConsumer):
     """nameko's QueueConsumer, plus: a message kombu cannot decode (malformed JSON, a content type we do
     not accept) is dead-lettered with the reason. nameko sets no `on_decode_error`, so kombu re-raises
-    inside the consume loop: the service's consumer dies, and the message comes back at every restart."""
+    inside the consume loop: the service's consumer dies, and the message comes back at every restart.
+
+    Its prefetch is CHIBO.consumer_batch (at least the container's max_workers, nameko's own choice): a
+    tracked consumer takes up whatever has been delivered to it, so the unacked messages the broker lets it
+    hold bound its batches. nameko's prefetch (max_workers, 10 by default) sizes a pool of concurrent workers,
+    which a tracked consumer never has: it runs one worker at a time, in order."""
 
     consuming = False  # connected and subscribed (readiness: shared/readiness.py)
+
+    @property
+    def prefetch_count(self) -> int:
+        return max(self.container.max_workers, chibo_settings(self.container).consumer_batch)
 
     @contextlib.contextmanager
     def extra_context(self, connection: Any, channel: Any) -> Any:
@@ -108,7 +120,8 @@ class TrackedQueueConsumer(QueueConsumer):
 
 
 class TrackedConsumer(Consumer):
-    """Consume `<service>.<source>` in order; the decorated method gets (envelope, payload)."""
+    """Consume `<service>.<source>` in order; the decorated method gets a list of (envelope, payload), in
+    delivery order, to hand to TrackedViews.apply_many."""
 
     queue_consumer = TrackedQueueConsumer()
 
@@ -126,7 +139,8 @@ class TrackedConsumer(Consumer):
         self._inbox: LightQueue = LightQueue()
         self._loop = None
         self._stopping = False
-        self.busy_since: float | None = None  # monotonic time the message in hand was taken up
+        self.busy_since: float | None = None  # monotonic time the messages in hand were taken up
+        self.batch = settings.consumer_batch
         super().setup()
 
     def start(self) -> None:
@@ -134,7 +148,7 @@ class TrackedConsumer(Consumer):
         super().start()
 
     def stop(self) -> None:
-        """Graceful: no new deliveries, finish the message in flight (applied and acked), then stop. Messages
+        """Graceful: no new deliveries, finish the batch in flight (applied and acked), then stop. Messages
         delivered but not started go back to the queue when the connection closes."""
         super().stop()
         self._stopping = True
@@ -158,24 +172,109 @@ class TrackedConsumer(Consumer):
             except Empty:
                 self._catch_up()
                 continue
-            if item is None or self._stopping:
+            items = [item]
+            while items[-1] is not None and len(items) < self.batch:  # what is already here, without waiting
+                try:
+                    items.append(self._inbox.get_nowait())
+                except Empty:
+                    break
+            if items[-1] is None or self._stopping:  # not started: the broker delivers them again
                 return
-            body, message = item
             self.busy_since = started = time.monotonic()
             try:
-                outcome = self._process(body, message)
+                outcomes = self._process_batch(items)
             finally:
                 self.busy_since = None
-            metrics.CONSUMER_DURATION.labels(self.container.service_name, self.source, outcome).observe(
-                time.monotonic() - started)
-            if outcome == "requeue":
-                metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "requeued").inc()
+            requeue = [message for message, outcome in outcomes if outcome == "requeue"]
+            metrics.CONSUMER_DURATION.labels(self.container.service_name, self.source,
+                                             "requeue" if requeue else "ack").observe(time.monotonic() - started)
+            if requeue:
+                metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "requeued").inc(
+                    len(requeue))
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
-                self._settle(self.queue_consumer.requeue_message, message)
             else:
                 backoff = 0.2
-                self._settle(self.queue_consumer.ack_message, message)
+            for message, outcome in outcomes:
+                self._settle(self.queue_consumer.requeue_message if outcome == "requeue"
+                             else self.queue_consumer.ack_message, message)
+
+    def _process_batch(self, items: list[tuple[Any, Any]]) -> list[tuple[Any, str]]:
+        """(message, "ack" | "requeue") for each message, in order. Messages that break the contract are
+        dead-lettered; runs of valid ones are applied together; a re-driven message on its own. Once a
+        message must be requeued, the later ones are requeued unseen (order)."""
+        outcomes: list[tuple[Any, str]] = []
+        pending: list[tuple[Any, Any, Delivered]] = []  # (body, message, event) not yet applied
+        views = self._views()
+
+        def flush() -> None:
+            if pending:
+                outcomes.extend(zip([m for _, m, _ in pending], self._apply(pending), strict=True))
+                pending.clear()
+
+        for body, message in items:
+            if outcomes and outcomes[-1][1] == "requeue":
+                outcomes.append((message, "requeue"))
+                continue
+            parsed = self._parse(body)
+            if parsed is None:
+                outcomes.append((message, "ack"))  # dead-lettered
+            elif (message.headers or {}).get(REDRIVE_HEADER) and views is not None:
+                flush()
+                if outcomes and outcomes[-1][1] == "requeue":
+                    outcomes.append((message, "requeue"))
+                else:
+                    outcomes.append((message, self._redrive(views, body, *parsed)))
+            else:
+                pending.append((body, message, parsed))
+        flush()
+        return outcomes
+
+    def _parse(self, body: Any) -> Delivered | None:
+        """The message's (envelope, payload), or None once it is dead-lettered for breaking the contract."""
+        try:
+            if isinstance(body, bytes | str):
+                body = json.loads(body)
+            envelope, payload = parse_event(body)
+            if envelope.source != self.source:
+                raise ContractError(f"{envelope.source} event on the {self.source} queue", "source")
+        except (ContractError, ValueError) as exc:
+            log.error("%s: dead-lettering a message that breaks the contract: %s", self.queue.name, exc)
+            self.dead_letter(body, f"contract: {exc}")
+            metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "dead_lettered").inc()
+            return None
+        return envelope, payload
+
+    def _apply(self, pending: list[tuple[Any, Any, Delivered]]) -> list[str]:
+        """Apply the events in one worker (the service's method: TrackedViews.apply_many); "ack" or "requeue"
+        for each. When the worker fails for a reason of its own (not a transient one: those requeue all),
+        the messages are taken again one per worker, so the one that fails is dead-lettered as it would be
+        alone, and the others applied (or skipped: those the batch had committed before failing)."""
+        error = self._in_worker([event for _, _, event in pending])
+        if error is None:
+            return ["ack"] * len(pending)
+        if is_transient(error):
+            log.warning("%s: %s; requeueing %d message(s)", self.queue.name, error, len(pending))
+            return ["requeue"] * len(pending)
+        if len(pending) > 1:
+            outcomes: list[str] = []
+            for one in pending:
+                outcomes += ["requeue"] if outcomes and outcomes[-1] == "requeue" else self._apply([one])
+            return outcomes
+        self.dead_letter(pending[0][0], f"{type(error).__name__}: {error}")
+        return ["ack"]
+
+    def _in_worker(self, events: list[Delivered]) -> BaseException | None:
+        """Run the decorated method on `events` in a nameko worker; the error it raised, if any."""
+        correlations = {envelope.correlation_id for envelope, _ in events}
+        done = Event()
+        self.container.spawn_worker(
+            self, (events,), {},
+            context_data={"correlation_id": correlations.pop()} if len(correlations) == 1 else {},
+            handle_result=lambda worker_ctx, result, exc_info: (done.send(exc_info), (result, exc_info))[1],
+        )
+        exc_info = done.wait()
+        return None if exc_info is None else exc_info[1]
 
     def _settle(self, settle: Callable[[Any], None], message: Any) -> None:
         """Ack or requeue; on a connection that died under us (the broker gone, a reset, a cut), do nothing:
@@ -208,38 +307,6 @@ class TrackedConsumer(Consumer):
             views.applier.catch_up(self.source)
         except Exception as exc:  # the source may be down or not started yet: the next idle tick retries
             log.info("%s: catch-up from %s not possible now: %s", self.container.service_name, self.source, exc)
-
-    def _process(self, body: Any, message: Any) -> str:
-        try:
-            if isinstance(body, bytes | str):
-                body = json.loads(body)
-            envelope, payload = parse_event(body)
-            if envelope.source != self.source:
-                raise ContractError(f"{envelope.source} event on the {self.source} queue", "source")
-        except (ContractError, ValueError) as exc:
-            log.error("%s: dead-lettering a message that breaks the contract: %s", self.queue.name, exc)
-            self.dead_letter(body, f"contract: {exc}")
-            metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "dead_lettered").inc()
-            return "ack"
-        views = self._views()
-        if (message.headers or {}).get(REDRIVE_HEADER) and views is not None:
-            return self._redrive(views, body, envelope, payload)
-        done = Event()
-        self.container.spawn_worker(
-            self, (envelope, payload), {},
-            context_data={"correlation_id": envelope.correlation_id},
-            handle_result=lambda worker_ctx, result, exc_info: (done.send(exc_info), (result, exc_info))[1],
-        )
-        exc_info = done.wait()
-        if exc_info is None:
-            return "ack"
-        exc = exc_info[1]
-        if is_transient(exc):
-            log.warning("%s: %s; requeueing", self.queue.name, exc)
-            return "requeue"
-        self.dead_letter(body, f"{type(exc).__name__}: {exc}")
-        return "ack"
-
 
     def _redrive(self, views: TrackedViews, body: Any, envelope: Any, payload: Any) -> str:
         """A message an operator re-drove from the dead-letter queue (`chibo deadletters redrive`)."""
@@ -281,18 +348,19 @@ class TrackedViews(DependencyProvider):
 
     credential = OwnCredential()
 
-    def __init__(self, ddl: Sequence[str], project: Project):
+    def __init__(self, ddl: Sequence[str], project: Project, project_many: ProjectMany | None = None):
         self.ddl = ddl
         self.project = project
+        self.project_many = project_many  # a batch in one pass (else `project` for each event of a batch)
 
     def setup(self) -> None:
         settings = chibo_settings(self.container)
         key_settings(settings.store)  # refuse to start on missing or public keys (shared/pii.py)
         self.store = TrackedStore(settings.store, self.container.service_name)
         self.store.create_tables(self.ddl)
-        project = self.project
+        project, project_many = self.project, self.project_many
         if os.environ.get("CHIBO_FAULT_REJECT_FILE"):  # fault injection (tests/faults): a handler that rejects
-            project = _rejecting(project, os.environ["CHIBO_FAULT_REJECT_FILE"])
+            project, project_many = _rejecting(project, project_many, os.environ["CHIBO_FAULT_REJECT_FILE"])
         consumer = self.container.service_name
         options = self.container.config.get("TRANSPORT_OPTIONS") or {}
         publishers = {s: DeadLetterPublisher(settings.amqp_uri, consumer, s, options)
@@ -304,6 +372,7 @@ class TrackedViews(DependencyProvider):
             fetch_range=http_fetch_range(settings.sources, headers=self.credential.header),
             dead_letter=lambda body, reason: publishers[body["source"]](body, reason),
             max_tries=settings.max_tries,
+            project_many=project_many,
         )
 
     def stop(self) -> None:
@@ -315,12 +384,18 @@ class TrackedViews(DependencyProvider):
     def apply(self, envelope: Any, payload: Any) -> Any:
         return self.applier.handle(envelope, payload)
 
+    def apply_many(self, events: Sequence[Delivered]) -> Any:
+        """Apply a tracked consumer's batch (TrackedApplier.handle_many)."""
+        return self.applier.handle_many(events)
 
-def _rejecting(project: Project, path: str) -> Project:
-    """`project`, except that while the file `path` exists, an event whose payload holds the file's text is
-    refused (a handler bug, for the poison-message test); deleting the file is "deploying the fix"."""
 
-    def guarded(sql: Any, envelope: Any, payload: Any) -> None:
+def _rejecting(project: Project, project_many: ProjectMany | None,
+               path: str) -> tuple[Project, ProjectMany | None]:
+    """`project` and `project_many`, except that while the file `path` exists, an event whose payload holds
+    the file's text is refused (a handler bug, for the poison-message test); deleting the file is "deploying
+    the fix"."""
+
+    def refuse(payload: Any) -> None:
         try:
             with open(path, encoding="utf-8") as f:
                 marker = f.read().strip()
@@ -328,9 +403,18 @@ def _rejecting(project: Project, path: str) -> Project:
             marker = ""
         if marker and marker in payload.model_dump_json():
             raise ValueError(f"fault injection: this handler rejects {marker!r}")
+
+    def guarded(sql: Any, envelope: Any, payload: Any) -> None:
+        refuse(payload)
         project(sql, envelope, payload)
 
-    return guarded
+    def guarded_many(sql: Any, events: Sequence[Delivered]) -> None:
+        for _, payload in events:
+            refuse(payload)
+        assert project_many is not None
+        project_many(sql, events)
+
+    return guarded, (guarded_many if project_many is not None else None)
 
 
 class EmbeddedRelay(DependencyProvider):

@@ -271,14 +271,20 @@ class TrackedStore:
             yield Sql(cursor, self.postgres, self)
 
     @contextlib.contextmanager
-    def tracked(self, source: str, position: int) -> Iterator[Sql]:
+    def tracked(self, source: str, position: int, first: int | None = None) -> Iterator[Sql]:
         """One transaction that records `position` for `source` and whatever the caller writes.
 
-        Raises AlreadyApplied (and writes nothing) when the position is not beyond the recorded one.
+        Raises AlreadyApplied (and writes nothing) when the position is not beyond the recorded one, or, for a
+        batch of events `first`..`position`, when `first` is not: the recorded position is moved to `first`
+        and then to `position` in the transaction, so a batch overlapping what another replica applied
+        meanwhile is refused as a whole rather than applied twice in part.
         """
         try:
             with self.datastore.transaction(commit=True) as cursor:
                 # eventsourcing's own tracking insert: an upsert that only moves forward, else IntegrityError.
+                # On PostgreSQL it locks the row until commit: a concurrent replica's insert waits, then fails.
+                if first is not None and first < position:
+                    self.tracking._insert_tracking(cursor, Tracking(source, first))
                 self.tracking._insert_tracking(cursor, Tracking(source, position))
                 yield Sql(cursor, self.postgres, self)
         except IntegrityError as exc:

@@ -57,8 +57,8 @@ class MeetingsService:
     readiness: Any = Readiness()
 
     @tracked_consumer("members")
-    def on_members_event(self, envelope: Any, payload: Any) -> None:
-        self.views.apply(envelope, payload)
+    def on_members_event(self, events: list[tuple[Any, Any]]) -> None:
+        self.views.apply_many(events)  # the messages already delivered, in one transaction
 
     @http("POST", "/meetings/meetings", body=HoldMeeting, action=WRITE)
     def hold(self, request: Any) -> Any:

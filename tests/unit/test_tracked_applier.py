@@ -87,7 +87,9 @@ def test_a_redelivered_event_is_skipped(store_settings):
     assert len(table(store)) == 5
 
 
-def test_a_poison_event_is_dead_lettered_and_the_stream_goes_on(store_settings):
+@pytest.mark.parametrize("batch", [None, 10], ids=["one_by_one", "in_a_batch"])
+def test_a_poison_event_is_dead_lettered_and_the_stream_goes_on(store_settings, batch):
+    """In a batch too: the batch is rolled back and applied one event at a time, the poison dead-lettered."""
     src = make_source(10, holes=False)
     poison_position = src.log[4]["position"]
 
@@ -97,8 +99,12 @@ def test_a_poison_event_is_dead_lettered_and_the_stream_goes_on(store_settings):
         project(sql, envelope, payload)
 
     dead = []
-    app, store = applier(store_settings, src, "poison", picky, dead)
-    deliver(app, src.log)
+    app, store = applier(store_settings, src, f"poison_{batch}", picky, dead)
+    if batch:
+        assert batched(app, src.log, batch) == {"applied": 9, "duplicates": 0, "gap_filled": 0, "dead_lettered": 1}
+    else:
+        deliver(app, src.log)
+    assert store.position("members") == src.log[-1]["position"]
     assert [p for p, _ in table(store)] == [e["position"] for e in src.log if e["position"] != poison_position]
     assert len(dead) == 1 and dead[0][0]["position"] == poison_position
     assert "rejects it" in dead[0][1]
@@ -215,3 +221,134 @@ def test_a_redrive_that_fails_again_keeps_its_dead_letter_row(store_settings):
     with store.read() as sql:
         assert sql.execute("SELECT COUNT(*) AS n FROM dead_letters").fetchone()["n"] == 1  # still re-drivable
     assert poison["position"] not in [p for p, _ in table(store)]
+
+
+# -- batches (handle_many: the messages a consumer finds already delivered, in one transaction) -------------
+
+def batched(app, messages, size):
+    """Deliver `messages` in batches of `size` (what the consumer found in its inbox each time)."""
+    totals = {"applied": 0, "duplicates": 0, "gap_filled": 0, "dead_lettered": 0}
+    for i in range(0, len(messages), size):
+        r = app.handle_many([parse_event(m) for m in messages[i:i + size]])
+        totals["applied"] += r.applied
+        totals["duplicates"] += r.duplicates
+        totals["gap_filled"] += r.gap_filled
+        totals["dead_lettered"] += len(r.dead_lettered)
+    return totals
+
+
+def counting(store):
+    """Wrap `store.tracked` to count the transactions the applier opens."""
+    calls = []
+    tracked = store.tracked
+
+    def counted(source, position, first=None):
+        calls.append((position, first))
+        return tracked(source, position, first)
+
+    store.tracked = counted
+    return calls
+
+
+def test_a_batch_ends_like_one_by_one_in_one_transaction(store_settings):
+    src = make_source()
+    one, one_store = applier(store_settings, src, "one_by_one")
+    deliver(one, src.log)
+    many, many_store = applier(store_settings, src, "batch")
+    calls = counting(many_store)
+    totals = batched(many, src.log, 30)
+    assert table(many_store) == table(one_store)
+    assert totals == {"applied": 30, "duplicates": 0, "gap_filled": 0, "dead_lettered": 0}
+    assert calls == [(src.log[-1]["position"], src.log[0]["position"])]  # one transaction for the 30
+    assert many_store.position("members") == src.log[-1]["position"]
+
+
+def test_a_batch_with_a_projection_of_its_own_uses_it(store_settings):
+    src = make_source(10)
+    seen = []
+
+    def project_many(sql, events):
+        seen.append([e.position for e, _ in events])
+        for envelope, payload in events:
+            project(sql, envelope, payload)
+
+    store = TrackedStore(store_settings, "with_many")
+    store.create_tables(DDL)
+    app = TrackedApplier("with_many", store, project, src.fetch_range, dead_letter=lambda b, r: None,
+                         project_many=project_many)
+    batched(app, src.log, 4)
+    assert seen == [[e["position"] for e in src.log[i:i + 4]] for i in range(0, 10, 4)]
+    assert [p for p, _ in table(store)] == [e["position"] for e in src.log]
+
+
+def test_duplicates_in_and_before_a_batch_are_skipped(store_settings):
+    src = make_source(10, holes=False)
+    app, store = applier(store_settings, src, "batch_dup")
+    deliver(app, src.log[:4])
+    messages = [src.log[2], src.log[3], src.log[4], src.log[5], src.log[5], src.log[4], src.log[6]]
+    totals = batched(app, messages, len(messages))
+    assert totals == {"applied": 3, "duplicates": 4, "gap_filled": 0, "dead_lettered": 0}
+    assert [p for p, _ in table(store)] == [e["position"] for e in src.log[:7]]
+
+
+def test_a_gap_in_the_middle_of_a_batch_is_filled_in_order(store_settings):
+    src = make_source(12, holes=False)
+    app, store = applier(store_settings, src, "batch_gap")
+    calls = counting(store)
+    messages = src.log[:4] + src.log[7:]  # 5..7 never delivered
+    totals = batched(app, messages, len(messages))
+    assert totals == {"applied": 12, "duplicates": 0, "gap_filled": 3, "dead_lettered": 0}
+    assert [p for p, _ in table(store)] == [e["position"] for e in src.log]
+    # the run before the gap, the three pulled from the source one by one, the run after it
+    assert calls == [(4, 1), (5, None), (6, None), (7, None), (12, 8)]
+
+
+def test_a_gap_before_a_batch_is_filled_first(store_settings):
+    src = make_source(8, holes=False)
+    app, store = applier(store_settings, src, "batch_gap_first")
+    totals = batched(app, src.log[3:], 5)
+    assert totals == {"applied": 8, "duplicates": 0, "gap_filled": 3, "dead_lettered": 0}
+    assert [p for p, _ in table(store)] == [e["position"] for e in src.log]
+
+
+def test_a_transient_error_in_a_batch_raises_with_nothing_committed(store_settings):
+    src = make_source(6, holes=False)
+    down = [True]
+
+    def flaky(sql, envelope, payload):
+        project(sql, envelope, payload)
+        if envelope.position == 4 and down:
+            raise ConnectionError("database went away")
+
+    dead = []
+    app, store = applier(store_settings, src, "batch_flaky", flaky, dead)
+    with pytest.raises(ConnectionError):
+        batched(app, src.log, 6)
+    assert store.position("members") == 0 and table(store) == [] and dead == []
+    down.clear()  # the broker delivers the batch again: applied once
+    assert batched(app, src.log, 6)["applied"] == 6
+    assert [p for p, _ in table(store)] == [e["position"] for e in src.log]
+
+
+def test_a_batch_overlapping_what_another_replica_applied_is_not_applied_twice(store_settings):
+    """The batch's transaction records its first position too: one that another replica passed meanwhile
+    refuses the batch, even with a projection that would accept an event twice (no key to collide on)."""
+    src = make_source(10, holes=False)
+    store = TrackedStore(store_settings, "batch_shared")
+    store.create_tables(("CREATE TABLE IF NOT EXISTS seen (position BIGINT NOT NULL)",))
+
+    def lenient(sql, envelope, payload):
+        sql.execute("INSERT INTO seen (position) VALUES (?)", (envelope.position,))
+
+    def replica():
+        return TrackedApplier("batch_shared", store, lenient, fetch_range=src.fetch_range,
+                              dead_letter=lambda b, r: None)
+
+    first, second = replica(), replica()
+    batched(second, src.log[:2], 2)  # second caches position 2
+    deliver(first, src.log[2:5])  # first moves the store on to 5 (the batch 3..8 overlaps it)
+    totals = batched(second, src.log[2:8], 6)
+    assert totals["applied"] == 3 and totals["duplicates"] == 3
+    with store.read() as sql:
+        seen = [r["position"] for r in sql.execute("SELECT position FROM seen ORDER BY position").fetchall()]
+    assert seen == [e["position"] for e in src.log[:8]]
