@@ -34,6 +34,7 @@ from kombu import Connection, Producer
 
 from shared import metrics, topology
 from shared.config import StoreSettings
+from shared.confirms import ConfirmTracker, publish_confirmed
 from shared.contracts import Envelope, Payload, event_id_for, make_envelope
 from shared.stores import TrackedStore
 
@@ -98,44 +99,79 @@ class EnvelopeReader:
 
 
 class Publisher:
-    """Publishes envelopes to `<source>.events` with confirms, persistence and mandatory routing."""
+    """Publishes envelopes to `<source>.events` with confirms, persistence and mandatory routing.
 
-    def __init__(self, amqp_uri: str, source: str, transport_options: dict[str, Any] | None = None):
+    On RabbitMQ a batch is published with batched confirms (shared/confirms.py): every envelope is written,
+    then the broker's acks are collected once. `batch_confirms=False` (and the in-memory transport, which has
+    no confirms to batch) publishes through kombu with `confirm_publish`, waiting for each message's ack."""
+
+    def __init__(self, amqp_uri: str, source: str, transport_options: dict[str, Any] | None = None,
+                 batch_confirms: bool = True, confirm_timeout: float = topology.IO_TIMEOUT):
         self.amqp_uri = amqp_uri
         self.transport_options = topology.publisher_options(amqp_uri, transport_options)
         self.exchange = topology.events_exchange(source)
+        self.batch_confirms = batch_confirms and not topology.is_memory(amqp_uri)
+        self.confirm_timeout = confirm_timeout
         self._connection: Connection | None = None
         self._producer: Producer | None = None
+        self._tracker: ConfirmTracker | None = None
 
     def _ensure(self) -> Producer:
         if self._producer is None:
-            self._connection = Connection(self.amqp_uri, transport_options=self.transport_options,
-                                          connect_timeout=5)
+            options = dict(self.transport_options)
+            if self.batch_confirms:  # the channel is put in confirm mode by ConfirmTracker, not per publish
+                options.pop("confirm_publish")
+            self._connection = Connection(self.amqp_uri, transport_options=options, connect_timeout=5)
             self._producer = Producer(self._connection.channel(), exchange=self.exchange)
             self.exchange(self._producer.channel).declare()
+            if self.batch_confirms:
+                self._tracker = ConfirmTracker(self._producer.channel)
         return self._producer
 
     def publish(self, envelopes: Sequence[Envelope]) -> None:
-        """Return only when the broker confirmed every envelope; raise otherwise."""
+        """Return only when the broker confirmed every envelope; raise (and drop the connection) otherwise."""
         try:
             producer = self._ensure()
+            if self._tracker is not None:
+                self._publish_batch(producer, envelopes)
+                return
             for env in envelopes:
                 # With confirm_publish, py-amqp waits for the broker's ack, and raises on basic.return
                 # (mandatory and unroutable) or nack.
-                producer.publish(
-                    json.dumps(env.to_json(), ensure_ascii=False),
-                    routing_key=env.type,
-                    mandatory=True,
-                    delivery_mode=2,
-                    content_type="application/json",
-                    content_encoding="utf-8",
-                    message_id=str(env.event_id),
-                    headers={"chibo-source": env.source, "chibo-position": env.position},
-                    retry=False,
-                )
+                producer.publish(self._body(env), routing_key=env.type, mandatory=True, retry=False,
+                                 **self._properties(env))
         except Exception:
             self.close()
             raise
+
+    def _publish_batch(self, producer: Producer, envelopes: Sequence[Envelope]) -> None:
+        assert self._connection is not None and self._tracker is not None
+        channel = producer.channel
+        messages = []
+        for env in envelopes:
+            properties = self._properties(env)
+            message = channel.prepare_message(
+                self._body(env).encode(), content_type=properties.pop("content_type"),
+                content_encoding=properties.pop("content_encoding"), headers=properties.pop("headers"),
+                properties=properties,
+            )
+            messages.append((message, self.exchange.name, env.type))
+        publish_confirmed(self._connection.connection, self._tracker, messages, self.confirm_timeout)
+
+    @staticmethod
+    def _body(env: Envelope) -> str:
+        return json.dumps(env.to_json(), ensure_ascii=False)
+
+    @staticmethod
+    def _properties(env: Envelope) -> dict[str, Any]:
+        """The same properties on both paths: persistent, JSON, the event id as message_id, provenance headers."""
+        return {
+            "delivery_mode": 2,
+            "content_type": "application/json",
+            "content_encoding": "utf-8",
+            "message_id": str(env.event_id),
+            "headers": {"chibo-source": env.source, "chibo-position": env.position},
+        }
 
     def close(self) -> None:
         if self._connection is not None:
@@ -143,6 +179,7 @@ class Publisher:
                 self._connection.close()
         self._connection = None
         self._producer = None
+        self._tracker = None
 
 
 RELAY_STATE_DDL = (
