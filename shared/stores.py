@@ -222,6 +222,15 @@ class TrackedStore:
         with self.datastore.transaction(commit=False) as cursor:
             yield Sql(cursor, self.postgres, self)
 
+    def first(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of one read statement run alone: on PostgreSQL outside a transaction (the pool's
+        connections are autocommit), one round trip where `read` adds BEGIN and ROLLBACK around it."""
+        if not self.postgres:
+            with self.read() as q:
+                return q.execute(sql, params).fetchone()
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            return Sql(cursor, True, self).execute(sql, params).fetchone()
+
     @contextlib.contextmanager
     def tracked(self, source: str, position: int) -> Iterator[Sql]:
         """One transaction that records `position` for `source` and whatever the caller writes.
