@@ -118,6 +118,13 @@ class ChiboApplication(Application):
     aggregate_cache: ClassVar[int] = 0
     pii: pii.KeyRing | None = None
 
+    def construct_recorder(self) -> Any:
+        from shared.stores import quiet_pre_ping
+
+        recorder = super().construct_recorder()
+        quiet_pre_ping(getattr(recorder, "datastore", None))
+        return recorder
+
     def construct_repository(self) -> Repository[Any]:
         size = int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE) or self.aggregate_cache)
         # fastforward: never the cache of saved aggregates (it would keep what a command typed, unsealed)
