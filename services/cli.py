@@ -763,6 +763,11 @@ def _add_deadletter_parser(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["demo"], ["run"]):  # patched before the parser's imports reach psycopg (shared/green.py)
+        from shared.green import serve_green
+
+        serve_green()
     parser = argparse.ArgumentParser(prog="chibo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="embedded run with a sample district (or ward)")
@@ -864,14 +869,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.set_defaults(func=cmd_audit)
     args = parser.parse_args(argv)
-    if args.command in ("demo", "run"):
-        import warnings
-
-        # The stack (nameko 2.14) is built on eventlet; its deprecation banner is known (README, design.md §6).
-        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-        import eventlet
-
-        eventlet.monkey_patch()  # before any socket, thread or database module is used
     return int(args.func(args) or 0)
 
 

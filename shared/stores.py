@@ -46,6 +46,37 @@ def _connect_with_backoff(settings: StoreSettings, attempts: int = 8) -> psycopg
     raise AssertionError("unreachable")
 
 
+def _readable_now(fd: int) -> bool:
+    """Whether the server has sent anything on this socket: a zero-timeout poll, with the unpatched `select`
+    module in an eventlet process (its green one has no poll and would switch to the hub)."""
+    import select
+    import sys
+
+    patcher = sys.modules.get("eventlet.patcher")  # imported only where eventlet already is
+    module = patcher.original("select") if patcher is not None else select
+    poller = module.poll()
+    poller.register(fd, module.POLLIN)
+    return bool(poller.poll(0))
+
+
+def ping_if_spoken(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check before it lends a connection: the round trip of a pre-ping only when the server has
+    said something since the connection was last used, which is how a terminated backend or a restarting
+    server shows (its FATAL notice, then the socket's end); an idle healthy connection has nothing to read.
+    A pre-ping on every checkout was an eighth of a meetings command's CPU (tests/bench/single_commands.py)."""
+    from psycopg_pool import ConnectionPool
+
+    if conn.closed or _readable_now(conn.pgconn.socket):
+        ConnectionPool.check_connection(conn)
+
+
+def quiet_pre_ping(datastore: Any) -> None:
+    """Use `ping_if_spoken` as the check of an eventsourcing PostgreSQL datastore's pool (built with pre_ping)."""
+    pool = getattr(datastore, "pool", None)
+    if pool is not None and getattr(pool, "_check", None) is not None:  # psycopg_pool's check callback
+        pool._check = ping_if_spoken
+
+
 def ensure_database(settings: StoreSettings, service: str) -> None:
     """Create the service's PostgreSQL database if it does not exist yet (no-op for SQLite)."""
     if settings.kind != "postgres":
@@ -237,6 +268,7 @@ class TrackedStore:
             self.tracking: Any = PostgresTrackingRecorder(
                 self.datastore, tracking_table_name=f"{name}_tracking"
             )
+            quiet_pre_ping(self.datastore)
         else:
             self.datastore = SQLiteDatastore(str(settings.sqlite_path(service, name)), lock_timeout=10)
             self.tracking = SQLiteTrackingRecorder(self.datastore)
@@ -269,6 +301,15 @@ class TrackedStore:
     def read(self) -> Iterator[Sql]:
         with self.datastore.transaction(commit=False) as cursor:
             yield Sql(cursor, self.postgres, self)
+
+    def first(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of one read statement run alone: on PostgreSQL outside a transaction (the pool's
+        connections are autocommit), one round trip where `read` adds BEGIN and ROLLBACK around it."""
+        if not self.postgres:
+            with self.read() as q:
+                return q.execute(sql, params).fetchone()
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            return Sql(cursor, True, self).execute(sql, params).fetchone()
 
     @contextlib.contextmanager
     def tracked(self, source: str, position: int, first: int | None = None) -> Iterator[Sql]:

@@ -319,29 +319,32 @@ def command_key(request: Request, cmd: BaseModel | None = None) -> CommandKey | 
 
 
 def idempotent(app: Any, request: Request, cmd: BaseModel | None, run: Callable[[CommandKey | None], Any],
-               show: Callable[[Any], Any], status: int = 201) -> Response:
+               show: Callable[[Any], Any], status: int = 201, shown: Callable[[Any], Any] | None = None) -> Response:
     """Run a command once per idempotency key: a repeat answers the first result, marked as replayed.
 
-    `run(key)` records the command (passing `key` on to `app.record`) and returns the result's id;
-    `show(id)` renders it.
+    `run(key)` records the command (passing `key` on to `app.record`) and returns its result: the result's id,
+    which `show(id)` renders, or what `shown(result)` renders when given (a repeat has only the id).
     """
     key = command_key(request, cmd)
     prior = app.prior_result(key)
     if prior is not None:
         return json_response(show(prior), status, headers={"Idempotent-Replayed": "true"})
-    return json_response(show(run(key)), status)
+    result = run(key)
+    return json_response(shown(result) if shown is not None else show(result), status)
 
 
 def command_response(app: Any, request: Request, model: type[BaseModel], command: Callable[..., Any],
                      show: Callable[[Any], Any], *, guard: Callable[[Any], None],
-                     after: Callable[[], None] | None = None, status: int = 200, **args: Any) -> Response:
+                     after: Callable[[], None] | None = None, status: int = 200,
+                     shown: Callable[[Any], Any] | None = None, **args: Any) -> Response:
     """A command endpoint: parse and validate the body, check it, run `command` once per idempotency key,
     answer `show`.
 
     `guard(cmd)` authorizes the validated command (the units it touches, shared/access.py) and raises Forbidden;
     `command(**args, **body, by=, correlation_id=, key=)` records in one transaction, with the authenticated
     caller as the actor of its events, and returns the aggregate it changed; `after` runs once it is recorded
-    (a relay nudge).
+    (a relay nudge). The answer is `show(aggregate id)`, or `shown(aggregate)` when given: the aggregate as the
+    command left it, without loading it again (a repeated idempotency key still answers `show(id)`).
     """
     cmd = parse_body(model, request)
     guard(cmd)
@@ -351,9 +354,9 @@ def command_response(app: Any, request: Request, model: type[BaseModel], command
         result = command(**args, **cmd.model_dump(), by=actor, correlation_id=correlation_id(request), key=key)
         if after is not None:
             after()
-        return result.id
+        return result if shown is not None else result.id
 
-    return idempotent(app, request, cmd, run, show, status=status)
+    return idempotent(app, request, cmd, run, show, status=status, shown=shown)
 
 
 def correlation_id(request: Request) -> str:

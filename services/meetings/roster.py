@@ -204,6 +204,11 @@ class RosterReader:
                         dt.date.fromisoformat(end["ended_on"]) if end else None,
                         end["merged_into"] if end else None)
 
+    def path(self, unit_id: str) -> list[str] | None:
+        """The unit's path from the root now (what access checks need), in one statement; None when unknown."""
+        row = self.store.first("SELECT org_path FROM roster_units WHERE unit_id = ?", (unit_id,))
+        return json.loads(row["org_path"]) if row is not None else None
+
     def roster_on(self, cell_id: str, day: dt.date) -> list[RosterMember]:
         """Members of the cell on `day`, each with their status on that day, ordered by name."""
         iso = day.isoformat()

@@ -86,17 +86,16 @@ class MeetingsService:
             authorize(principal(request), WRITE, unit_path=path)
 
         return command_response(self.app, request, model, command, self.app.meeting, guard=guard,
-                                after=self.relay.nudge, status=status, **args)
+                                after=self.relay.nudge, status=status, shown=self.app.view, **args)
 
     def _cell_path(self, cell_id: uuid.UUID | str) -> list[str]:
         """The cell's path in the tree now, from the roster replica; [] for a cell the replica does not know."""
-        cell = self.roster().unit(str(cell_id))
-        return list(cell.org_path) if cell is not None else []
+        return self.roster().path(str(cell_id)) or []
 
     def _meeting_path(self, meeting_id: uuid.UUID) -> list[str]:
         """The path of the meeting's cell (the aggregate only: no view built, no name opened)."""
         try:
-            return self._cell_path(self.app.get_meeting(meeting_id).cell_id)
+            return self._cell_path(self.app.cell_of(meeting_id))
         except NotFound:
             return []
 

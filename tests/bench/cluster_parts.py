@@ -21,6 +21,7 @@ burst's envelopes with batched confirms and consuming them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -30,7 +31,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -58,10 +59,11 @@ def drop_prefix(prefix: str) -> None:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def copy_stores(prefix: str, target: str, run_prefix: str) -> None:
+def copy_stores(prefix: str, target: str, run_prefix: str, also: tuple[str, ...] = ()) -> None:
     drop_prefix(run_prefix)
     with admin() as conn:
-        for service, source in (("members", "members"), ("meetings", "meetings"), ("reporting", target)):
+        for service, source in (("members", "members"), ("meetings", "meetings"), ("reporting", target),
+                                *((name, name) for name in also)):
             conn.execute(f'CREATE DATABASE "{run_prefix}_{service}" TEMPLATE "{prefix}_{source}"')
 
 
@@ -501,17 +503,19 @@ def ingest(scale: str, cluster: Cluster, key: str, run_prefix: str, amqp_uri: st
     return {"burst": burst, "half_rate": half, "single_event": single, "rabbitmq": rabbit, "eventsourcing": saving}
 
 
-def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: set[str],
-        half_rate: bool = True) -> dict[str, Any]:
-    """Queries and/or ingest on a copy of `prefix`'s stores (reporting: `target`); half_rate: also the
-    freshness run at half the burst's end-to-end rate (as long again as the burst, twice over)."""
-    run_prefix = f"chibo_bench_run_{scale}"
+@contextlib.contextmanager
+def served(scale: str, prefix: str, target: str, run_prefix: str | None = None,
+           also: tuple[str, ...] = ()) -> Iterator[tuple[Cluster, str, str]]:
+    """The cluster serving a copy of `prefix`'s stores (reporting: `target`; `also`: more of its databases
+    copied as they are, e.g. "keys") on a vhost of its own: (cluster, a machine key, the AMQP URI). The copies
+    and the vhost are removed at the end."""
+    run_prefix = run_prefix or f"chibo_bench_run_{scale}"
     vhost = f"chibo-bench-{uuid.uuid4().hex[:6]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
     subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True,
                    capture_output=True)
     amqp_uri = f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
-    copy_stores(prefix, target, run_prefix)
+    copy_stores(prefix, target, run_prefix, also)
     relays_at_head(run_prefix)
     cluster = Cluster(amqp_uri=amqp_uri, db_prefix=run_prefix,
                       ports={s: free_port() for s in ("members", "meetings", "reporting")},
@@ -519,13 +523,25 @@ def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: s
                                                           "relay-meetings")},
                       extra_env={"LOG_LEVEL": "WARNING", "CHIBO_RATE_LIMIT": "0", "CHIBO_RATE_LIMIT_MACHINE": "0",
                                  "CHIBO_PG_POOL_SIZE": "1", "CHIBO_PG_MAX_OVERFLOW": "2"})
-    out: dict[str, Any] = {}
-    year = manifest["year"]
     try:
         cluster.start(timeout=120)
         from services.runner import machine_key
 
-        key = machine_key(cluster.store, "bench")
+        yield cluster, machine_key(cluster.store, "bench"), amqp_uri
+    finally:
+        cluster.stop()
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+        drop_prefix(run_prefix)
+
+
+def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: set[str],
+        half_rate: bool = True) -> dict[str, Any]:
+    """Queries and/or ingest on a copy of `prefix`'s stores (reporting: `target`); half_rate: also the
+    freshness run at half the burst's end-to-end rate (as long again as the burst, twice over)."""
+    run_prefix = f"chibo_bench_run_{scale}"
+    out: dict[str, Any] = {}
+    year = manifest["year"]
+    with served(scale, prefix, target, run_prefix) as (cluster, key, amqp_uri):
         if "queries" in parts:
             print(f"\n[{scale}] queries, {READERS} concurrent readers:", flush=True)
             out["queries"] = queries(cluster, key, run_prefix, year, per_reader=2 if scale != "ward" else 5)
@@ -535,8 +551,4 @@ def run(scale: str, prefix: str, target: str, manifest: dict[str, Any], parts: s
             except Exception as exc:  # recorded with what the queries gave; the run goes on
                 out["ingest_error"] = f"{type(exc).__name__}: {exc}"
                 print(f"  ingest FAILED: {out['ingest_error']}", flush=True)
-    finally:
-        cluster.stop()
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
-        drop_prefix(run_prefix)
     return out

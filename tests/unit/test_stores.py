@@ -46,3 +46,30 @@ def test_insert_many_writes_what_one_insert_per_row_writes(store_settings):
     assert rows[("k1", "a")] == (-1, "upsert") and rows[("new", "a")] == (5, "upsert")
     assert rows[("k2", "a")] == (20, "upsert") and rows[("dup", "b")] == (1, "upsert")
     assert rows[("k3", "a")] == (3, "plain") and rows[("k3", "z")] == (1, "y")
+
+
+def _terminate(dbname: str) -> int:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                            " AND pid <> pg_backend_pid()", (dbname,)).fetchall()
+    return sum(1 for (ok,) in rows if ok)
+
+
+def test_a_terminated_backend_is_noticed_when_its_connection_is_lent(postgres_settings):
+    """No round trip per checkout (shared/stores.py ping_if_spoken), yet a connection whose backend was ended
+    since its last use is checked and replaced before it is lent: the next read works."""
+    from shared.stores import ping_if_spoken
+
+    store = TrackedStore(postgres_settings, "ping", pool_size=1, max_overflow=0)
+    try:
+        assert store.datastore.pool._check is ping_if_spoken
+        assert store.first("SELECT 1 AS one")["one"] == 1
+        assert _terminate(postgres_settings.dbname("ping")) >= 1
+        for _ in range(3):
+            assert store.first("SELECT 2 AS two")["two"] == 2
+            with store.read() as sql:
+                assert sql.scalar("SELECT 3") == 3
+    finally:
+        store.close()
