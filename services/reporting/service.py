@@ -64,7 +64,9 @@ class ReportingService:
         today = vietnam_today()
         caller = principal(request)
         with self.views.store.read() as sql:
-            positions = self._positions()
+            # in this read's own transaction: a second connection per request (store.position) deadlocks the
+            # pool once as many requests hold a read as it has connections (psycopg on eventlet's hub)
+            positions = {s: self.views.store.position_in(sql, s) for s in SOURCES}
             raw = hashlib.sha256(f"{positions}|{today}|{language(request)}|{request.full_path}|{caller.role}"
                                  f"|{caller.unit_id}".encode()).hexdigest()[:32]
             tag = f'"{raw}"'
