@@ -177,13 +177,24 @@ def print_growth(scales: dict[str, Any]) -> None:
                  "e2e÷RabbitMQ", "fresh p99 ms", "single cmd/s"], rows))
 
 
+def latest_district_digest() -> str:
+    """The tables digest of the district's replay in the newest results file that has one ('' for none)."""
+    for path in sorted((ROOT / "bench" / "results").glob("*.json"), reverse=True):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        digest = _get(report, "scales", "district", "replay", "runs", "rebuild_500", "tables_digest")
+        if digest:
+            return str(digest)
+    return ""
+
+
 def city_bench(seed: int, parts: set[str], district: dict[str, Any]) -> dict[str, Any]:
     """The city's queries on a clone of the replayed district (tests/bench/city_clone.py: 48 copies, checked
     against 48 x the generator's district figures); generating and replaying a city here takes hours."""
     from tests.bench import city_clone, cluster_parts
 
     manifest = json.loads((CACHE / f"district-{seed}.json").read_text(encoding="utf-8"))
-    source = _get(district, "replay", "runs", "rebuild_500", "tables_digest")  # this run's district replay
+    # the district replay of this run, else of the latest run that replayed it (`--scales city` alone)
+    source = _get(district, "replay", "runs", "rebuild_500", "tables_digest") or latest_district_digest()
     print(f"\n[city] a clone of the replayed district ({source or 'digest unknown'}), {city_clone.COPIES} copies,"
           f" in {city_clone.TARGET} ...", flush=True)
     clone = city_clone.ensure(city_clone.COPIES, source)
