@@ -23,11 +23,20 @@ def render(report: dict[str, Any]) -> str:
               "rebuild_1": "replay, 1 event per transaction (before)", "rebuild_500": "replay, batches of 500 (after)"}
     for scale, e in report["scales"].items():
         g = e["generated"]
-        out.append(f"\n### {scale}\n\nGenerated: {g['cells']} cells, {g['members']} members, "
-                   f"{sum(g['stored_events'].values())} stored events "
-                   f"({'reused from an earlier run' if g['reused'] else 'generated in this run'}; generation took "
-                   f"{sum(g['seconds'].values()):.0f} s, {g['events_per_second']} events/s). Load at start "
-                   f"{e['load_at_start']}.\n")
+        if "clone" in e:  # the city: queries on a clone of the replayed district (tests/bench/city_clone.py)
+            c = e["clone"]
+            how = "reused" if c.get("reused") else f"built in {c['seconds']} s"
+            out.append(f"\n### {scale} (clone of the district x {c['copies']})\n\n{c['rows']['units']} units,"
+                       f" {c['rows']['members']} members, {c['rows']['meeting_roster']} roster rows ({how}; from the"
+                       f" district tables {c.get('source_digest', '')}). Figures vs {c['copies']} x the district's"
+                       f" expected: {'all equal' if e['figures_equal'] else 'DIFFERENCES'}. Load at start"
+                       f" {e['load_at_start']}.\n")
+        else:
+            out.append(f"\n### {scale}\n\nGenerated: {g['cells']} cells, {g['members']} members, "
+                       f"{sum(g['stored_events'].values())} stored events "
+                       f"({'reused from an earlier run' if g['reused'] else 'generated in this run'}; generation "
+                       f"took {sum(g['seconds'].values()):.0f} s, {g['events_per_second']} events/s). Load at start "
+                       f"{e['load_at_start']}.\n")
         if "replay" in e:
             r = e["replay"]
             out.append(md(["", "events", "s", "events/s", "÷ fold ceiling", "peak MB", "Python CPU s",
