@@ -49,7 +49,8 @@ def project(sql: Sql, envelope: Envelope, payload: Payload) -> None:
 
 @dataclass
 class _Writes:
-    """Consecutive writes of one statement, sent as one pipelined `executemany` (one round trip, not one each)."""
+    """Consecutive writes of one statement, sent together: multi-row VALUES for inserts (`Sql.insert_many`), one
+    pipelined `executemany` otherwise (one round trip, not one each)."""
 
     statement: str
     rows: list[tuple[object, ...]]
