@@ -118,11 +118,12 @@ def test_a_connection_killed_before_the_acks_arrive_raises(fresh_vhost, proxy):
     publisher = Publisher(proxy.uri(fresh_vhost), "members", confirm_timeout=30)
     publisher.publish(envelopes(1))  # connected, confirm mode on
     proxy.cut()  # the batch is written into a silent link: no ack comes back...
-    eventlet.spawn_after(1.0, proxy.down)  # ...then the connection is reset under the waiting publisher
+    down = eventlet.spawn_after(1.0, proxy.down)  # ...then the connection is reset under the waiting publisher
     with pytest.raises(Exception) as raised:
         publisher.publish(envelopes(200))
     assert not isinstance(raised.value, NotConfirmed)  # the reset, not the 30 s timeout
     assert publisher._connection is None
+    down.wait()  # the proxy resets before it answers "down": talk to it again only once it has answered
     proxy.heal()
     proxy.up()
     publisher.publish(envelopes(2))  # a fresh connection through the restored proxy
