@@ -51,6 +51,11 @@ COMPLIANCE_RATE = Gauge(
 COMPLIANCE_COUNT = Gauge(
     "chibo_compliance_count", "Reporting's city-wide figures for the current year, as counts", ["figure"]
 )
+ANSWER_CACHE = Counter(
+    "chibo_answer_cache_total",
+    "Roll-up answers served from memory (hit) or computed (computed); the rest of the requests waited for one"
+    " computing the same answer", ["service", "outcome"],
+)
 REPLAY_POSITION = Gauge(
     "chibo_replay_position", "Source position a running replay (chibo replay) has reached", ["source"]
 )

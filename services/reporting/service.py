@@ -2,7 +2,8 @@
 
 Thin: each route parses nothing itself; services/reporting/queries.py does the work on one read of the store.
 Answers carry an ETag made of the sources' positions (what the projection has applied), the report date and
-the request's URL, so a client polling a roll-up gets 304 until an event changes it.
+the request's URL, so a client polling a roll-up gets 304 until an event changes it. Roll-ups are kept in
+memory under that same key (answers.py): concurrent readers of one dashboard share one computation.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from services.reporting import access
+from services.reporting.answers import AnswerCache
 from services.reporting.compliance import projection, schema
 from services.reporting.gauges import ComplianceGauges
 from services.reporting.queries import Queries, unit_arg
@@ -48,6 +50,7 @@ class ReportingService:
     views: Any = TrackedViews(schema.DDL, projection.project, projection.project_many)
     gauges: Any = ComplianceGauges()  # city-wide figures on /metrics for the operators' dashboard
     readiness: Any = Readiness()
+    answers: Any = AnswerCache()  # roll-ups by store position (None: CHIBO.answer_cache_size 0)
 
     @tracked_consumer("members")
     def on_members_event(self, events: list[tuple[Any, Any]]) -> None:
@@ -57,10 +60,11 @@ class ReportingService:
     def on_meetings_event(self, events: list[tuple[Any, Any]]) -> None:
         self.views.apply_many(events)  # the messages already delivered, in one transaction
 
-    def _answer(self, request: Request, query: Callable[[Queries], Any]) -> Response:
+    def _answer(self, request: Request, query: Callable[[Queries, str], Any]) -> Response:
         """Run `query` on one consistent read; 304 when the client's ETag still holds.
 
-        The ETag covers the caller's role and unit too: the same URL answers each reach differently."""
+        The ETag covers the caller's role and unit too: the same URL answers each reach differently. `query` is
+        given the ETag's key as well, under which an answer may be kept (answers.py)."""
         today = vietnam_today()
         caller = principal(request)
         with self.views.store.read() as sql:
@@ -72,19 +76,23 @@ class ReportingService:
             tag = f'"{raw}"'
             if request.if_none_match.contains(raw):
                 return Response(status=304, headers={"ETag": tag})
-            body = query(Queries(sql, today))
+            body = query(Queries(sql, today), raw)
         if isinstance(body, dict):
-            body["positions"] = positions
+            body = body | {"positions": positions}  # a copy: the body may be a kept answer
         return json_response(body, headers={"ETag": tag, "Cache-Control": "private, no-cache",
                                             "Vary": "Authorization"})
 
-    def _scoped(self, request: Request, run: Callable[[Queries, dict[str, str]], Any]) -> Response:
-        """A query for one unit (`?unit=`, default the caller's own): refused (403) outside the caller's reach."""
+    def _scoped(self, request: Request, run: Callable[[Queries, dict[str, str]], Any], keep: bool = False) -> Response:
+        """A query for one unit (`?unit=`, default the caller's own): refused (403) outside the caller's reach.
+        `keep`: the answer may be kept in memory under its key (only answers with no personal data: roll-ups);
+        access is checked on every request all the same."""
         caller = principal(request)
         args = access.scoped_args(caller, request.args)
 
-        def query(q: Queries) -> Any:
+        def query(q: Queries, key: str) -> Any:
             _authorize_unit(caller, args, q)
+            if keep and self.answers is not None:
+                return self.answers.get(key, lambda: run(q, args))
             return run(q, args)
 
         return self._answer(request, query)
@@ -93,7 +101,7 @@ class ReportingService:
                run: Callable[[Queries], Any]) -> Response:
         """A query about one cell, meeting or member: refused (403) when it lies outside the caller's reach."""
 
-        def query(q: Queries) -> Any:
+        def query(q: Queries, _key: str) -> Any:
             authorize(principal(request), action, unit_path=where(q))
             return run(q)
 
@@ -102,7 +110,7 @@ class ReportingService:
     @http("GET", "/reporting/compliance/rollup", action=REPORTS)
     def compliance_rollup(self, request: Request) -> Any:
         """?unit=<id or code>&period=2026|2026-Q1|2026-03&tree=period|today&by=block|children|none&block="""
-        return self._scoped(request, lambda q, args: q.rollup(args, language(request)))
+        return self._scoped(request, lambda q, args: q.rollup(args, language(request)), keep=True)
 
     @http("GET", "/reporting/compliance/drill", action=REPORTS)
     def compliance_drill(self, request: Request) -> Any:
@@ -145,7 +153,7 @@ class ReportingService:
     @http("GET", "/reporting/units", action=REPORTS)
     def units(self, request: Request) -> Any:
         caller = principal(request)
-        return self._answer(request, lambda q: q.units(
+        return self._answer(request, lambda q, _key: q.units(
             request.args, keep=lambda unit_id: visible(caller, access.unit_path(q.tree, unit_id, q.today))))
 
     @http("GET", "/reporting/cells/<cell_id>", action=REPORTS)

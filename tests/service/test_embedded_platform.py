@@ -80,6 +80,13 @@ def check_the_reporting_api(client, result):
     again = client.session.get(url, params={"unit": ward, "period": str(year)},
                                headers={"If-None-Match": first.headers["ETag"]})
     assert first.status_code == 200 and again.status_code == 304
+    # kept: the same roll-up asked again (no event since) is served from memory, not computed again
+    computed, hits = answer_count("computed"), answer_count("hit")
+    kept = client.session.get(url, params={"unit": ward, "period": str(year)})
+    assert kept.json() == first.json() and kept.headers["ETag"] == first.headers["ETag"]
+    assert (answer_count("computed"), answer_count("hit")) == (computed, hits + 1)
+    client.session.get(url, params={"unit": ward, "period": str(year), "by": "children"})  # another answer
+    assert answer_count("computed") == computed + 1
     # pages
     page = client.get("reporting", "/compliance/cell-months", **{"from": f"{year}-01", "to": f"{year}-12"},
                       unit=ward, page=2, page_size=7)
@@ -99,6 +106,12 @@ def check_the_reporting_api(client, result):
                                   ({"period": str(year), "unit": "NO-SUCH-UNIT"}, 404, "unit")):
         r = client.session.get(url, params=params)
         assert r.status_code == status and r.json()["fields"][0]["field"] == field, params
+
+
+def answer_count(outcome):
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("chibo_answer_cache_total", {"service": "reporting", "outcome": outcome}) or 0
 
 
 def meetings_of(client, cell_id, first, last):

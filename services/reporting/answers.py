@@ -1,0 +1,78 @@
+"""Reporting's roll-up answers, kept per store position: one computation however many readers ask at once.
+
+A roll-up is a function of the projection's tables, which are a function of the events applied (the tracked
+positions of each source), of the report date, and of the request (path, language, the caller's role and
+unit): the same key the ETag is made of (service.py). So an answer computed for a key stays right for as long
+as the positions have not moved, and is never served once they have: a new event changes the key.
+
+Twenty officials opening the same city dashboard therefore cost one roll-up, not twenty: the first computes it
+and the others wait for that answer (cachetools' `condition`: no stampede of identical computations), and
+later readers get it from memory until an event arrives.
+
+Only roll-ups are kept: they carry figures and unit names, nobody's personal data, so an answer held here can
+never outlive a person's erasure (names are opened from the key ring at answer time elsewhere). The caller's
+access is checked on every request before the cache is consulted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from cachetools import LRUCache, cached
+from nameko.extensions import DependencyProvider
+
+from shared import metrics
+
+DEFAULT_SIZE = 128  # answers; a city roll-up is a few tens of KB
+
+
+class Answers:
+    """Answers by key, least recently used dropped first; concurrent misses of one key share one computation.
+
+    `threading` primitives are green under nameko (eventlet patches them), so a waiting request yields its
+    greenthread to the one computing."""
+
+    def __init__(self, service: str, size: int = DEFAULT_SIZE):
+        self.service = service
+        self._cache: LRUCache[str, Any] = LRUCache(maxsize=size)
+        self._computed = 0
+        self._lock = threading.RLock()
+
+        @cached(self._cache, key=lambda key, compute: key, lock=self._lock,
+                condition=threading.Condition(self._lock))
+        def answer(key: str, compute: Callable[[], Any]) -> Any:
+            self._computed += 1
+            metrics.ANSWER_CACHE.labels(self.service, "computed").inc()
+            return compute()
+
+        self._answer = answer
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        """The answer for `key`: from memory, from a computation under way, or computed now by `compute`.
+        A failed computation is not kept: the next reader (or a waiting one) computes again."""
+        with self._lock:
+            held = key in self._cache
+        if held:
+            metrics.ANSWER_CACHE.labels(self.service, "hit").inc()
+        return self._answer(key, compute)
+
+    @property
+    def computed(self) -> int:
+        """How many answers were computed (not served from memory or from another reader's computation)."""
+        return self._computed
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+class AnswerCache(DependencyProvider):
+    """One `Answers` per service container, sized by `CHIBO.answer_cache_size` (0 turns the cache off)."""
+
+    def setup(self) -> None:
+        size = int((self.container.config.get("CHIBO") or {}).get("answer_cache_size", DEFAULT_SIZE))
+        self.answers = Answers(self.container.service_name, size) if size > 0 else None
+
+    def get_dependency(self, worker_ctx: Any) -> Answers | None:
+        return self.answers
