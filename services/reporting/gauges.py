@@ -10,7 +10,7 @@ from typing import Any
 import eventlet
 from nameko.extensions import DependencyProvider
 
-from services.reporting.compliance import rollup
+from services.reporting.compliance import tally
 from services.reporting.compliance.periods import parse_period
 from services.reporting.queries import Queries
 from shared import metrics
@@ -34,7 +34,7 @@ def city_figures(store: Any, period: str | None = None) -> dict[str, Any]:
     with store.read() as sql:
         q = Queries(sql, today)
         chosen = parse_period(period or str(today.year), today)
-        return rollup.rollup(rollup.collect(sql, q.tree, chosen, "period", today), None)["figures"]
+        return tally.figures(tally.collect(sql, q.tree, chosen, "period", today))
 
 
 class ComplianceGauges(DependencyProvider):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.reporting import documents, exports
-from services.reporting.compliance import drill, rollup, wording
+from services.reporting.compliance import drill, rollup, tally, wording
 from services.reporting.compliance.cell_month import cell_months, parse_month
 from services.reporting.compliance.periods import Period, month_end, month_range, parse_period
 from services.reporting.compliance.tree import Tree, TreeMode
@@ -100,8 +100,8 @@ class Queries:
         if by not in ("block", "children", "none"):
             raise DomainError("by", f"must be 'block', 'children' or 'none', not {by!r}", rule="rollup.by",
                               vi=f"phải là 'block', 'children' hoặc 'none', không phải {by!r}")
-        facts = rollup.collect(self.sql, self.tree, period, mode, self.today, unit)
-        result = rollup.rollup(facts, unit, None if by == "none" else by, block)
+        tallies = tally.collect(self.sql, self.tree, period, mode, self.today, unit)
+        result = tally.rollup(tallies, unit, None if by == "none" else by, block)
         day = min(period.last, self.today)
         for group in result["groups"]:
             if by == "children":
@@ -111,7 +111,7 @@ class Queries:
                 group["label"] = wording.BLOCK_NAMES[lang].get(group["key"], group["key"])
         query = _query(unit, period, mode, block)
         result["drill"] = {name: f"/reporting/compliance/drill?{query}&figure={name}" for name in drill.FIGURES}
-        by_block = result if by == "block" else rollup.rollup(facts, unit, "block", block)
+        by_block = result if by == "block" else tally.rollup(tallies, unit, "block", block)
         return {"unit": _unit_json(self.tree, unit, day), "period": period.as_json(), "tree": mode, "block": block,
                 "by": by, "report_date": self.today.isoformat(), **result,
                 "report": wording.report_lines(by_block, lang)}

@@ -116,8 +116,10 @@ def test_a_wards_queries_read_no_row_of_another_districts_cells(worlds: Any) -> 
             _, reading = ask(busy, method, params)
             assert reading.ids, (method, params)
             assert not others & set(reading.ids), (method, params)
-    # the district's and the city's roll-ups do read them
+    # the district's roll-up does read their cells' counts, and its drill-down their meetings
     _, reading = ask(busy, "rollup", {"unit": busy.codes["E"], "period": "2025-Q1"})
+    assert {busy.codes[e] for e in BUSY} <= set(reading.ids)
+    _, reading = ask(busy, "drill", {"unit": busy.codes["E"], "period": "2025-Q1", "figure": "meetings"})
     assert others <= set(reading.ids)
 
 
@@ -142,3 +144,30 @@ def test_a_ward_has_the_same_figures_as_on_a_store_holding_it_alone(worlds: Any)
     assert w1["period none"][0]["meetings"] == 7 and w1["today none"][0]["meetings"] == 11
     assert w1["period none"][0]["cells"] == 3 and w1["today none"][0]["cells"] == 4
     assert answers(busy, "E")["period none"][0]["meetings"] == 2 + 3 * len(BUSY)
+
+
+def test_counted_tallies_give_the_figures_of_the_facts(worlds: Any) -> None:
+    """tally.collect (counts per cell and month from the database) against rollup.collect (every fact laid out
+    with its path): equal roll-ups for every unit, tree mode, period, block and grouping, moves and merges
+    included. Both kinds of period end, a month still running and a quarter of months before the report date."""
+    from services.reporting.compliance import rollup, tally
+    from services.reporting.compliance.periods import parse_period
+    from services.reporting.compliance.tree import Tree
+
+    busy, _, _, _ = worlds
+    compared = 0
+    with busy.store.read() as sql:
+        tree = Tree.load(sql)
+        for today in (busy.today, D(2025, 3, 20)):
+            for raw in ("2025", "2025-Q1", "2025-02", "2025-03"):
+                period = parse_period(raw, today)
+                for mode in ("period", "today"):
+                    for unit in (None, *(busy.codes[u] for u in ("D", "E", "W1", "W2", "W3", "A", "C", "M"))):
+                        counted = tally.collect(sql, tree, period, mode, today, unit)
+                        facts = tally.of_facts(rollup.collect(sql, tree, period, mode, today, unit))
+                        for block in (None, "residential", "enterprise"):
+                            for by in (None, "block", "children"):
+                                want = tally.rollup(facts, unit, by, block)
+                                assert tally.rollup(counted, unit, by, block) == want, (raw, mode, unit, block, by)
+                                compared += 1
+    assert compared == 2 * 4 * 2 * 9 * 3 * 3

@@ -21,12 +21,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.policy import policy_on
+from services.reporting.compliance import tally
 from services.reporting.compliance.periods import Period, month_end, quarter_end
 from services.reporting.compliance.projection import REGULAR_KINDS, THEMATIC_KINDS
+from services.reporting.compliance.rows import (  # noqa: F401  (re-exported: queries.py reads them here)
+    MAX_CELLS_IN_SQL,
+    in_cells,
+    official_counts,
+    resolutions,
+    scope_cells,
+    supervised_meetings,
+)
+from services.reporting.compliance.tally import BLOCKS, ratio  # noqa: F401  (re-exported)
 from services.reporting.compliance.tree import Tree, TreeMode
 from shared.stores import Sql
-
-BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
 
 
 @dataclass
@@ -73,29 +81,6 @@ class Facts:
                     group = out.setdefault(k, Facts(self.period, self.today, self.mode))
                     getattr(group, name).append(f)
         return out
-
-
-# Above this many cells a unit's facts are read whole and filtered by path alone: SQLite allows 32,766 bound
-# parameters, PostgreSQL 65,535; a unit that large is most of what a store holds anyway.
-MAX_CELLS_IN_SQL = 5000
-
-
-def scope_cells(tree: Tree, unit_id: str | None) -> list[str] | None:
-    """The cells whose rows `collect` reads for a roll-up of `unit_id` (None: every row of the store), sorted:
-    every cell that can count under the unit in either tree mode (Tree.cells_ever_under)."""
-    cells = tree.cells_ever_under(unit_id)
-    if cells is None or len(cells) > MAX_CELLS_IN_SQL:
-        return None
-    return sorted(cells)
-
-
-def in_cells(column: str, cells: list[str] | None) -> tuple[str, tuple[str, ...]]:
-    """` AND column IN (?, ...)` and its parameters for `cells` (nothing for None: all cells)."""
-    if cells is None:
-        return "", ()
-    if not cells:
-        return " AND 1 = 0", ()
-    return f" AND {column} IN ({', '.join('?' * len(cells))})", tuple(cells)
 
 
 def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date,
@@ -145,11 +130,11 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                 "quarter": quarter, "due": cell.exists_on(end) and end < today,
                 "thematic_held": (cell.unit_id, quarter) in thematic,
             }))
-    supervised = _supervised_meetings(sql, first, last, scope)
+    supervised = supervised_meetings(sql, first, last, scope)
     for m in meetings:
         data = dict(m) | {"has_supervisor": m["meeting_id"] in supervised}
         facts.meetings.append(fact(m["cell_id"], month_end(m["month"]), data))
-    for r in _resolutions(sql, first, last, today, scope):
+    for r in resolutions(sql, first, last, today, scope):
         facts.resolutions.append(fact(r["cell_id"], month_end(r["date"][:7]), r))
     for y in sql.execute("SELECT * FROM member_years WHERE flagged = 1 AND year >= ? AND year <= ?" + where,
                          (period.years[0], period.years[-1], *params)).fetchall():
@@ -172,127 +157,18 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
     return facts
 
 
-def _supervised_meetings(sql: Sql, first: str, last: str, cells: list[str] | None = None) -> set[str]:
-    """Meetings whose cell had a committee member assigned to it on the meeting's date."""
-    where, params = in_cells("m.cell_id", cells)
-    rows = sql.execute(
-        "SELECT DISTINCT m.meeting_id FROM meetings m JOIN supervisions s ON s.cell_id = m.cell_id"
-        " AND s.valid_from <= m.date AND (s.valid_to IS NULL OR s.valid_to > m.date)"
-        " WHERE m.date >= ? AND m.date <= ?" + where, (first, last, *params)).fetchall()
-    return {r["meeting_id"] for r in rows}
-
-
-def _resolutions(sql: Sql, first: str, last: str, today: dt.date,
-                 cells: list[str] | None = None) -> list[dict[str, Any]]:
-    """Resolutions passed in the period, each with its review deadline and status on `today`."""
-    where, params = in_cells("r.cell_id", cells)
-    rows = sql.execute(
-        "SELECT r.*, (SELECT MIN(n.date) FROM meetings n WHERE n.cell_id = r.cell_id AND n.date > r.date"
-        "  AND n.date <= ? AND n.kind IN ('regular', 'combined') AND n.status IN ('held', 'closed')) AS next_regular"
-        " FROM resolutions r JOIN meetings m ON m.meeting_id = r.meeting_id"
-        " WHERE r.passed = 1 AND r.date >= ? AND r.date <= ? AND m.status IN ('held', 'closed')" + where,
-        (today.isoformat(), first, last, *params)).fetchall()
-    out = []
-    for row in rows:
-        r = dict(row)
-        passed_on = dt.date.fromisoformat(r["date"])
-        following = month_end((passed_on.replace(day=1) + dt.timedelta(days=32)).strftime("%Y-%m"))
-        due = r["next_regular"] or following.isoformat()
-        reviewed = r["reviewed_on"] if r["reviewed_on"] and r["reviewed_on"] <= today.isoformat() else None
-        if reviewed is not None:
-            status = "in_time" if reviewed <= due else "late"
-        else:
-            status = "overdue" if due < today.isoformat() else "not_yet_due"
-        out.append(r | {"review_due": due, "review_status": status})
-    return out
-
-
-def official_counts(sql: Sql, day: dt.date, cells: list[str] | None = None) -> dict[str, int]:
-    """Official members in each cell's register on `day` (exempted or temporarily away included, as the
-    members service counts them for cell health); only `cells`' registers when given."""
-    iso = day.isoformat()
-    where, params = in_cells("c.cell_id", cells)
-    rows = sql.execute(
-        "SELECT c.cell_id, COUNT(*) AS n FROM member_cells c JOIN members m ON m.member_id = c.member_id"
-        " WHERE c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?) AND m.official_since <= ?"
-        " AND (m.removed_on IS NULL OR m.removed_on > ?)" + where + " GROUP BY c.cell_id",
-        (iso, iso, iso, iso, *params)).fetchall()
-    return {r["cell_id"]: int(r["n"]) for r in rows}
-
-
-# -- the figures of a group of facts ------------------------------------------------------------------------
-
-def ratio(count: int, of: int) -> dict[str, Any]:
-    return {"count": count, "of": of, "rate": round(count / of, 4) if of else None}
-
+# -- the figures of a group of facts: through their tallies (tally.py), the one place figures are worked out --
 
 def figures(facts: Facts) -> dict[str, Any]:
     """The roll-up figures (issue 5 / design.md §5) of whatever facts were kept."""
-    by_cell: dict[str, list[Fact]] = {}
-    for f in facts.cell_months:
-        if f.data["due"]:
-            by_cell.setdefault(f.cell_id, []).append(f)
-    quarters: dict[str, list[Fact]] = {}
-    for f in facts.cell_quarters:
-        if f.data["due"]:
-            quarters.setdefault(f.cell_id, []).append(f)
-    meetings = [f.data for f in facts.meetings]
-    regular = [m for m in meetings if m["kind"] in REGULAR_KINDS]
-    supervised = [m for m in meetings if m["has_supervisor"]]
-    reviews = [f.data for f in facts.resolutions if f.data["review_status"] != "not_yet_due"]
-    present = sum(m["present"] for m in meetings)
-    base = sum(m["attendance_base"] for m in meetings)
-    speakers = sum(m["speakers_present"] for m in meetings)
-    paid = sum(f.data["paid"] for f in facts.dues)
-    cells = {f.cell_id for f in facts.cell_months} | {f.cell_id for f in facts.cells_at_end}
-    return {
-        "cells": len(cells),
-        "regular_every_month": ratio(sum(all(f.data["regular_held"] for f in fs) for fs in by_cell.values()),
-                                     len(by_cell)),
-        "regular_cell_months": ratio(sum(f.data["regular_held"] for fs in by_cell.values() for f in fs),
-                                     sum(len(fs) for fs in by_cell.values())),
-        "thematic_every_quarter": ratio(sum(all(f.data["thematic_held"] for f in fs) for fs in quarters.values()),
-                                        len(quarters)),
-        "meetings": len(meetings),
-        "attendance": {"present": present, "base": base, "rate": round(present / base, 4) if base else None},
-        "able_to_decide": ratio(sum(m["able_to_decide"] for m in meetings), len(meetings)),
-        "full_procedure": ratio(sum(bool(m["full_procedure"]) for m in regular), len(regular)),
-        "minimum_duration": ratio(sum(bool(m["duration_ok"]) for m in regular), len(regular)),
-        "participation": {"speakers": speakers, "present": present,
-                          "rate": round(speakers / present, 4) if present else None},
-        "resolutions_passed": len(facts.resolutions),
-        "resolutions_reviewed_in_time": ratio(sum(r["review_status"] == "in_time" for r in reviews), len(reviews)),
-        "supervisor_coverage": ratio(sum(m["supervisor_present"] for m in supervised), len(supervised)),
-        "flagged_members": len({f.data["member_id"] for f in facts.flagged}),
-        "cells_below_minimum": ratio(sum(f.data["below_minimum"] for f in facts.cells_at_end),
-                                     len(facts.cells_at_end)),
-        "dues": ratio(paid, sum(f.data["recorded"] for f in facts.dues)),
-    }
+    return tally.figures(tally.of_facts(facts))
 
 
 def under(unit_id: str | None) -> Callable[[Fact], bool]:
     return (lambda f: True) if unit_id is None else (lambda f: unit_id in f.path)
 
 
-def child_of(unit_id: str | None, fact: Fact) -> str | None:
-    """The unit right below `unit_id` on the fact's path (the root's child for the whole city)."""
-    path = fact.path
-    if unit_id is None:
-        return path[-1]
-    i = path.index(unit_id)
-    return path[i - 1] if i > 0 else None
-
-
 def rollup(facts: Facts, unit_id: str | None, by: str | None = None,
            block: str | None = None) -> dict[str, Any]:
     """The figures of `unit_id` (None: everything), optionally of one block, with groups by block or child."""
-    mine = facts.where(lambda f: under(unit_id)(f) and (block is None or f.block == block))
-    out: dict[str, Any] = {"figures": figures(mine), "groups": []}
-    if by == "block":
-        groups = mine.partition(lambda f: f.block)
-        order = sorted(groups, key=lambda b: BLOCKS.index(b) if b in BLOCKS else len(BLOCKS))
-        out["groups"] = [{"key": b, "figures": figures(groups[b])} for b in order]
-    elif by == "children":
-        groups = mine.partition(lambda f: child_of(unit_id, f))
-        out["groups"] = [{"key": k, "figures": figures(groups[k])} for k in sorted(groups)]
-    return out
+    return tally.rollup(tally.of_facts(facts), unit_id, by, block)

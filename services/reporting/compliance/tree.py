@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -64,6 +65,18 @@ class Tree:
         self.units = units
         self._paths: dict[tuple[str, dt.date, str], tuple[str, ...]] = {}
         self._below: dict[str, set[str]] | None = None
+        self._memos: dict[Any, Any] = {}
+
+    MEMOS = 32  # what callers keep with a tree (tally.py: per period, mode and report date)
+
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        """What a caller works out once per tree under `key` (the tree changes with every members event, and
+        its memos go with it); the oldest of more than MEMOS is dropped."""
+        if key not in self._memos:
+            if len(self._memos) >= self.MEMOS:
+                del self._memos[next(iter(self._memos))]
+            self._memos[key] = make()
+        return self._memos[key]
 
     @classmethod
     def cached(cls, sql: Sql) -> Tree:

@@ -1,0 +1,338 @@
+"""Roll-ups from counts: the figures of a unit as sums over tallies, one per cell and path.
+
+`rollup.collect` lays out every fact (each meeting, each cell-month...) with its path, which the drill-down
+needs: the items behind a figure. A roll-up needs only their counts. Here the database counts each cell's
+month (meetings, attendance, dues: GROUP BY cell and month), and the counts are added up per cell and per
+path the cell-month counts under (tree.py): a `Tally`. A city's year is then about 20,000 tallies plus one
+pass over the counted rows, instead of about a million facts.
+
+Every fact of `rollup.collect` lands in exactly one tally, the one of its cell and path, so a group's figures
+(a unit, a block, a child unit) are the same whichever way they are counted: `of_facts` makes tallies from
+facts, and `figures` is the one place the figures are worked out, for both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.policy import policy_on
+from services.reporting.compliance import rows
+from services.reporting.compliance.periods import Period, month_end, quarter_end
+from services.reporting.compliance.projection import REGULAR_KINDS, THEMATIC_KINDS
+from services.reporting.compliance.tree import Tree, TreeMode, Unit
+from shared.stores import Sql
+
+BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
+
+# the counts a tally adds up (design.md §5's figures are ratios of these)
+MEETING_COUNTS = ("meetings", "regular", "present", "base", "speakers", "able_to_decide", "full_procedure",
+                  "duration_ok", "supervised", "supervisor_present")
+COUNTS = (*MEETING_COUNTS, "resolutions", "reviews_due", "reviewed_in_time", "dues_paid", "dues_recorded",
+          "due_months", "due_months_held", "due_quarters", "due_quarters_held", "at_end", "below_minimum")
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a cell counts under one path: its facts' counts, the members it flagged, whether it counts as a
+    cell there (it has a cell-month or is a cell at the period's end)."""
+
+    cell_id: str
+    path: tuple[str, ...]
+    block: str | None
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    flagged: set[str] = field(default_factory=set)
+    is_cell: bool = False
+
+
+class Tallies:
+    """Tallies by (cell, path), made as facts or counted rows arrive."""
+
+    def __init__(self, blocks: dict[str, str | None]):
+        self.blocks = blocks  # cell -> block (None: a cell reporting does not know)
+        self.by_key: dict[tuple[str, tuple[str, ...]], Tally] = {}
+
+    def at(self, cell_id: str, path: tuple[str, ...]) -> Tally:
+        key = (cell_id, path)
+        tally = self.by_key.get(key)
+        if tally is None:
+            tally = self.by_key[key] = Tally(cell_id, path, self.blocks.get(cell_id))
+        return tally
+
+    def __iter__(self) -> Iterable[Tally]:
+        return iter(self.by_key.values())
+
+
+def of_facts(facts: Any) -> list[Tally]:
+    """The tallies of `rollup.Facts` (already filtered or not): each fact added to its cell and path."""
+    tallies = Tallies({})
+    for f in facts.cell_months:
+        t = tallies.at(f.cell_id, f.path)
+        t.block, t.is_cell = f.block, True
+        if f.data["due"]:
+            t.counts["due_months"] += 1
+            t.counts["due_months_held"] += bool(f.data["regular_held"])
+    for f in facts.cell_quarters:
+        if f.data["due"]:
+            t = tallies.at(f.cell_id, f.path)
+            t.block = f.block
+            t.counts["due_quarters"] += 1
+            t.counts["due_quarters_held"] += bool(f.data["thematic_held"])
+    for f in facts.meetings:
+        t = tallies.at(f.cell_id, f.path)
+        t.block = f.block
+        add_meeting(t.counts, meeting_counts(f.data))
+    for f in facts.resolutions:
+        t = tallies.at(f.cell_id, f.path)
+        t.block = f.block
+        count_resolution(t.counts, f.data["review_status"])
+    for f in facts.flagged:
+        t = tallies.at(f.cell_id, f.path)
+        t.block = f.block
+        t.flagged.add(f.data["member_id"])
+    for f in facts.cells_at_end:
+        t = tallies.at(f.cell_id, f.path)
+        t.block, t.is_cell = f.block, True
+        t.counts["at_end"] += 1
+        t.counts["below_minimum"] += bool(f.data["below_minimum"])
+    for f in facts.dues:
+        t = tallies.at(f.cell_id, f.path)
+        t.block = f.block
+        t.counts["dues_paid"] += f.data["paid"]
+        t.counts["dues_recorded"] += f.data["recorded"]
+    return list(tallies)
+
+
+def meeting_counts(m: dict[str, Any]) -> dict[str, int]:
+    """One meeting row's contribution to the meeting counts."""
+    regular = m["kind"] in REGULAR_KINDS
+    return {"meetings": 1, "regular": int(regular), "present": m["present"], "base": m["attendance_base"],
+            "speakers": m["speakers_present"], "able_to_decide": m["able_to_decide"],
+            "full_procedure": int(regular and bool(m["full_procedure"])),
+            "duration_ok": int(regular and bool(m["duration_ok"])), "supervised": int(bool(m["has_supervisor"])),
+            "supervisor_present": m["supervisor_present"] if m["has_supervisor"] else 0}
+
+
+def add_meeting(counts: dict[str, int], add: dict[str, int]) -> None:
+    for name in MEETING_COUNTS:
+        counts[name] += add[name]
+
+
+def count_resolution(counts: dict[str, int], review_status: str) -> None:
+    counts["resolutions"] += 1
+    counts["reviews_due"] += review_status != "not_yet_due"
+    counts["reviewed_in_time"] += review_status == "in_time"
+
+
+# -- the figures of a group of tallies ----------------------------------------------------------------------
+
+def ratio(count: int, of: int) -> dict[str, Any]:
+    return {"count": count, "of": of, "rate": round(count / of, 4) if of else None}
+
+
+def figures(tallies: Iterable[Tally]) -> dict[str, Any]:
+    """The roll-up figures (issue 5 / design.md §5) of whatever tallies were kept."""
+    total = dict.fromkeys(COUNTS, 0)
+    months: dict[str, list[int]] = {}  # cell -> [due months, of which a regular meeting was held]
+    quarters: dict[str, list[int]] = {}
+    cells: set[str] = set()
+    flagged: set[str] = set()
+    for t in tallies:
+        c = t.counts
+        for name in COUNTS:
+            total[name] += c[name]
+        if c["due_months"]:
+            held = months.setdefault(t.cell_id, [0, 0])
+            held[0] += c["due_months"]
+            held[1] += c["due_months_held"]
+        if c["due_quarters"]:
+            held = quarters.setdefault(t.cell_id, [0, 0])
+            held[0] += c["due_quarters"]
+            held[1] += c["due_quarters_held"]
+        if t.is_cell:
+            cells.add(t.cell_id)
+        flagged |= t.flagged
+    present, base, speakers = total["present"], total["base"], total["speakers"]
+    return {
+        "cells": len(cells),
+        "regular_every_month": ratio(sum(held == due for due, held in months.values()), len(months)),
+        "regular_cell_months": ratio(total["due_months_held"], total["due_months"]),
+        "thematic_every_quarter": ratio(sum(held == due for due, held in quarters.values()), len(quarters)),
+        "meetings": total["meetings"],
+        "attendance": {"present": present, "base": base, "rate": round(present / base, 4) if base else None},
+        "able_to_decide": ratio(total["able_to_decide"], total["meetings"]),
+        "full_procedure": ratio(total["full_procedure"], total["regular"]),
+        "minimum_duration": ratio(total["duration_ok"], total["regular"]),
+        "participation": {"speakers": speakers, "present": present,
+                          "rate": round(speakers / present, 4) if present else None},
+        "resolutions_passed": total["resolutions"],
+        "resolutions_reviewed_in_time": ratio(total["reviewed_in_time"], total["reviews_due"]),
+        "supervisor_coverage": ratio(total["supervisor_present"], total["supervised"]),
+        "flagged_members": len(flagged),
+        "cells_below_minimum": ratio(total["below_minimum"], total["at_end"]),
+        "dues": ratio(total["dues_paid"], total["dues_recorded"]),
+    }
+
+
+# -- tallies counted by the database ------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Layout:
+    """One cell over a period's months: the path each month counts under, whether the cell existed that month
+    (a cell-month even without meetings) and whether the month was due; the same per quarter."""
+
+    month_paths: list[tuple[str, ...]]
+    existed: list[bool]
+    due: list[bool]
+    quarter_paths: list[tuple[str, ...]]
+    quarter_due: list[bool]
+
+
+def _layout(tree: Tree, cell: Unit, months: list[tuple[str, dt.date, dt.date]],
+            quarters: list[tuple[str, dt.date]], mode: TreeMode, today: dt.date) -> _Layout:
+    created, ended = cell.created_on, cell.ended_on
+    return _Layout(
+        [tree.path(cell.unit_id, end, mode, today) for _, end, _ in months],
+        [created <= end and (ended is None or ended > start) for _, end, start in months],
+        [cell.exists_on(end) and end < today for _, end, _ in months],
+        [tree.path(cell.unit_id, end, mode, today) for _, end in quarters],
+        [cell.exists_on(end) and end < today for _, end in quarters])
+
+
+def _in(values: Iterable[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)  # the kinds: constants of the projection, never user input
+
+
+def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date,
+            unit_id: str | None = None) -> list[Tally]:
+    """The tallies of `period` as of `today` that can count under `unit_id` (None: the whole city): the same
+    facts as `rollup.collect`, counted per cell and month by the database. Callers keep the tallies whose path
+    holds the unit, as they keep facts."""
+    scope = rows.scope_cells(tree, unit_id)
+    kept = None if scope is None else set(scope)
+    cells = {u.unit_id: u for u in tree.cells() if kept is None or u.unit_id in kept}
+    tallies = Tallies({cell_id: u.block for cell_id, u in cells.items()})
+    months = [(month, month_end(month), dt.date.fromisoformat(month + "-01")) for month in period.months]
+    quarters = [(quarter, quarter_end(quarter)) for quarter in period.quarters]
+    month_index = {month: i for i, (month, _, _) in enumerate(months)}
+    layouts = tree.memo(("tally", tuple(period.months), mode, today), dict)
+
+    def layout(cell_id: str) -> _Layout | None:
+        found = layouts.get(cell_id)
+        if found is None and cell_id in cells:
+            found = layouts[cell_id] = _layout(tree, cells[cell_id], months, quarters, mode, today)
+        return found
+
+    def path(cell_id: str, month: str) -> tuple[str, ...]:
+        i = month_index.get(month)
+        lay = layout(cell_id) if i is not None else None
+        return lay.month_paths[i] if lay is not None and i is not None else \
+            tree.path(cell_id, month_end(month), mode, today)
+
+    first, last = period.first.isoformat(), period.last.isoformat()
+    where, params = rows.in_cells("m.cell_id", scope)
+    regular, thematic = _in(REGULAR_KINDS), _in(THEMATIC_KINDS)
+    # a meeting is supervised when a committee member was assigned to its cell on its date (rows.py)
+    counted = sql.execute(
+        "SELECT cell_id, month, quarter, COUNT(*) AS meetings,"
+        f" SUM(CASE WHEN kind IN ({regular}) THEN 1 ELSE 0 END) AS regular,"
+        f" SUM(CASE WHEN kind IN ({thematic}) THEN 1 ELSE 0 END) AS thematic,"
+        " SUM(present) AS present, SUM(attendance_base) AS base, SUM(speakers_present) AS speakers,"
+        " SUM(able_to_decide) AS able_to_decide,"
+        f" SUM(CASE WHEN kind IN ({regular}) AND full_procedure <> 0 THEN 1 ELSE 0 END) AS full_procedure,"
+        f" SUM(CASE WHEN kind IN ({regular}) AND duration_ok <> 0 THEN 1 ELSE 0 END) AS duration_ok,"
+        " SUM(supervised) AS supervised, SUM(supervised * supervisor_present) AS supervisor_present"
+        " FROM (SELECT m.cell_id, m.month, m.quarter, m.kind, m.present, m.attendance_base, m.speakers_present,"
+        "  m.able_to_decide, m.full_procedure, m.duration_ok, m.supervisor_present,"
+        "  CASE WHEN EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id AND v.valid_from <= m.date"
+        "   AND (v.valid_to IS NULL OR v.valid_to > m.date)) THEN 1 ELSE 0 END AS supervised"
+        "  FROM meetings m WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ? AND m.date <= ?"
+        + where + ") x GROUP BY cell_id, month, quarter",
+        (first, last, today.isoformat(), *params)).fetchall()
+    held_thematic: set[tuple[str, str]] = set()
+    for r in counted:
+        cell_id, month = r["cell_id"], r["month"]
+        lay, i = layout(cell_id), month_index.get(month)
+        t = tallies.at(cell_id, path(cell_id, month))
+        c = t.counts
+        for name in MEETING_COUNTS:
+            c[name] += int(r[name])
+        if lay is not None and i is not None:
+            t.is_cell = True  # a month with meetings is a cell-month, existing or not
+            if lay.due[i]:
+                c["due_months_held"] += int(r["regular"]) > 0
+        if int(r["thematic"]):
+            held_thematic.add((cell_id, r["quarter"]))
+    for cell_id in cells:
+        lay = layout(cell_id)
+        assert lay is not None
+        for i, existed in enumerate(lay.existed):
+            if existed:  # (a due month is one the cell existed in)
+                t = tallies.at(cell_id, lay.month_paths[i])
+                t.is_cell = True
+                t.counts["due_months"] += lay.due[i]
+        for (quarter, _), qpath, due in zip(quarters, lay.quarter_paths, lay.quarter_due, strict=True):
+            if due:
+                t = tallies.at(cell_id, qpath)
+                t.counts["due_quarters"] += 1
+                t.counts["due_quarters_held"] += (cell_id, quarter) in held_thematic
+    for cell_id, passed_on, status in rows.review_statuses(sql, first, last, today, scope):
+        count_resolution(tallies.at(cell_id, path(cell_id, passed_on[:7])).counts, status)
+    where, params = rows.in_cells("cell_id", scope)
+    for y in sql.execute("SELECT cell_id, last_date, member_id FROM member_years WHERE flagged = 1 AND year >= ?"
+                         " AND year <= ?" + where, (period.years[0], period.years[-1], *params)).fetchall():
+        tallies.at(y["cell_id"], path(y["cell_id"], y["last_date"][:7])).flagged.add(y["member_id"])
+    end_day = min(period.last, today)
+    counts = rows.official_counts(sql, end_day, scope)
+    minimum = policy_on(end_day).min_official_members
+    for cell in cells.values():
+        if cell.exists_on(end_day):
+            t = tallies.at(cell.unit_id, tree.path(cell.unit_id, end_day, mode, today))
+            t.is_cell = True
+            t.counts["at_end"] += 1
+            t.counts["below_minimum"] += counts.get(cell.unit_id, 0) < minimum
+    for d in sql.execute("SELECT cell_id, month, SUM(paid) AS paid, COUNT(*) AS recorded FROM dues"
+                         " WHERE month >= ? AND month <= ?" + where + " GROUP BY cell_id, month",
+                         (period.months[0], period.months[-1], *params)).fetchall():
+        c = tallies.at(d["cell_id"], path(d["cell_id"], d["month"])).counts
+        c["dues_paid"] += int(d["paid"])
+        c["dues_recorded"] += int(d["recorded"])
+    return list(tallies)
+
+
+# -- a unit's roll-up ---------------------------------------------------------------------------------------
+
+def under(unit_id: str | None) -> Callable[[Tally], bool]:
+    return (lambda t: True) if unit_id is None else (lambda t: unit_id in t.path)
+
+
+def child_of(unit_id: str | None, path: tuple[str, ...]) -> str | None:
+    """The unit right below `unit_id` on a path (the root's child for the whole city)."""
+    if unit_id is None:
+        return path[-1]
+    i = path.index(unit_id)
+    return path[i - 1] if i > 0 else None
+
+
+def rollup(tallies: Iterable[Tally], unit_id: str | None, by: str | None = None,
+           block: str | None = None) -> dict[str, Any]:
+    """The figures of `unit_id` (None: everything), optionally of one block, with groups by block or child."""
+    inside = under(unit_id)
+    mine = [t for t in tallies if inside(t) and (block is None or t.block == block)]
+    out: dict[str, Any] = {"figures": figures(mine), "groups": []}
+    groups: dict[Any, list[Tally]] = {}
+    if by == "block":
+        for t in mine:
+            if t.block is not None:
+                groups.setdefault(t.block, []).append(t)
+        order = sorted(groups, key=lambda b: BLOCKS.index(b) if b in BLOCKS else len(BLOCKS))
+        out["groups"] = [{"key": b, "figures": figures(groups[b])} for b in order]
+    elif by == "children":
+        for t in mine:
+            key = child_of(unit_id, t.path)
+            if key is not None:
+                groups.setdefault(key, []).append(t)
+        out["groups"] = [{"key": k, "figures": figures(groups[k])} for k in sorted(groups)]
+    return out
