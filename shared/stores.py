@@ -98,6 +98,16 @@ def pool_sizes() -> tuple[int, int]:
     return int(os.environ.get("CHIBO_PG_POOL_SIZE", "4")), int(os.environ.get("CHIBO_PG_MAX_OVERFLOW", "4"))
 
 
+def read_model_options() -> str:
+    """PostgreSQL settings for a read-model store's sessions (libpq `options`).
+
+    jit off: reporting's roll-ups are costed high enough for PostgreSQL to JIT-compile them, which took 10-40 ms
+    per query and saved nothing on queries of tens of milliseconds (EXPLAIN ANALYZE, BENCHMARKS.md).
+    work_mem (CHIBO_PG_WORK_MEM, default 64MB): a district's dues counted per cell and month sorted on disk at
+    the server's default of 4MB (three times slower); it is per sort or hash, per connection."""
+    return f"-c jit=off -c work_mem={os.environ.get('CHIBO_PG_WORK_MEM', '64MB')}"
+
+
 def event_store_env(settings: StoreSettings, service: str) -> dict[str, str]:
     """Environment for an eventsourcing Application storing `service`'s events, encrypted at rest.
 
@@ -265,6 +275,7 @@ class TrackedStore:
                 max_overflow=overflow,
                 pre_ping=True,
             )
+            self.datastore.pool.kwargs["options"] = read_model_options()  # before the pool opens (lazily)
             self.tracking: Any = PostgresTrackingRecorder(
                 self.datastore, tracking_table_name=f"{name}_tracking"
             )

@@ -73,3 +73,15 @@ def test_a_terminated_backend_is_noticed_when_its_connection_is_lent(postgres_se
                 assert sql.scalar("SELECT 3") == 3
     finally:
         store.close()
+
+
+def test_a_read_model_session_runs_without_jit_and_with_the_work_mem_asked_for(postgres_settings, monkeypatch):
+    """Reporting's roll-ups lost 10-40 ms a query to JIT compilation and sorted on disk at 4MB (stores.py)."""
+    monkeypatch.setenv("CHIBO_PG_WORK_MEM", "48MB")
+    store = TrackedStore(postgres_settings, "options_test", pool_size=1, max_overflow=0)
+    try:
+        with store.read() as sql:
+            assert sql.scalar("SHOW jit") == "off"
+            assert sql.scalar("SHOW work_mem") == "48MB"
+    finally:
+        store.close()

@@ -30,6 +30,7 @@ BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
 # the counts a tally adds up (design.md §5's figures are ratios of these)
 MEETING_COUNTS = ("meetings", "regular", "present", "base", "speakers", "able_to_decide", "full_procedure",
                   "duration_ok", "supervised", "supervisor_present")
+_COUNTED = MEETING_COUNTS[:-2]  # counted with the meetings; "supervised" and "supervisor_present" apart
 COUNTS = (*MEETING_COUNTS, "resolutions", "reviews_due", "reviewed_in_time", "dues_paid", "dues_recorded",
           "due_months", "due_months_held", "due_quarters", "due_quarters_held", "at_end", "below_minimum")
 
@@ -234,22 +235,22 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
     first, last = period.first.isoformat(), period.last.isoformat()
     where, params = rows.in_cells("m.cell_id", scope)
     regular, thematic = _in(REGULAR_KINDS), _in(THEMATIC_KINDS)
-    # a meeting is supervised when a committee member was assigned to its cell on its date (rows.py)
+    held = " FROM meetings m WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ? AND m.date <= ?"
     counted = sql.execute(
-        "SELECT cell_id, month, quarter, COUNT(*) AS meetings,"
-        f" SUM(CASE WHEN kind IN ({regular}) THEN 1 ELSE 0 END) AS regular,"
-        f" SUM(CASE WHEN kind IN ({thematic}) THEN 1 ELSE 0 END) AS thematic,"
-        " SUM(present) AS present, SUM(attendance_base) AS base, SUM(speakers_present) AS speakers,"
-        " SUM(able_to_decide) AS able_to_decide,"
-        f" SUM(CASE WHEN kind IN ({regular}) AND full_procedure <> 0 THEN 1 ELSE 0 END) AS full_procedure,"
-        f" SUM(CASE WHEN kind IN ({regular}) AND duration_ok <> 0 THEN 1 ELSE 0 END) AS duration_ok,"
-        " SUM(supervised) AS supervised, SUM(supervised * supervisor_present) AS supervisor_present"
-        " FROM (SELECT m.cell_id, m.month, m.quarter, m.kind, m.present, m.attendance_base, m.speakers_present,"
-        "  m.able_to_decide, m.full_procedure, m.duration_ok, m.supervisor_present,"
-        "  CASE WHEN EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id AND v.valid_from <= m.date"
-        "   AND (v.valid_to IS NULL OR v.valid_to > m.date)) THEN 1 ELSE 0 END AS supervised"
-        "  FROM meetings m WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ? AND m.date <= ?"
-        + where + ") x GROUP BY cell_id, month, quarter",
+        "SELECT m.cell_id, m.month, m.quarter, COUNT(*) AS meetings,"
+        f" SUM(CASE WHEN m.kind IN ({regular}) THEN 1 ELSE 0 END) AS regular,"
+        f" SUM(CASE WHEN m.kind IN ({thematic}) THEN 1 ELSE 0 END) AS thematic,"
+        " SUM(m.present) AS present, SUM(m.attendance_base) AS base, SUM(m.speakers_present) AS speakers,"
+        " SUM(m.able_to_decide) AS able_to_decide,"
+        f" SUM(CASE WHEN m.kind IN ({regular}) AND m.full_procedure <> 0 THEN 1 ELSE 0 END) AS full_procedure,"
+        f" SUM(CASE WHEN m.kind IN ({regular}) AND m.duration_ok <> 0 THEN 1 ELSE 0 END) AS duration_ok"
+        + held + where + " GROUP BY m.cell_id, m.month, m.quarter",
+        (first, last, today.isoformat(), *params)).fetchall()
+    # supervised: a committee member was assigned to the meeting's cell on its date (a semi-join, once each)
+    supervised = sql.execute(
+        "SELECT m.cell_id, m.month, COUNT(*) AS supervised, SUM(m.supervisor_present) AS supervisor_present"
+        + held + where + " AND EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id"
+        " AND v.valid_from <= m.date AND (v.valid_to IS NULL OR v.valid_to > m.date)) GROUP BY m.cell_id, m.month",
         (first, last, today.isoformat(), *params)).fetchall()
     held_thematic: set[tuple[str, str]] = set()
     for r in counted:
@@ -257,7 +258,7 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
         lay, i = layout(cell_id), month_index.get(month)
         t = tallies.at(cell_id, path(cell_id, month))
         c = t.counts
-        for name in MEETING_COUNTS:
+        for name in _COUNTED:
             c[name] += int(r[name])
         if lay is not None and i is not None:
             t.is_cell = True  # a month with meetings is a cell-month, existing or not
@@ -265,6 +266,10 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                 c["due_months_held"] += int(r["regular"]) > 0
         if int(r["thematic"]):
             held_thematic.add((cell_id, r["quarter"]))
+    for r in supervised:
+        c = tallies.at(r["cell_id"], path(r["cell_id"], r["month"])).counts
+        c["supervised"] += int(r["supervised"])
+        c["supervisor_present"] += int(r["supervisor_present"])
     for cell_id in cells:
         lay = layout(cell_id)
         assert lay is not None
