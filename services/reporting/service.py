@@ -66,13 +66,8 @@ class ReportingService:
         The ETag covers the caller's role and unit too: the same URL answers each reach differently. `query` is
         given the ETag's key as well, under which an answer may be kept (answers.py)."""
         today = vietnam_today()
-        caller = principal(request)
         with self.views.store.read() as sql:
-            # in this read's own transaction: a second connection per request (store.position) deadlocks the
-            # pool once as many requests hold a read as it has connections (psycopg on eventlet's hub)
-            positions = {s: self.views.store.position_in(sql, s) for s in SOURCES}
-            raw = hashlib.sha256(f"{positions}|{today}|{language(request)}|{request.full_path}|{caller.role}"
-                                 f"|{caller.unit_id}".encode()).hexdigest()[:32]
+            positions, raw = self._key(request, sql, today)
             tag = f'"{raw}"'
             if request.if_none_match.contains(raw):
                 return Response(status=304, headers={"ETag": tag})
@@ -81,6 +76,17 @@ class ReportingService:
             body = body | {"positions": positions}  # a copy: the body may be a kept answer
         return json_response(body, headers={"ETag": tag, "Cache-Control": "private, no-cache",
                                             "Vary": "Authorization"})
+
+    def _key(self, request: Request, sql: Any, today: Any) -> tuple[dict[str, int], str]:
+        """The positions `sql` sees, and the key of this request's answer on them: positions, report date,
+        language, URL, the caller's role and unit (the ETag, and the key of a kept answer)."""
+        # in this read's own transaction: a second connection per request (store.position) deadlocks the
+        # pool once as many requests hold a read as it has connections (psycopg on eventlet's hub)
+        positions = {s: self.views.store.position_in(sql, s) for s in SOURCES}
+        caller = principal(request)
+        raw = hashlib.sha256(f"{positions}|{today}|{language(request)}|{request.full_path}|{caller.role}"
+                             f"|{caller.unit_id}".encode()).hexdigest()[:32]
+        return positions, raw
 
     def _scoped(self, request: Request, run: Callable[[Queries, dict[str, str]], Any], keep: bool = False) -> Response:
         """A query for one unit (`?unit=`, default the caller's own): refused (403) outside the caller's reach.
@@ -146,7 +152,11 @@ class ReportingService:
         with self.views.store.read() as sql:
             q = Queries(sql, vietnam_today())
             _authorize_unit(caller, args, q)
-            data, mime, name = q.export(what, fmt, lang, args)
+            if what == "rollup" and self.answers is not None:  # figures and unit names only: kept like a roll-up
+                data, mime, name = self.answers.get(self._key(request, sql, q.today)[1],
+                                                    lambda: q.export(what, fmt, lang, args))
+            else:
+                data, mime, name = q.export(what, fmt, lang, args)
         return Response(data, headers={"Content-Type": mime,
                                        "Content-Disposition": f'attachment; filename="{name}"'})
 

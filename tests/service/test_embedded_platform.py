@@ -97,6 +97,9 @@ def check_the_reporting_api(client, result):
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
     assert xlsx.headers["Content-Disposition"].startswith("attachment; filename=") and ".xlsx" in \
         xlsx.headers["Content-Disposition"]
+    computed = answer_count("computed")
+    again = client.session.get(f"{base}/rollup.xlsx", params={"unit": ward, "period": str(year)})
+    assert again.content == xlsx.content and answer_count("computed") == computed  # kept, as the roll-up
     flagged = client.session.get(f"{base}/flagged.csv", params={"unit": ward, "year": str(year)})
     assert flagged.status_code == 200 and flagged.content.startswith("\ufeff".encode())
     assert "ĐẢNG CỘNG SẢN VIỆT NAM" in flagged.content.decode("utf-8-sig")
