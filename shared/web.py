@@ -17,7 +17,7 @@ from typing import Any
 
 import eventlet
 from eventlet import wsgi
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 from nameko.exceptions import BadRequest
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer
@@ -167,6 +167,10 @@ def error_body(exc: BaseException, lang: str = i18n.DEFAULT) -> tuple[int, dict[
             "bản ghi vừa bị thay đổi đồng thời; hãy thử lại" if vi else "the record was changed concurrently; retry")}
     if isinstance(exc, BadRequest | ValueError):
         return 400, {"error": "bad_request", "message": str(exc), "fields": []}
+    if isinstance(exc, OperationalError):  # the database did not answer, or no pooled connection came in time
+        return 503, {"error": "unavailable", "fields": [], "message": (
+            "cơ sở dữ liệu đang bận hoặc không trả lời; hãy thử lại" if vi else
+            "the database is busy or not answering; retry")}
     return 500, {"error": "internal", "fields": [], "message": (
         "lỗi hệ thống; đã được ghi nhận" if vi else "internal error; it has been logged")}
 
@@ -232,7 +236,7 @@ class JsonHttp(HttpRequestHandler):
         status, body = error_body(exc, i18n.current.get())
         if status >= 500:
             log.exception("unhandled error in %s %s", self.method, self.url, exc_info=exc)
-        return json_response(body, status)
+        return json_response(body, status, headers={"Retry-After": "1"} if status == 503 else None)
 
 
 http = JsonHttp.decorator

@@ -5,9 +5,10 @@ positions of each source), of the report date, and of the request (path, languag
 unit): the same key the ETag is made of (service.py). So an answer computed for a key stays right for as long
 as the positions have not moved, and is never served once they have: a new event changes the key.
 
-Twenty officials opening the same city dashboard therefore cost one roll-up, not twenty: the first computes it
-and the others wait for that answer (cachetools' `condition`: no stampede of identical computations), and
-later readers get it from memory until an event arrives.
+Twenty officials opening the same city dashboard therefore cost one roll-up, not twenty: the first computes it,
+the others wait for that answer, and later readers get it from memory until an event arrives. A reader who
+must wait is told so (`Pending`) and waits outside its database transaction: holding a pooled connection idle
+for the length of a city's roll-up starved the pool (500s under 20 readers, BENCHMARKS.md).
 
 Only roll-ups are kept: they carry figures and unit names, nobody's personal data, so an answer held here can
 never outlive a person's erasure (names are opened from the key ring at answer time elsewhere). The caller's
@@ -20,12 +21,21 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from cachetools import LRUCache, cached
+from cachetools import LRUCache
 from nameko.extensions import DependencyProvider
 
 from shared import metrics
 
 DEFAULT_SIZE = 128  # answers; a city roll-up is a few tens of KB
+WAIT_SECONDS = 300.0  # longest wait for another reader's computation before computing again
+
+
+class Pending(Exception):
+    """Another reader is computing this answer: wait for `done` (outside any transaction), then ask again."""
+
+    def __init__(self, done: threading.Event):
+        super().__init__("an answer for this key is being computed")
+        self.done = done
 
 
 class Answers:
@@ -37,26 +47,40 @@ class Answers:
     def __init__(self, service: str, size: int = DEFAULT_SIZE):
         self.service = service
         self._cache: LRUCache[str, Any] = LRUCache(maxsize=size)
+        self._pending: dict[str, threading.Event] = {}
         self._computed = 0
-        self._lock = threading.RLock()
-
-        @cached(self._cache, key=lambda key, compute: key, lock=self._lock,
-                condition=threading.Condition(self._lock))
-        def answer(key: str, compute: Callable[[], Any]) -> Any:
-            self._computed += 1
-            metrics.ANSWER_CACHE.labels(self.service, "computed").inc()
-            return compute()
-
-        self._answer = answer
+        self._lock = threading.Lock()
 
     def get(self, key: str, compute: Callable[[], Any]) -> Any:
-        """The answer for `key`: from memory, from a computation under way, or computed now by `compute`.
-        A failed computation is not kept: the next reader (or a waiting one) computes again."""
+        """The answer for `key`: from memory, or computed now by `compute`. Raises `Pending` when another
+        caller is computing it. A failed computation is not kept: the next caller computes again."""
         with self._lock:
-            held = key in self._cache
-        if held:
-            metrics.ANSWER_CACHE.labels(self.service, "hit").inc()
-        return self._answer(key, compute)
+            if key in self._cache:
+                metrics.ANSWER_CACHE.labels(self.service, "hit").inc()
+                return self._cache[key]
+            if key in self._pending:
+                raise Pending(self._pending[key])
+            done = self._pending[key] = threading.Event()
+        try:
+            value = compute()
+            with self._lock:
+                self._cache[key] = value
+                self._computed += 1
+            metrics.ANSWER_CACHE.labels(self.service, "computed").inc()
+            return value
+        finally:
+            with self._lock:
+                del self._pending[key]
+            done.set()
+
+    def shared(self, key: str, compute: Callable[[], Any]) -> Any:
+        """`get`, waiting for another caller's computation when there is one (for callers holding nothing
+        while they wait)."""
+        while True:
+            try:
+                return self.get(key, compute)
+            except Pending as pending:
+                pending.done.wait(WAIT_SECONDS)
 
     @property
     def computed(self) -> int:

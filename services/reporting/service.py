@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.wrappers import Request, Response
 
 from services.reporting import access
-from services.reporting.answers import AnswerCache
+from services.reporting.answers import WAIT_SECONDS, AnswerCache, Pending
 from services.reporting.compliance import projection, schema
 from services.reporting.gauges import ComplianceGauges
 from services.reporting.queries import Queries, unit_arg
@@ -29,6 +29,7 @@ from shared.readiness import Readiness, live_response, ready_response
 from shared.web import http, json_response, metrics_response, ops_http
 
 SOURCES = ("members", "meetings")
+T = TypeVar("T")
 REPORTS, EVENTS = "reports:read", "events:read"
 
 
@@ -36,6 +37,16 @@ def language(request: Request) -> str:
     """The answer's language. (nameko runs the method in a worker greenthread, which does not see the
     handler's context variable, so it is negotiated again from the request.)"""
     return i18n.negotiate(request.args.get("lang"), request.headers.get("Accept-Language"))
+
+
+def _waiting(attempt: Callable[[], T]) -> T:
+    """Run `attempt` (one read of the store) again after each time it is told another request is computing
+    its answer (answers.Pending): the wait holds no database connection, so the pool serves the one computing."""
+    while True:
+        try:
+            return attempt()
+        except Pending as pending:
+            pending.done.wait(WAIT_SECONDS)
 
 
 def _authorize_unit(caller: Any, args: dict[str, str], q: Queries) -> None:
@@ -66,12 +77,18 @@ class ReportingService:
         The ETag covers the caller's role and unit too: the same URL answers each reach differently. `query` is
         given the ETag's key as well, under which an answer may be kept (answers.py)."""
         today = vietnam_today()
-        with self.views.store.read() as sql:
-            positions, raw = self._key(request, sql, today)
-            tag = f'"{raw}"'
-            if request.if_none_match.contains(raw):
-                return Response(status=304, headers={"ETag": tag})
-            body = query(Queries(sql, today), raw)
+
+        def attempt() -> tuple[dict[str, int], str, Any]:
+            with self.views.store.read() as sql:
+                positions, raw = self._key(request, sql, today)
+                if request.if_none_match.contains(raw):
+                    return positions, raw, None
+                return positions, raw, query(Queries(sql, today), raw)
+
+        positions, raw, body = _waiting(attempt)
+        tag = f'"{raw}"'
+        if body is None:
+            return Response(status=304, headers={"ETag": tag})
         if isinstance(body, dict):
             body = body | {"positions": positions}  # a copy: the body may be a kept answer
         return json_response(body, headers={"ETag": tag, "Cache-Control": "private, no-cache",
@@ -149,14 +166,17 @@ class ReportingService:
         lang = language(request)
         caller = principal(request)
         args = access.scoped_args(caller, request.args)
-        with self.views.store.read() as sql:
-            q = Queries(sql, vietnam_today())
-            _authorize_unit(caller, args, q)
-            if what == "rollup" and self.answers is not None:  # figures and unit names only: kept like a roll-up
-                data, mime, name = self.answers.get(self._key(request, sql, q.today)[1],
-                                                    lambda: q.export(what, fmt, lang, args))
-            else:
-                data, mime, name = q.export(what, fmt, lang, args)
+
+        def attempt() -> tuple[bytes, str, str]:
+            with self.views.store.read() as sql:
+                q = Queries(sql, vietnam_today())
+                _authorize_unit(caller, args, q)
+                if what == "rollup" and self.answers is not None:  # figures and unit names: kept, as a roll-up
+                    return self.answers.get(self._key(request, sql, q.today)[1],
+                                            lambda: q.export(what, fmt, lang, args))
+                return q.export(what, fmt, lang, args)
+
+        data, mime, name = _waiting(attempt)
         return Response(data, headers={"Content-Type": mime,
                                        "Content-Disposition": f'attachment; filename="{name}"'})
 

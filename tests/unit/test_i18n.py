@@ -60,3 +60,13 @@ def test_every_refusal_in_the_code_has_its_vietnamese_text():
     assert len(calls) > 30  # the scan does find the raise sites
     missing = [where for where, node in calls if not any(k.arg == "vi" for k in node.keywords)]
     assert missing == []
+
+
+def test_a_database_that_does_not_answer_is_a_503_to_retry_not_a_500():
+    """A pool that lent no connection in time (eventsourcing's OperationalError) is the service unavailable for
+    a moment: 503, in the caller's language (the web layer adds Retry-After)."""
+    from eventsourcing.persistence import OperationalError
+
+    status, body = error_body(OperationalError("couldn't get a connection after 5.00 sec"))
+    assert status == 503 and body["error"] == "unavailable" and "thử lại" in body["message"]
+    assert error_body(OperationalError("x"), "en")[1]["message"] == "the database is busy or not answering; retry"
