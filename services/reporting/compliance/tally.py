@@ -14,7 +14,7 @@ facts, and `figures` is the one place the figures are worked out, for both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,21 +49,27 @@ class Tally:
 
 
 class Tallies:
-    """Tallies by (cell, path), made as facts or counted rows arrive."""
+    """Tallies by cell, then path, made as facts or counted rows arrive."""
 
     def __init__(self, blocks: dict[str, str | None]):
         self.blocks = blocks  # cell -> block (None: a cell reporting does not know)
-        self.by_key: dict[tuple[str, tuple[str, ...]], Tally] = {}
+        self.by_cell: dict[str, list[Tally]] = {}
 
     def at(self, cell_id: str, path: tuple[str, ...]) -> Tally:
-        key = (cell_id, path)
-        tally = self.by_key.get(key)
-        if tally is None:
-            tally = self.by_key[key] = Tally(cell_id, path, self.blocks.get(cell_id))
+        # a cell has one or two paths in a period, mostly the very tuple the tree keeps: compared by identity
+        # first, which costs less than hashing (cell, path) for each of a city's half a million counted rows
+        mine = self.by_cell.get(cell_id)
+        if mine is None:
+            mine = self.by_cell[cell_id] = []
+        for tally in mine:
+            if tally.path is path or tally.path == path:
+                return tally
+        tally = Tally(cell_id, path, self.blocks.get(cell_id))
+        mine.append(tally)
         return tally
 
-    def __iter__(self) -> Iterable[Tally]:
-        return iter(self.by_key.values())
+    def __iter__(self) -> Iterator[Tally]:
+        return (tally for mine in self.by_cell.values() for tally in mine)
 
 
 def of_facts(facts: Any) -> list[Tally]:
