@@ -18,7 +18,8 @@ RELAY_LOCK_LOST = Counter(
 RELAY_POSITION = Gauge("chibo_relay_position", "Last notification position the relay recorded", ["source"])
 CONSUMER_EVENTS = Counter(
     "chibo_consumer_events_total",
-    "Events handled by a tracked consumer, by outcome (applied, duplicate, dead_lettered, gap_filled, redriven)",
+    "Events handled by a tracked consumer, by outcome (applied, duplicate, dead_lettered, gap_filled, redriven;"
+    " retried: kept in hand after an infrastructure error)",
     ["consumer", "source", "outcome"],
 )
 CONSUMER_POSITION = Gauge(
@@ -33,7 +34,7 @@ HTTP_DURATION = Histogram(
 CONSUMER_DURATION = Histogram(
     "chibo_consumer_duration_seconds",
     "Time a tracked consumer spent on one batch of delivered messages (gap filling included), by outcome"
-    " (ack; requeue when any message of the batch was requeued)",
+    " (ack; retry when any message of the batch failed for a transient reason and is tried again)",
     ["consumer", "source", "outcome"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )

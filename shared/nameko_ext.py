@@ -1,11 +1,11 @@
 """Thin nameko adapters around the framework-free pieces in shared/.
 
 * `tracked_consumer(source)`: an entrypoint that consumes the (consumer, source) queue in delivery order,
-  dead-letters messages that break the contract, and requeues (after a backoff) those that failed for an
-  infrastructure reason. Replaces nameko's `event_handler`, whose defaults ack a failed message and split a
-  source over one queue per event type (design.md §6). The decorated method gets a batch: the messages
-  already delivered when it takes one up (up to CHIBO.consumer_batch), which TrackedViews.apply_many commits
-  in one transaction (shared/consumer.py); they are acked after that commit, or all requeued.
+  dead-letters messages that break the contract, and keeps in hand and retries (after a backoff) those that
+  failed for an infrastructure reason. Replaces nameko's `event_handler`, whose defaults ack a failed message
+  and split a source over one queue per event type (design.md §6). The decorated method gets a batch: the
+  messages already delivered when it takes one up (up to CHIBO.consumer_batch), which TrackedViews.apply_many
+  commits in one transaction (shared/consumer.py); they are acked after that commit, or all tried again.
 * `Application`: the service's eventsourcing application.
 * `TrackedViews`: the service's read models with their `TrackedApplier`.
 * `EmbeddedRelay`: runs the outbox relay inside the service when CHIBO.relay is `embedded`.
@@ -163,41 +163,57 @@ class TrackedConsumer(Consumer):
         self._inbox.put((body, message))
 
     def _process_loop(self) -> None:
+        """Take what is delivered, in order, and apply it. Messages that failed for a transient reason (the
+        database gone, a serialization failure) are kept in hand and tried again after a backoff, before
+        anything delivered later: requeueing them would raise their delivery count at every try, and the
+        quorum queue dead-letters a message past its delivery limit, so a database outage of some minutes
+        would have filled the dead-letter queue with good messages. They go back to the queue only if this
+        consumer stops first (another replica then takes them)."""
         backoff = 0.2
         idle = float(chibo_settings(self.container).catch_up_interval)
+        held: list[tuple[Any, Any]] = []  # (body, message) kept in hand after a transient failure
+        held_since: float | None = None
         self._catch_up()  # whatever was published while this consumer was away
         while not self._stopping:
-            try:
-                item = self._inbox.get(timeout=idle)
-            except Empty:
-                self._catch_up()
-                continue
-            items = [item]
-            while items[-1] is not None and len(items) < self.batch:  # what is already here, without waiting
+            if held:
+                items, held = held, []
+            else:
                 try:
-                    items.append(self._inbox.get_nowait())
+                    item = self._inbox.get(timeout=idle)
                 except Empty:
-                    break
-            if items[-1] is None or self._stopping:  # not started: the broker delivers them again
-                return
-            self.busy_since = started = time.monotonic()
+                    self._catch_up()
+                    continue
+                items = [item]
+                while items[-1] is not None and len(items) < self.batch:  # what is already here, without waiting
+                    try:
+                        items.append(self._inbox.get_nowait())
+                    except Empty:
+                        break
+                if items[-1] is None or self._stopping:  # not started: the broker delivers them again
+                    return
+            started = time.monotonic()
+            self.busy_since = held_since or started  # the lag counts the time the messages have been in hand
             try:
                 outcomes = self._process_batch(items)
             finally:
                 self.busy_since = None
-            requeue = [message for message, outcome in outcomes if outcome == "requeue"]
+            retry = [item for item, (_, outcome) in zip(items, outcomes, strict=True) if outcome == "requeue"]
             metrics.CONSUMER_DURATION.labels(self.container.service_name, self.source,
-                                             "requeue" if requeue else "ack").observe(time.monotonic() - started)
-            if requeue:
-                metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "requeued").inc(
-                    len(requeue))
-                eventlet.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-            else:
-                backoff = 0.2
+                                             "retry" if retry else "ack").observe(time.monotonic() - started)
             for message, outcome in outcomes:
-                self._settle(self.queue_consumer.requeue_message if outcome == "requeue"
-                             else self.queue_consumer.ack_message, message)
+                if outcome != "requeue":
+                    self._settle(self.queue_consumer.ack_message, message)
+            if not retry:
+                backoff, held_since = 0.2, None
+                continue
+            metrics.CONSUMER_EVENTS.labels(self.container.service_name, self.source, "retried").inc(len(retry))
+            held, held_since = retry, held_since or started
+            self.busy_since = held_since
+            eventlet.sleep(backoff)  # stop() sets _stopping; the loop then hands the messages back
+            self.busy_since = None
+            backoff = min(backoff * 2, 10.0)
+        for _, message in held:
+            self._settle(self.queue_consumer.requeue_message, message)
 
     def _process_batch(self, items: list[tuple[Any, Any]]) -> list[tuple[Any, str]]:
         """(message, "ack" | "requeue") for each message, in order. Messages that break the contract are

@@ -111,3 +111,37 @@ def test_reporting_rebuilds_the_same_figures_from_its_sources_after_losing_its_s
     cluster.client().wait_healthy(("reporting",))
     wait_for(lambda: client.pending("reporting", ("members", "meetings")) == 0, what="reporting rebuilt")
     assert figures(client, ward["ward"]) == live
+
+
+def test_a_database_outage_keeps_messages_in_hand_and_dead_letters_none(new_cluster):
+    """Reporting's database refuses connections while meetings are recorded. The consumer keeps the messages
+    it could not apply and tries them again (nameko_ext: in hand) instead of requeueing them: each requeue
+    raises a quorum-queue message's delivery count, and past its limit (50) the broker dead-letters it, so a
+    long outage would have filled the dead-letter queue with good messages. Nothing is requeued or
+    dead-lettered, and the figures are complete once the database is back. (The broker's own dead-lettering
+    was not reproduced here: each try waits up to the pool's 5 s for a connection, so a test outage of
+    seconds gives only a few requeues; the old code's `requeued` count is what this test saw fail.)"""
+    import time
+
+    import psycopg
+
+    from tests.conftest import PG
+
+    cluster = new_cluster().start()
+    client = cluster.client()
+    ward = small_ward(client, "DB")
+    client.wait_caught_up()
+    database = f"{cluster.db_prefix}_reporting"
+    with psycopg.connect(**PG, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+        try:
+            expected = hold_meetings(client, ward["cells"])
+            time.sleep(8)  # several tries fail meanwhile
+        finally:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+    client.wait_caught_up()
+    assert figures(client, ward["ward"]) == expected
+    assert counter(client, "reporting", "chibo_consumer_events_total", source="meetings", outcome="retried") > 0
+    assert counter(client, "reporting", "chibo_consumer_events_total", source="meetings", outcome="requeued") == 0
+    assert drain_dead_letters(cluster.amqp_uri, "reporting", "meetings") == []
