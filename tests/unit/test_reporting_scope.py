@@ -155,14 +155,19 @@ def test_counted_tallies_give_the_figures_of_the_facts(worlds: Any) -> None:
     from services.reporting.compliance.tree import Tree
 
     busy, _, _, _ = worlds
+    # and a cell whose meetings in January (before its first day, 1 February) and February are thematic only
+    busy.unit("T", "cell", parent="W2", block="residential", since=D(2025, 2, 1))
+    people = busy.admit("T", 2)
+    for day, kind in ((D(2025, 1, 20), "thematic"), (D(2025, 2, 15), "thematic"), (D(2025, 3, 12), "regular")):
+        busy.meeting("T", day, dict.fromkeys(people, "official"), kind=kind)
     compared = 0
     with busy.store.read() as sql:
         tree = Tree.load(sql)
         for today in (busy.today, D(2025, 3, 20)):
-            for raw in ("2025", "2025-Q1", "2025-02", "2025-03"):
+            for raw in ("2025", "2025-Q1", "2025-01", "2025-02", "2025-03"):
                 period = parse_period(raw, today)
                 for mode in ("period", "today"):
-                    for unit in (None, *(busy.codes[u] for u in ("D", "E", "W1", "W2", "W3", "A", "C", "M"))):
+                    for unit in (None, *(busy.codes[u] for u in ("D", "E", "W1", "W2", "W3", "A", "C", "M", "T"))):
                         counted = tally.collect(sql, tree, period, mode, today, unit)
                         facts = tally.of_facts(rollup.collect(sql, tree, period, mode, today, unit))
                         for block in (None, "residential", "enterprise"):
@@ -170,4 +175,4 @@ def test_counted_tallies_give_the_figures_of_the_facts(worlds: Any) -> None:
                                 want = tally.rollup(facts, unit, by, block)
                                 assert tally.rollup(counted, unit, by, block) == want, (raw, mode, unit, block, by)
                                 compared += 1
-    assert compared == 2 * 4 * 2 * 9 * 3 * 3
+    assert compared == 2 * 5 * 2 * 10 * 3 * 3

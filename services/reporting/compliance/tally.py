@@ -196,6 +196,11 @@ class _Layout:
     quarter_paths: list[tuple[str, ...]]
     quarter_due: list[bool]
 
+    @property
+    def steady(self) -> bool:
+        """The cell counts under one path every month of the period (most cells: moves are rare)."""
+        return all(p == self.month_paths[0] for p in self.month_paths)
+
 
 def _layout(tree: Tree, cell: Unit, months: list[tuple[str, dt.date, dt.date]],
             quarters: list[tuple[str, dt.date]], mode: TreeMode, today: dt.date) -> _Layout:
@@ -210,6 +215,54 @@ def _layout(tree: Tree, cell: Unit, months: list[tuple[str, dt.date, dt.date]],
 
 def _in(values: Iterable[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)  # the kinds: constants of the projection, never user input
+
+
+def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] | None,
+            excluded: list[str] | None, first: str, last: str, today: dt.date, months: list[str],
+            quarters: list[str]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The period's meetings, supervised meetings and dues counted per cell and month (`by_month`), or per cell
+    over the period with, for each month, whether it had a meeting (h<i>) and a regular one (r<i>), and for
+    each quarter whether it had a thematic one (t<q>). Of the cells in `scope` (None: all), and of `only`
+    or all but `excluded` when given."""
+    regular, thematic = _in(REGULAR_KINDS), _in(THEMATIC_KINDS)
+    where, params = rows.in_cells("m.cell_id", scope)
+    if only is not None:
+        more, extra = rows.in_cells("m.cell_id", only)
+        where, params = where + more, params + extra
+    if excluded:
+        where, params = where + f" AND m.cell_id NOT IN ({', '.join('?' * len(excluded))})", params + tuple(excluded)
+    keys, flags, flag_params = "m.cell_id", "", ()
+    if by_month:
+        keys = "m.cell_id, m.month, m.quarter"
+    else:
+        flags = "".join(f", MAX(CASE WHEN m.month = ? THEN 1 ELSE 0 END) AS h{i}"
+                        f", MAX(CASE WHEN m.month = ? AND m.kind IN ({regular}) THEN 1 ELSE 0 END) AS r{i}"
+                        for i in range(len(months)))
+        flags += "".join(f", MAX(CASE WHEN m.quarter = ? AND m.kind IN ({thematic}) THEN 1 ELSE 0 END) AS t{q}"
+                         for q in range(len(quarters)))
+        flag_params = (*(m for month in months for m in (month, month)), *quarters)
+    held = (" FROM meetings m WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ?"
+            " AND m.date <= ?" + where)
+    dated = (first, last, today.isoformat(), *params)
+    counted = sql.execute(
+        f"SELECT {keys}, COUNT(*) AS meetings,"
+        f" SUM(CASE WHEN m.kind IN ({regular}) THEN 1 ELSE 0 END) AS regular,"
+        f" SUM(CASE WHEN m.kind IN ({thematic}) THEN 1 ELSE 0 END) AS thematic,"
+        " SUM(m.present) AS present, SUM(m.attendance_base) AS base, SUM(m.speakers_present) AS speakers,"
+        " SUM(m.able_to_decide) AS able_to_decide,"
+        f" SUM(CASE WHEN m.kind IN ({regular}) AND m.full_procedure <> 0 THEN 1 ELSE 0 END) AS full_procedure,"
+        f" SUM(CASE WHEN m.kind IN ({regular}) AND m.duration_ok <> 0 THEN 1 ELSE 0 END) AS duration_ok"
+        + flags + held + f" GROUP BY {keys}", (*flag_params, *dated)).fetchall()
+    # supervised: a committee member was assigned to the meeting's cell on its date (a semi-join, once each)
+    keys = "m.cell_id, m.month" if by_month else "m.cell_id"
+    supervised = sql.execute(
+        f"SELECT {keys}, COUNT(*) AS supervised, SUM(m.supervisor_present) AS supervisor_present" + held +
+        " AND EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id AND v.valid_from <= m.date"
+        f" AND (v.valid_to IS NULL OR v.valid_to > m.date)) GROUP BY {keys}", dated).fetchall()
+    dues = sql.execute(
+        f"SELECT {keys}, SUM(m.paid) AS paid, COUNT(*) AS recorded FROM dues m WHERE m.month >= ?"
+        f" AND m.month <= ?" + where + f" GROUP BY {keys}", (months[0], months[-1], *params)).fetchall()
+    return counted, supervised, dues
 
 
 def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date,
@@ -239,43 +292,48 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
             tree.path(cell_id, month_end(month), mode, today)
 
     first, last = period.first.isoformat(), period.last.isoformat()
-    where, params = rows.in_cells("m.cell_id", scope)
-    regular, thematic = _in(REGULAR_KINDS), _in(THEMATIC_KINDS)
-    held = " FROM meetings m WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ? AND m.date <= ?"
-    counted = sql.execute(
-        "SELECT m.cell_id, m.month, m.quarter, COUNT(*) AS meetings,"
-        f" SUM(CASE WHEN m.kind IN ({regular}) THEN 1 ELSE 0 END) AS regular,"
-        f" SUM(CASE WHEN m.kind IN ({thematic}) THEN 1 ELSE 0 END) AS thematic,"
-        " SUM(m.present) AS present, SUM(m.attendance_base) AS base, SUM(m.speakers_present) AS speakers,"
-        " SUM(m.able_to_decide) AS able_to_decide,"
-        f" SUM(CASE WHEN m.kind IN ({regular}) AND m.full_procedure <> 0 THEN 1 ELSE 0 END) AS full_procedure,"
-        f" SUM(CASE WHEN m.kind IN ({regular}) AND m.duration_ok <> 0 THEN 1 ELSE 0 END) AS duration_ok"
-        + held + where + " GROUP BY m.cell_id, m.month, m.quarter",
-        (first, last, today.isoformat(), *params)).fetchall()
-    # supervised: a committee member was assigned to the meeting's cell on its date (a semi-join, once each)
-    supervised = sql.execute(
-        "SELECT m.cell_id, m.month, COUNT(*) AS supervised, SUM(m.supervisor_present) AS supervisor_present"
-        + held + where + " AND EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id"
-        " AND v.valid_from <= m.date AND (v.valid_to IS NULL OR v.valid_to > m.date)) GROUP BY m.cell_id, m.month",
-        (first, last, today.isoformat(), *params)).fetchall()
+    # Cells whose path is the same all period are counted over the whole period (one row each, with a flag per
+    # month and quarter); the others, which moved, per month. A city's year is then ~20,000 rows, not ~240,000.
+    moving = [cell_id for cell_id in cells if not layout(cell_id).steady]  # type: ignore[union-attr]
+    if len(moving) > rows.MAX_CELLS_IN_SQL:
+        moving = None  # too many to name: everything per month
     held_thematic: set[tuple[str, str]] = set()
-    for r in counted:
-        cell_id, month = r["cell_id"], r["month"]
-        lay, i = layout(cell_id), month_index.get(month)
-        t = tallies.at(cell_id, path(cell_id, month))
-        c = t.counts
-        for name in _COUNTED:
-            c[name] += int(r[name])
-        if lay is not None and i is not None:
-            t.is_cell = True  # a month with meetings is a cell-month, existing or not
-            if lay.due[i]:
-                c["due_months_held"] += int(r["regular"]) > 0
-        if int(r["thematic"]):
-            held_thematic.add((cell_id, r["quarter"]))
-    for r in supervised:
-        c = tallies.at(r["cell_id"], path(r["cell_id"], r["month"])).counts
-        c["supervised"] += int(r["supervised"])
-        c["supervisor_present"] += int(r["supervisor_present"])
+    for by_month, only, excluded in ((True, moving, None), (False, None, moving)) if moving is not None else \
+            ((True, None, None),):
+        if by_month and only is not None and not only:
+            continue
+        counted, supervised, dues = _counts(sql, by_month, scope, only, excluded, first, last, today,
+                                            [m for m, _, _ in months], [q for q, _ in quarters])
+        for r in counted:
+            cell_id = r["cell_id"]
+            lay = layout(cell_id)
+            t = tallies.at(cell_id, path(cell_id, r["month"] if by_month else months[0][0]))
+            c = t.counts
+            for name in _COUNTED:
+                c[name] += int(r[name])
+            if by_month:
+                i = month_index.get(r["month"])
+                if lay is not None and i is not None:
+                    t.is_cell = True  # a month with meetings is a cell-month, existing or not
+                    c["due_months_held"] += bool(lay.due[i] and int(r["regular"]))
+                if int(r["thematic"]):
+                    held_thematic.add((cell_id, r["quarter"]))
+                continue
+            if lay is not None:
+                for i, due in enumerate(lay.due):
+                    t.is_cell = t.is_cell or bool(r[f"h{i}"])
+                    c["due_months_held"] += bool(due and r[f"r{i}"])
+            for q, (quarter, _) in enumerate(quarters):
+                if r[f"t{q}"]:
+                    held_thematic.add((cell_id, quarter))
+        for r in supervised:
+            c = tallies.at(r["cell_id"], path(r["cell_id"], r["month"] if by_month else months[0][0])).counts
+            c["supervised"] += int(r["supervised"])
+            c["supervisor_present"] += int(r["supervisor_present"])
+        for d in dues:
+            c = tallies.at(d["cell_id"], path(d["cell_id"], d["month"] if by_month else months[0][0])).counts
+            c["dues_paid"] += int(d["paid"])
+            c["dues_recorded"] += int(d["recorded"])
     for cell_id in cells:
         lay = layout(cell_id)
         assert lay is not None
@@ -304,12 +362,6 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
             t.is_cell = True
             t.counts["at_end"] += 1
             t.counts["below_minimum"] += counts.get(cell.unit_id, 0) < minimum
-    for d in sql.execute("SELECT cell_id, month, SUM(paid) AS paid, COUNT(*) AS recorded FROM dues"
-                         " WHERE month >= ? AND month <= ?" + where + " GROUP BY cell_id, month",
-                         (period.months[0], period.months[-1], *params)).fetchall():
-        c = tallies.at(d["cell_id"], path(d["cell_id"], d["month"])).counts
-        c["dues_paid"] += int(d["paid"])
-        c["dues_recorded"] += int(d["recorded"])
     return list(tallies)
 
 
