@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
 from nameko.extensions import DependencyProvider
@@ -28,6 +28,7 @@ from shared import metrics
 
 DEFAULT_SIZE = 128  # answers; a city roll-up is a few tens of KB
 WAIT_SECONDS = 300.0  # longest wait for another reader's computation before computing again
+T = TypeVar("T")
 
 
 class Pending(Exception):
@@ -73,15 +74,6 @@ class Answers:
                 del self._pending[key]
             done.set()
 
-    def shared(self, key: str, compute: Callable[[], Any]) -> Any:
-        """`get`, waiting for another caller's computation when there is one (for callers holding nothing
-        while they wait)."""
-        while True:
-            try:
-                return self.get(key, compute)
-            except Pending as pending:
-                pending.done.wait(WAIT_SECONDS)
-
     @property
     def computed(self) -> int:
         """How many answers were computed (not served from memory or from another reader's computation)."""
@@ -89,6 +81,17 @@ class Answers:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+
+def waiting(attempt: Callable[[], T]) -> T:
+    """Run `attempt` again after each time it is told another caller is computing its answer (`Pending`). The
+    service's attempt is one read of the store, so the wait holds no database connection and the pool serves
+    the one computing."""
+    while True:
+        try:
+            return attempt()
+        except Pending as pending:
+            pending.done.wait(WAIT_SECONDS)
 
 
 class AnswerCache(DependencyProvider):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from services.reporting import access
-from services.reporting.answers import WAIT_SECONDS, AnswerCache, Pending
+from services.reporting.answers import AnswerCache, waiting
 from services.reporting.compliance import projection, schema
 from services.reporting.gauges import ComplianceGauges
 from services.reporting.queries import Queries, unit_arg
@@ -29,7 +29,6 @@ from shared.readiness import Readiness, live_response, ready_response
 from shared.web import http, json_response, metrics_response, ops_http
 
 SOURCES = ("members", "meetings")
-T = TypeVar("T")
 REPORTS, EVENTS = "reports:read", "events:read"
 
 
@@ -37,16 +36,6 @@ def language(request: Request) -> str:
     """The answer's language. (nameko runs the method in a worker greenthread, which does not see the
     handler's context variable, so it is negotiated again from the request.)"""
     return i18n.negotiate(request.args.get("lang"), request.headers.get("Accept-Language"))
-
-
-def _waiting(attempt: Callable[[], T]) -> T:
-    """Run `attempt` (one read of the store) again after each time it is told another request is computing
-    its answer (answers.Pending): the wait holds no database connection, so the pool serves the one computing."""
-    while True:
-        try:
-            return attempt()
-        except Pending as pending:
-            pending.done.wait(WAIT_SECONDS)
 
 
 def _authorize_unit(caller: Any, args: dict[str, str], q: Queries) -> None:
@@ -85,7 +74,7 @@ class ReportingService:
                     return positions, raw, None
                 return positions, raw, query(Queries(sql, today), raw)
 
-        positions, raw, body = _waiting(attempt)
+        positions, raw, body = waiting(attempt)
         tag = f'"{raw}"'
         if body is None:
             return Response(status=304, headers={"ETag": tag})
@@ -176,7 +165,7 @@ class ReportingService:
                                             lambda: q.export(what, fmt, lang, args))
                 return q.export(what, fmt, lang, args)
 
-        data, mime, name = _waiting(attempt)
+        data, mime, name = waiting(attempt)
         return Response(data, headers={"Content-Type": mime,
                                        "Content-Disposition": f'attachment; filename="{name}"'})
 

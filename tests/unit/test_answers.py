@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from services.reporting.answers import Answers
+from services.reporting.answers import Answers, waiting
 
 
 def test_concurrent_readers_of_one_key_share_one_computation() -> None:
@@ -22,7 +22,8 @@ def test_concurrent_readers_of_one_key_share_one_computation() -> None:
         return {"cells": 417}
 
     results: list[dict[str, int]] = []
-    threads = [threading.Thread(target=lambda: results.append(answers.shared("k1", compute))) for _ in range(20)]
+    threads = [threading.Thread(target=lambda: results.append(waiting(lambda: answers.get("k1", compute))))
+               for _ in range(20)]
     for t in threads:
         t.start()
     for t in threads:
@@ -55,7 +56,7 @@ def test_a_failed_computation_is_not_kept_and_a_waiting_reader_computes_it_again
 
     def second_reader() -> None:
         first_running.wait()
-        outcome.append(answers.shared("k", lambda: "from the second reader"))
+        outcome.append(waiting(lambda: answers.get("k", lambda: "from the second reader")))
 
     waiter = threading.Thread(target=second_reader)
     waiter.start()
@@ -91,11 +92,10 @@ def test_a_reader_arriving_during_a_computation_is_told_to_wait_not_made_to_wait
 
 
 def test_readers_waiting_for_a_long_computation_hold_no_connection(postgres_settings) -> None:
-    """The service's way (service._waiting): a reader told to wait leaves its read first. Six readers of one
+    """The service's way (answers.waiting): a reader told to wait leaves its read first. Six readers of one
     answer whose computation holds its connection for longer than the pool lends (5 s), on a pool of two: all
     get the answer, computed once. Waiting inside the read, the second reader would hold the other connection
     and the rest would time out (what 20 readers of the city's dashboard did: BENCHMARKS.md)."""
-    from services.reporting.service import _waiting
     from shared.stores import TrackedStore
 
     store = TrackedStore(postgres_settings, "answers_wait", pool_size=1, max_overflow=1)
@@ -112,7 +112,7 @@ def test_readers_waiting_for_a_long_computation_hold_no_connection(postgres_sett
 
     try:
         results: list[object] = []
-        threads = [threading.Thread(target=lambda: results.append(_safe(lambda: _waiting(attempt))))
+        threads = [threading.Thread(target=lambda: results.append(_safe(lambda: waiting(attempt))))
                    for _ in range(6)]
         for t in threads:
             t.start()
