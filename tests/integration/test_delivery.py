@@ -121,8 +121,6 @@ def test_a_database_outage_keeps_messages_in_hand_and_dead_letters_none(new_clus
     dead-lettered, and the figures are complete once the database is back. (The broker's own dead-lettering
     was not reproduced here: each try waits up to the pool's 5 s for a connection, so a test outage of
     seconds gives only a few requeues; the old code's `requeued` count is what this test saw fail.)"""
-    import time
-
     import psycopg
 
     from tests.conftest import PG
@@ -137,7 +135,14 @@ def test_a_database_outage_keeps_messages_in_hand_and_dead_letters_none(new_clus
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
         try:
             expected = hold_meetings(client, ward["cells"])
-            time.sleep(8)  # several tries fail meanwhile
+
+            def retried() -> float:
+                return counter(client, "reporting", "chibo_consumer_events_total", source="meetings",
+                               outcome="retried")
+
+            wait_for(lambda: retried() > 0, timeout=60, what="a first failed try")
+            first = retried()
+            wait_for(lambda: retried() > first, timeout=60, what="a second failed try of the messages in hand")
         finally:
             admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
     client.wait_caught_up()
