@@ -17,6 +17,7 @@ from services.reporting import documents, exports
 from services.reporting.compliance import drill, rollup, tally, wording
 from services.reporting.compliance.cell_month import cell_months, parse_month
 from services.reporting.compliance.periods import Period, month_end, month_range, parse_period
+from services.reporting.compliance.rows import in_cells, scope_cells
 from services.reporting.compliance.tree import Tree, TreeMode
 from shared.errors import DomainError, NotFound
 from shared.params import int_arg, uuid_arg
@@ -46,9 +47,9 @@ def tree_mode(args: Args) -> TreeMode:
 
 def block_arg(args: Args) -> str | None:
     block = args.get("block") or None
-    if block is not None and block not in rollup.BLOCKS:
-        raise DomainError("block", f"must be one of {', '.join(rollup.BLOCKS)}, not {block!r}", rule="block.unknown",
-                          vi=f"phải là một trong {', '.join(rollup.BLOCKS)}, không phải {block!r}")
+    if block is not None and block not in tally.BLOCKS:
+        raise DomainError("block", f"must be one of {', '.join(tally.BLOCKS)}, not {block!r}", rule="block.unknown",
+                          vi=f"phải là một trong {', '.join(tally.BLOCKS)}, không phải {block!r}")
     return block
 
 
@@ -156,7 +157,7 @@ class Queries:
                               vi=f"phải là năm (2026), không phải {year!r}")
         unit, mode, block = unit_arg(args, self.tree), tree_mode(args), block_arg(args)
         flagged = (args.get("flagged") or "").lower() in ("1", "true", "yes")
-        where, params = rollup.in_cells("cell_id", rollup.scope_cells(self.tree, unit))
+        where, params = in_cells("cell_id", scope_cells(self.tree, unit))
         rows = self.sql.execute("SELECT * FROM member_years WHERE year = ?" + (" AND flagged = 1" if flagged else "")
                                 + where, (year, *params)).fetchall()
         items = []
@@ -174,7 +175,7 @@ class Queries:
     def supervisors(self, args: Args) -> dict[str, Any]:
         """How often each committee member attended the meetings of the cells assigned to them (design.md §2)."""
         unit, period, mode, block = self._scope(args)
-        where, params = rollup.in_cells("m.cell_id", rollup.scope_cells(self.tree, unit))
+        where, params = in_cells("m.cell_id", scope_cells(self.tree, unit))
         rows = self.sql.execute(
             "SELECT s.supervisor_id, m.cell_id, m.meeting_id, m.date, m.month,"
             " (SELECT COUNT(*) FROM meeting_guests g WHERE g.meeting_id = m.meeting_id"

@@ -185,9 +185,9 @@ def store_exists(settings: StoreSettings, service: str, name: str = "views") -> 
             is not None
 
 
-def _admin(settings: StoreSettings) -> psycopg.Connection[Any]:
+def _admin(settings: StoreSettings, dbname: str = "postgres") -> psycopg.Connection[Any]:
     return psycopg.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
-                           password=settings.pg_password or None, dbname="postgres", autocommit=True)
+                           password=settings.pg_password or None, dbname=dbname, autocommit=True)
 
 
 def drop_store(settings: StoreSettings, target: str) -> None:
@@ -220,9 +220,7 @@ def analyse(settings: StoreSettings, target: str) -> None:
     in the replay's events per second."""
     if settings.kind != "postgres":
         return
-    with psycopg.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
-                         password=settings.pg_password or None, dbname=settings.dbname(target),
-                         autocommit=True) as conn:
+    with _admin(settings, settings.dbname(target)) as conn:
         conn.execute("VACUUM (ANALYZE)")
 
 

@@ -24,15 +24,13 @@ from services.policy import policy_on
 from services.reporting.compliance import tally
 from services.reporting.compliance.periods import Period, month_end, quarter_end
 from services.reporting.compliance.projection import REGULAR_KINDS, THEMATIC_KINDS
-from services.reporting.compliance.rows import (  # noqa: F401  (re-exported: queries.py reads them here)
-    MAX_CELLS_IN_SQL,
+from services.reporting.compliance.rows import (
     in_cells,
     official_counts,
     resolutions,
     scope_cells,
     supervised_meetings,
 )
-from services.reporting.compliance.tally import BLOCKS, ratio  # noqa: F401  (re-exported)
 from services.reporting.compliance.tree import Tree, TreeMode
 from shared.stores import Sql
 
@@ -69,17 +67,6 @@ class Facts:
         out = Facts(self.period, self.today, self.mode)
         for name, facts in self.all():
             setattr(out, name, [f for f in facts if keep(f)])
-        return out
-
-    def partition(self, key: Callable[[Fact], Any]) -> dict[Any, Facts]:
-        """The facts grouped by `key` in one pass (None: left out)."""
-        out: dict[Any, Facts] = {}
-        for name, facts in self.all():
-            for f in facts:
-                k = key(f)
-                if k is not None:
-                    group = out.setdefault(k, Facts(self.period, self.today, self.mode))
-                    getattr(group, name).append(f)
         return out
 
 
@@ -166,9 +153,3 @@ def figures(facts: Facts) -> dict[str, Any]:
 
 def under(unit_id: str | None) -> Callable[[Fact], bool]:
     return (lambda f: True) if unit_id is None else (lambda f: unit_id in f.path)
-
-
-def rollup(facts: Facts, unit_id: str | None, by: str | None = None,
-           block: str | None = None) -> dict[str, Any]:
-    """The figures of `unit_id` (None: everything), optionally of one block, with groups by block or child."""
-    return tally.rollup(tally.of_facts(facts), unit_id, by, block)

@@ -50,7 +50,7 @@ def _p(figure: dict[str, Any], lang: str) -> str:
 
 def report_lines(result: dict[str, Any], lang: str = "vi") -> list[str]:
     """The headline sentence (with attendance per block when the roll-up is grouped by block), then the
-    quality, follow-up and flag sentences. `result` is rollup.rollup(..., by="block")."""
+    quality, follow-up and flag sentences. `result` is tally.rollup(..., by="block")."""
     t, f = TEXT[lang], result["figures"]
     attendance = t["attendance"].format(p=percent(f["attendance"]["rate"], lang=lang))
     blocks = [g for g in result.get("groups", []) if g["figures"]["attendance"]["base"]]
