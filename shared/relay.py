@@ -90,12 +90,14 @@ class EnvelopeReader:
         """The published envelopes after `after` (the notification API); holes are skipped."""
         items: list[Envelope] = []
         while len(items) < limit:
-            batch, last = self.read(after, limit)
+            # only as many as the page still lacks: a full `limit` again decoded notifications past the page's
+            # end, which were cut off here and decoded again for the next page (nearly half a replay's reading)
+            batch, last = self.read(after, limit - len(items))
             items.extend(e for _, e in batch if e is not None)
             if last == after:
                 break
             after = last
-        return items[:limit]
+        return items
 
 
 class Publisher:

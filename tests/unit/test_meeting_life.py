@@ -350,6 +350,25 @@ def test_every_event_of_a_full_life_translates_to_a_valid_self_contained_contrac
     assert isinstance(app.get_meeting(mid), Meeting)
 
 
+def test_the_notification_log_read_page_by_page_decodes_each_event_once(w):
+    """EnvelopeReader.page reads only what the page lacks: small pages give the same envelopes as one large
+    one, and no stored event is decoded twice (it once was, when a page's last read overran its end)."""
+    app = w["app"]
+    for _ in range(3):
+        held_meeting(w, present=5)
+    whole = [e.position for e in EnvelopeReader("meetings", app, translate).page(0, 100_000)]
+    decoded: list[int] = []
+    to_domain_event = app.mapper.to_domain_event
+    app.mapper.to_domain_event = lambda n: (decoded.append(n.id), to_domain_event(n))[1]
+    reader, paged, after = EnvelopeReader("meetings", app, translate), [], 0
+    while page := reader.page(after, 4):
+        assert len(page) <= 4
+        paged.extend(e.position for e in page)
+        after = page[-1].position
+    assert paged == whole and len(whole) > 8
+    assert len(decoded) == len(set(decoded))
+
+
 def test_a_member_temporarily_active_here_may_attend_and_speak_but_is_outside_the_bases(w, sqlite_settings):
     # given: a member of the other cell temporarily active in this one (sinh hoạt tạm thời) since 2025-12-01
     guest_member = w["others"][0]
