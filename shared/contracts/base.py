@@ -22,6 +22,10 @@ MemberStatus = Literal["official", "probationary", "exempted", "temporarily_else
 MeetingKind = Literal["regular", "thematic", "combined"]  # combined: regular + thematic in one session
 
 Id = uuid.UUID
+# The largest integer a store can hold (PostgreSQL BIGINT, SQLite INTEGER): every integer a contract carries is
+# bounded by it, so a larger one is a ContractError naming the field, not an overflow inside the consumer.
+BIGINT_MAX = 2**63 - 1
+Int64 = Annotated[int, Field(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
 Name = Field(min_length=1, max_length=200)
 Text = Field(default="", max_length=4000)
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, JsonValue, model_validator
 
-from shared.contracts.base import Id, MeetingKind, MemberStatus, Payload, PersonalName
+from shared.contracts.base import BIGINT_MAX, Id, Int64, MeetingKind, MemberStatus, Payload, PersonalName
 
 
 class RosterEntry(Payload):
@@ -116,10 +116,10 @@ class _Vote(Payload):
     resolution_id: Id
     kind: ResolutionKind
     text: str = Field(min_length=1, max_length=8000)
-    votes_for: int = Field(ge=0)
-    votes_against: int = Field(ge=0)
-    abstentions: int = Field(ge=0)
-    voting_base: int = Field(ge=0)
+    votes_for: int = Field(ge=0, le=BIGINT_MAX)
+    votes_against: int = Field(ge=0, le=BIGINT_MAX)
+    abstentions: int = Field(ge=0, le=BIGINT_MAX)
+    voting_base: int = Field(ge=0, le=BIGINT_MAX)
     eligible_voters: list[Id]
     threshold: str  # the rule applied, e.g. ">1/2" or ">=2/3"
     voters: list[Id] = Field(default_factory=list)  # who voted (each an eligible voter)
@@ -154,7 +154,7 @@ class MeetingClosed(Payload):
     cell_id: Id
     minutes_approved_at: dt.datetime
     full_procedure: bool | None = None  # every required agenda step covered (None: thematic meeting)
-    minutes: int | None = None  # duration in minutes
+    minutes: Int64 | None = None  # duration in minutes
     below_minimum_duration: bool = False  # shorter than the policy's minimum for its kind (a quality flag)
 
 

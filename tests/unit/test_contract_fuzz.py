@@ -74,3 +74,20 @@ def test_mutated_events_are_refused_or_dead_lettered_and_the_stream_goes_on(tmp_
     assert store.position("meetings") == max(parsed, default=0)
     assert all(reason for reason in dead)
     store.close()
+
+
+def test_an_integer_no_store_can_hold_is_a_contract_error_naming_the_field():
+    """Found by the test above: a position of 2**63 passed the contract and overflowed SQLite's INTEGER inside the
+    tracked transaction (an OverflowError, not a dead letter). Every integer of a contract is now bounded by the
+    stores' 64-bit integers."""
+    events = valid_events()
+    cases = [(events[1], "position"), (events[1], "stream_version"), (events[1], "previous_position")]
+    for data, name in cases:
+        bad = {**data, name: 2**63}
+        try:
+            parse_event(bad)
+        except ContractError as exc:
+            assert exc.field == name
+        else:
+            raise AssertionError(f"{name}=2**63 was accepted")
+        parse_event({**data, name: 2**63 - 1})  # the largest a store holds is still an event
