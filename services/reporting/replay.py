@@ -69,13 +69,14 @@ class Projection:
     tables: Mapping[str, tuple[str, ...]]
     project: Project
     project_many: ProjectMany | None = None  # a batch in one transaction (default: `project` for each)
+    after_load: Sequence[str] = ()  # statements of `ddl` a replay may run after its bulk load (query indexes)
 
 
 def default_projection() -> Projection:
     """The reporting projection the live service runs (compliance/schema.py and projection.py)."""
     from services.reporting.compliance import projection, schema
 
-    return Projection(schema.DDL, schema.TABLES, projection.project, projection.project_many)
+    return Projection(schema.DDL, schema.TABLES, projection.project, projection.project_many, schema.QUERY_INDEXES)
 
 
 # -- snapshot ------------------------------------------------------------------------------------------------
@@ -345,12 +346,18 @@ def rebuild(
 
     `ahead` (with `batch` > 1): the logs are read in a forked child process while this one projects, the two on
     two cores (shared/readahead.py).
+
+    With the default schema, the indexes only queries use (`schema.QUERY_INDEXES`) are built after the last
+    event, inside the timed part: once each from the loaded rows, not updated at every row.
     """
     check_target(target)
     project_many: ProjectMany | None = None
+    after_load: Sequence[str] = ()
     if ddl is None or project is None or tables is None:
         default = default_projection()
-        ddl = default.ddl if ddl is None else ddl
+        if ddl is None:
+            after_load = default.after_load
+            ddl = [s for s in default.ddl if s not in after_load]
         project_many = default.project_many if project is None else None
         project = default.project if project is None else project
         tables = default.tables if tables is None else tables
@@ -441,6 +448,7 @@ def rebuild(
                 bar.finish(complete=False)
                 raise
             bar.finish(complete=True)
+        store.create_tables(after_load)  # the query indexes, built once from the loaded rows (timed)
         seconds = time.perf_counter() - started
         analyse(settings.store, target)
         snap = snapshot(store, tables, sources)

@@ -103,6 +103,16 @@ DDL: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS events_cell ON events (cell_id)",
 )
 
+# The indexes only the queries use: no projection step reads through them (its reads go by primary key, by a
+# roster's member, a meeting's resolutions). A replay builds them after its bulk load, once each from sorted
+# rows, instead of updating them at every row (replay.rebuild); the live store has them from the start.
+_QUERY_INDEX_NAMES = ("member_cells_cell", "supervisions_cell", "meetings_cell_date", "meetings_month",
+                      "resolutions_cell_date", "dues_cell_month", "member_years_year", "events_meeting",
+                      "events_member", "events_cell")
+QUERY_INDEXES: tuple[str, ...] = tuple(s for s in DDL if s.startswith("CREATE INDEX IF NOT EXISTS ")
+                                       and s.split()[5] in _QUERY_INDEX_NAMES)
+assert len(QUERY_INDEXES) == len(_QUERY_INDEX_NAMES), "a query index named here is not in DDL"
+
 # table -> the columns that order its rows (its primary key), for digests that do not depend on storage order
 TABLES: dict[str, tuple[str, ...]] = {
     "units": ("unit_id",),
