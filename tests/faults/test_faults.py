@@ -164,11 +164,15 @@ def test_duplicated_reordered_and_lost_messages(rig):
     reporting.send_signal(signal.SIGSTOP)  # frozen: what the relays publish now waits in its queue
     try:
         load.run_for(1.0)
+        frozen_at = applied_positions(rig.cluster)["meetings"]  # applied before the freeze: nothing since
         with Connection(rig.amqp_uri) as conn:
             lost = conn.default_channel.queue_purge(topology.queue_name("reporting", "meetings"))
         events = rig.client.published("meetings")
         rng = random.Random(6)
-        chaos = rng.sample(events, min(30, len(events)))  # already applied or not: each arrives again
+        applied = [e for e in events if e["position"] <= frozen_at]
+        pending = [e for e in events if e["position"] > frozen_at]
+        # each arrives again, already applied or not (lost, or waiting in the frozen consumer's hands)
+        chaos = rng.sample(applied, min(15, len(applied))) + rng.sample(pending, min(15, len(pending)))
         rng.shuffle(chaos)
         publisher = Publisher(rig.amqp_uri, "meetings")
         publisher.publish([Envelope.model_validate(e) for e in chaos])
@@ -183,7 +187,12 @@ def test_duplicated_reordered_and_lost_messages(rig):
     assert lost and lost > 0  # messages were really lost
     outcome = check_all(f"{lost} messages lost (queue purged), {len(chaos)} duplicated and reordered", rig.cluster,
                         rig.client, rig.key, load, rig.ward, rig.amqp_uri, recover_s)
-    assert outcome.duplicates >= len(chaos) and outcome.gaps_filled > 0
+    # A copy of an event applied before the freeze is always skipped as a duplicate. A copy of one that was not
+    # may be the first of it to arrive, and is then applied, not skipped (once the gap below it is filled): so
+    # only the first count is certain. The tables (check_all) show every event applied exactly once either way.
+    copies_of_applied = sum(e["position"] <= frozen_at for e in chaos)
+    assert copies_of_applied > 0 and len(chaos) > copies_of_applied  # both kinds were sent again
+    assert outcome.duplicates >= copies_of_applied and outcome.gaps_filled > 0
     assert_no_dead_letters(rig)
     record(outcome)
 
