@@ -40,7 +40,7 @@ from shared.consumer import Project, ProjectMany, TrackedApplier, http_fetch_ran
 from shared.contracts import ContractError, parse_event
 from shared.pii import key_settings
 from shared.relay import EnvelopeReader, OutboxRelay, Publisher, Translate
-from shared.stores import TrackedStore, event_store_env
+from shared.stores import Statement, TrackedStore, event_store_env
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +364,7 @@ class TrackedViews(DependencyProvider):
 
     credential = OwnCredential()
 
-    def __init__(self, ddl: Sequence[str], project: Project, project_many: ProjectMany | None = None):
+    def __init__(self, ddl: Sequence[Statement], project: Project, project_many: ProjectMany | None = None):
         self.ddl = ddl
         self.project = project
         self.project_many = project_many  # a batch in one pass (else `project` for each event of a batch)

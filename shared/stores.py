@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 # Imported here, at module load, not lazily: nameko sets extensions up concurrently in greenthreads, and two
 # first imports of psycopg racing each other fail with a partially initialised module.
@@ -27,6 +27,17 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from shared.config import StoreSettings
 
 _QMARK = re.compile(r"\?")
+
+
+class Dialects(NamedTuple):
+    """One statement written for each database, where their SQL differs (a trigger: SQLite's body is inline,
+    PostgreSQL's a PL/pgSQL function). `Sql.execute` runs the one of its database."""
+
+    sqlite: str
+    postgres: str
+
+
+Statement = str | Dialects  # what a schema lists: most statements are the same on both
 
 
 def _connect_with_backoff(settings: StoreSettings, attempts: int = 8) -> psycopg.Connection:
@@ -161,8 +172,10 @@ class Sql:
         """The key ring that opens the sealed personal values of this store's rows (shared/pii.py)."""
         return self._store.keyring() if self._store is not None else None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Sql:
-        if self._postgres:
+    def execute(self, sql: Statement, params: Sequence[Any] = ()) -> Sql:
+        if isinstance(sql, Dialects):
+            sql = sql.postgres if self._postgres else sql.sqlite
+        elif self._postgres:
             sql = _QMARK.sub("%s", sql)
         self._cursor.execute(sql, tuple(params))
         return self
@@ -305,7 +318,7 @@ class TrackedStore:
             self.tracking = SQLiteTrackingRecorder(self.datastore)
         _created_once(self.tracking.create_table)
 
-    def create_tables(self, statements: Sequence[str]) -> None:
+    def create_tables(self, statements: Sequence[Statement]) -> None:
         def create() -> None:
             with self.write() as sql:
                 for statement in statements:

@@ -34,7 +34,7 @@ from shared.config import ChiboSettings, StoreSettings
 from shared.consumer import FetchRange, Project, TrackedApplier, http_fetch_range, is_transient
 from shared.contracts import Envelope, Payload, parse_event
 from shared.readahead import read_ahead
-from shared.stores import Sql, TrackedStore, ensure_database
+from shared.stores import Sql, Statement, TrackedStore, ensure_database
 
 SOURCES = ("members", "meetings")
 LIVE = "reporting"
@@ -65,18 +65,19 @@ ProjectMany = Callable[[Sql, Iterable[tuple[Envelope, Payload]]], None]
 
 @dataclass(frozen=True)
 class Projection:
-    ddl: Sequence[str]
+    ddl: Sequence[Statement]
     tables: Mapping[str, tuple[str, ...]]
     project: Project
     project_many: ProjectMany | None = None  # a batch in one transaction (default: `project` for each)
-    after_load: Sequence[str] = ()  # statements of `ddl` a replay may run after its bulk load (query indexes)
+    # statements of `ddl` a replay may run after its bulk load (query indexes, kept counts and their triggers)
+    after_load: Sequence[Statement] = ()
 
 
 def default_projection() -> Projection:
     """The reporting projection the live service runs (compliance/schema.py and projection.py)."""
     from services.reporting.compliance import projection, schema
 
-    return Projection(schema.DDL, schema.TABLES, projection.project, projection.project_many, schema.QUERY_INDEXES)
+    return Projection(schema.DDL, schema.TABLES, projection.project, projection.project_many, schema.AFTER_LOAD)
 
 
 # -- snapshot ------------------------------------------------------------------------------------------------
@@ -323,7 +324,7 @@ def rebuild(
     known_at: dt.datetime | None = None,
     progress: bool = True,
     fetch_range: FetchRange | None = None,
-    ddl: Sequence[str] | None = None,
+    ddl: Sequence[Statement] | None = None,
     project: Project | None = None,
     tables: Mapping[str, Sequence[str]] | None = None,
     sources: Sequence[str] = SOURCES,
@@ -348,11 +349,12 @@ def rebuild(
     two cores (shared/readahead.py).
 
     With the default schema, the indexes only queries use (`schema.QUERY_INDEXES`) are built after the last
-    event, inside the timed part: once each from the loaded rows, not updated at every row.
+    event, inside the timed part: once each from the loaded rows, not updated at every row; so are the counts
+    the database keeps (`schema.KEPT_COUNTS`: filled from the loaded rows, then their triggers made).
     """
     check_target(target)
     project_many: ProjectMany | None = None
-    after_load: Sequence[str] = ()
+    after_load: Sequence[Statement] = ()
     if ddl is None or project is None or tables is None:
         default = default_projection()
         if ddl is None:
@@ -448,7 +450,7 @@ def rebuild(
                 bar.finish(complete=False)
                 raise
             bar.finish(complete=True)
-        store.create_tables(after_load)  # the query indexes, built once from the loaded rows (timed)
+        store.create_tables(after_load)  # query indexes and kept counts, built once from the loaded rows (timed)
         seconds = time.perf_counter() - started
         analyse(settings.store, target)
         snap = snapshot(store, tables, sources)
@@ -486,7 +488,8 @@ class Verification:
 
 
 def verify(settings: ChiboSettings, *, target: str = "reporting_replay", live: str = LIVE, progress: bool = True,
-           fetch_range: FetchRange | None = None, ddl: Sequence[str] | None = None, project: Project | None = None,
+           fetch_range: FetchRange | None = None, ddl: Sequence[Statement] | None = None,
+           project: Project | None = None,
            tables: Mapping[str, Sequence[str]] | None = None, sources: Sequence[str] = SOURCES,
            last: Callable[[str], int | None] | None = None,
            headers: Callable[[], dict[str, str]] = dict, batch: int = 1, ahead: bool = False) -> Verification:

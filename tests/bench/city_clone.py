@@ -49,6 +49,7 @@ REMAP: dict[str, tuple[str, ...]] = {
     "meeting_guests": ("meeting_id", "guest_id"),
     "resolutions": ("resolution_id", "meeting_id", "cell_id", "review_meeting_id"),
     "dues": ("member_id", "meeting_id", "cell_id"),
+    "dues_months": ("cell_id",),  # the kept counts, copied with their rows (their triggers off meanwhile)
     "member_years": ("member_id", "cell_id"),
 }
 RECODE = {"units": ("code",), "members": ("code",)}  # Q001-... -> Q0kk-...
@@ -116,6 +117,9 @@ def build(copies: int) -> dict[str, Any]:
     with pg.connect(TARGET) as conn:
         root = conn.execute("SELECT unit_id FROM units WHERE kind = 'city'").fetchone()[0]  # type: ignore[index]
         conn.execute("TRUNCATE events")
+        # no trigger fires while copying (the kept counts are copied as they are, remapped like the rows);
+        # the bench connects as the server's superuser, which this setting needs
+        conn.execute("SET session_replication_role = replica")
         for table in REMAP:
             conn.execute(_copy_statement(conn, table, copies, root))
             print(f"  {table}: copied", flush=True)

@@ -16,7 +16,8 @@ from shared.contracts import parse_event
 from shared.stores import TrackedStore
 from tests.factories import Source, held, unit
 
-TABLES = {"units": ("unit_id",), "meetings": ("meeting_id",), "meeting_roster": ("meeting_id", "member_id")}
+TABLES = {"units": ("unit_id",), "meetings": ("meeting_id",), "meeting_roster": ("meeting_id", "member_id"),
+          "dues": ("member_id", "month"), "dues_months": ("cell_id", "month")}
 PROJECTION = {"ddl": schema.DDL, "project": projection.project, "tables": TABLES}
 
 # keys that byte order and a locale collation sort differently (case, hyphen, accents), values of every kind
@@ -80,6 +81,9 @@ def record_a_month(logs):
                                              member_id=roster[0][0], status="official"))
         logs.meetings.emit(mt.MemberAbsent(meeting_id=meeting.meeting_id, cell_id=cell.unit_id,
                                            member_id=roster[1][0], status="probationary", excused=True, reason="ốm"))
+        for (member_id, _), paid in zip(roster, (True, False), strict=True):  # đảng phí
+            logs.meetings.emit(mt.DuesCollected(meeting_id=meeting.meeting_id, cell_id=cell.unit_id,
+                                                member_id=member_id, month="2026-01", paid=paid))
     return cells
 
 
@@ -111,11 +115,12 @@ def test_a_rebuild_gives_the_tables_of_the_live_apply(store_settings):
     assert result.snapshot == expected
     # progress metrics (served by `chibo replay --metrics-address`): each source's events, where it got, done
     assert {s: sample("chibo_replay_events_total", source=s, outcome="applied") - before[s]
-            for s in ("members", "meetings")} == {"members": 3, "meetings": 6}
-    assert sample("chibo_replay_position", source="meetings") == 8 and sample("chibo_replay_running") == 0
-    assert result.positions == {"members": 5, "meetings": 8}  # holes: 1 + 2 + 2; 2 + 3 + 3
-    assert result.snapshot.rows == {"units": 3, "meetings": 2, "meeting_roster": 4, "dead_letters": 0}
-    assert (result.applied, result.skipped, result.dead_lettered, result.events) == (9, 0, [], 9)
+            for s in ("members", "meetings")} == {"members": 3, "meetings": 10}
+    assert sample("chibo_replay_position", source="meetings") == 12 and sample("chibo_replay_running") == 0
+    assert result.positions == {"members": 5, "meetings": 12}  # holes: 1 + 2 + 2; 2 + 5 + 5
+    assert result.snapshot.rows == {"units": 3, "meetings": 2, "meeting_roster": 4, "dues": 4, "dues_months": 2,
+                                   "dead_letters": 0}
+    assert (result.applied, result.skipped, result.dead_lettered, result.events) == (13, 0, [], 13)
     if store_settings.kind == "postgres":  # analysed once rebuilt: the planner has statistics from the start
         import psycopg
 
@@ -128,7 +133,8 @@ def test_a_rebuild_gives_the_tables_of_the_live_apply(store_settings):
     again = replay.rebuild(logs.settings(store_settings), progress=False, fetch_range=logs.fetch_range,
                            upto={"members": 3, "meetings": 4}, **PROJECTION)  # drops the previous store first
     assert again.positions == {"members": 3, "meetings": 4}
-    assert again.snapshot.rows == {"units": 2, "meetings": 1, "meeting_roster": 2, "dead_letters": 0}
+    assert again.snapshot.rows == {"units": 2, "meetings": 1, "meeting_roster": 2, "dues": 0, "dues_months": 0,
+                                  "dead_letters": 0}
 
 
 def test_verify_finds_the_table_that_differs_from_the_logs(store_settings):
@@ -137,8 +143,9 @@ def test_verify_finds_the_table_that_differs_from_the_logs(store_settings):
     live_store(store_settings, logs).close()
     settings = logs.settings(store_settings)
     ok = replay.verify(settings, progress=False, fetch_range=logs.fetch_range, **PROJECTION)
-    assert ok.ok and [t.table for t in ok.tables] == ["dead_letters", "meeting_roster", "meetings", "units"]
-    assert ok.replay.positions == ok.live.positions == {"members": 5, "meetings": 8}
+    assert ok.ok and [t.table for t in ok.tables] == ["dead_letters", "dues", "dues_months", "meeting_roster",
+                                                      "meetings", "units"]
+    assert ok.replay.positions == ok.live.positions == {"members": 5, "meetings": 12}
 
     live = TrackedStore(store_settings, "reporting")
     with live.write() as sql:  # the live store no longer what the logs say: an absence turned into presence
@@ -148,9 +155,17 @@ def test_verify_finds_the_table_that_differs_from_the_logs(store_settings):
     broken = replay.verify(settings, progress=False, fetch_range=logs.fetch_range, **PROJECTION)
     assert not broken.ok
     assert {t.table: t.equal for t in broken.tables} == {
-        "dead_letters": True, "meeting_roster": False, "meetings": True, "units": True}
+        "dead_letters": True, "dues": True, "dues_months": True, "meeting_roster": False, "meetings": True,
+        "units": True}
     lines = list(replay.iter_lines(broken))
     assert any(line.startswith("meeting_roster") and line.endswith("KHÁC") for line in lines)
+
+    live = TrackedStore(store_settings, "reporting")
+    with live.write() as sql:  # a kept count drifted from its rows (written past the triggers)
+        sql.execute("UPDATE dues_months SET paid = paid + 1 WHERE cell_id = (SELECT MIN(cell_id) FROM dues_months)")
+    live.close()
+    drifted = replay.verify(settings, progress=False, fetch_range=logs.fetch_range, **PROJECTION)
+    assert {t.table for t in drifted.tables if not t.equal} == {"meeting_roster", "dues_months"}
 
 
 def test_a_replay_never_drops_a_live_store(sqlite_settings):
@@ -269,17 +284,22 @@ def test_a_batched_rebuild_gives_the_same_tables_and_dead_letters(store_settings
 
 
 def index_names(store: TrackedStore) -> set[str]:
+    """The store's indexes and triggers."""
     with store.read() as sql:
         if store.postgres:
-            rows = sql.execute("SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'").fetchall()
+            rows = sql.execute("SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public' UNION"
+                               " SELECT DISTINCT 'trigger ' || trigger_name FROM information_schema.triggers"
+                               " WHERE trigger_schema = 'public'").fetchall()
         else:
-            rows = sql.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+            rows = sql.execute("SELECT CASE type WHEN 'trigger' THEN 'trigger ' || name ELSE name END AS name"
+                               " FROM sqlite_master WHERE type IN ('index', 'trigger')").fetchall()
     return {r["name"] for r in rows}
 
 
 def test_a_rebuild_has_every_index_of_the_schema_the_query_ones_built_after_the_load(store_settings, monkeypatch):
-    """The query indexes are left out while the events are applied and built at the end: the rebuilt store has
-    exactly the indexes of a store created from schema.DDL, and none of them is one the projection reads."""
+    """The query indexes and the kept counts' triggers are left out while the events are applied and made at
+    the end, the kept counts filled from the loaded rows: the rebuilt store has exactly the indexes and
+    triggers of a store created from schema.DDL, and its kept counts are what they stand for."""
     logs = Logs()
     record_a_month(logs)
     live = TrackedStore(store_settings, "reporting")
@@ -298,8 +318,16 @@ def test_a_rebuild_has_every_index_of_the_schema_the_query_ones_built_after_the_
     result = replay.rebuild(logs.settings(store_settings), target="indexed", progress=False,
                             fetch_range=logs.fetch_range, batch=100)
     monkeypatch.undo()
-    assert not set(schema.QUERY_INDEXES) & set(created[0])  # left out while loading...
-    assert created[-1] == list(schema.QUERY_INDEXES)  # ...built once the events are in
+    assert not set(schema.AFTER_LOAD) & set(created[0])  # left out while loading...
+    assert created[-1] == list(schema.AFTER_LOAD)  # ...built once the events are in
+    assert any(n.startswith("trigger dues_months") for n in expected)
     rebuilt = TrackedStore(store_settings, result.target)
     assert {n for n in index_names(rebuilt) if "dead_letters" not in n} == expected  # (its own table: the applier's)
+    with rebuilt.read() as sql:
+        kept = [(r["cell_id"], r["month"], int(r["paid"]), int(r["recorded"])) for r in sql.execute(
+            "SELECT cell_id, month, paid, recorded FROM dues_months ORDER BY cell_id, month").fetchall()]
+        grouped = [(r["cell_id"], r["month"], int(r["paid"]), int(r["recorded"])) for r in sql.execute(
+            "SELECT cell_id, month, SUM(paid) AS paid, COUNT(*) AS recorded FROM dues GROUP BY cell_id, month"
+            " ORDER BY cell_id, month").fetchall()]
+    assert kept and kept == grouped
     rebuilt.close()

@@ -8,7 +8,9 @@ Dates are ISO strings (YYYY-MM-DD), months YYYY-MM, quarters YYYY-Qn. Booleans a
 
 from __future__ import annotations
 
-DDL: tuple[str, ...] = (
+from shared.stores import Dialects, Statement
+
+DDL: tuple[Statement, ...] = (
     # -- the organisation tree, dated (cây tổ chức) -------------------------------------------------
     "CREATE TABLE IF NOT EXISTS units ("
     " unit_id TEXT PRIMARY KEY, kind TEXT NOT NULL, code TEXT NOT NULL, block TEXT,"
@@ -82,6 +84,11 @@ DDL: tuple[str, ...] = (
     " member_id TEXT NOT NULL, month TEXT NOT NULL, paid INTEGER NOT NULL, meeting_id TEXT NOT NULL,"
     " cell_id TEXT NOT NULL, PRIMARY KEY (member_id, month))",
     "CREATE INDEX IF NOT EXISTS dues_cell_month ON dues (cell_id, month)",  # a unit's dues, not the city's
+    # each cell's dues per month, counted: kept by the database from `dues` (KEPT_COUNTS below), so that a
+    # roll-up adds up a row per cell and month instead of a row per member and month (4.5 M in a city-year)
+    "CREATE TABLE IF NOT EXISTS dues_months ("
+    " cell_id TEXT NOT NULL, month TEXT NOT NULL, paid INTEGER NOT NULL, recorded INTEGER NOT NULL,"
+    " PRIMARY KEY (cell_id, month))",
     # -- per member and year: recomputed from meeting_roster and dues whenever one of them changes ----
     "CREATE TABLE IF NOT EXISTS member_years ("
     " member_id TEXT NOT NULL, year TEXT NOT NULL, full_name TEXT NOT NULL,"
@@ -103,15 +110,54 @@ DDL: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS events_cell ON events (cell_id)",
 )
 
+# `dues_months` = SELECT cell_id, month, SUM(paid), COUNT(*) FROM dues GROUP BY cell_id, month, at all times:
+# filled from `dues` when it is empty (a new store, a replay's loaded rows, or a store from before the table),
+# then kept by triggers on every row written to `dues`, whichever statement writes it. A (cell, month) left
+# with no row is deleted, so the table is exactly that GROUP BY (tests/unit/test_kept_counts.py).
+_DUES_SUB = ("UPDATE dues_months SET paid = dues_months.paid - OLD.paid, recorded = dues_months.recorded - 1"
+             " WHERE dues_months.cell_id = OLD.cell_id AND dues_months.month = OLD.month;"
+             " DELETE FROM dues_months WHERE dues_months.cell_id = OLD.cell_id AND dues_months.month = OLD.month"
+             " AND dues_months.recorded = 0;")
+# (SQLite allows no alias for the table a trigger writes, PostgreSQL wants the existing row's columns named)
+_DUES_ADD_LITE = ("INSERT INTO dues_months (cell_id, month, paid, recorded) VALUES (NEW.cell_id, NEW.month,"
+                  " NEW.paid, 1) ON CONFLICT (cell_id, month) DO UPDATE SET paid = paid + excluded.paid,"
+                  " recorded = recorded + 1;")
+_DUES_ADD = _DUES_ADD_LITE.replace("dues_months (", "dues_months AS k (").replace(
+    "paid = paid", "paid = k.paid").replace("recorded = recorded", "recorded = k.recorded")
+_DUES_CHANGED = "OLD.paid <> NEW.paid OR OLD.cell_id <> NEW.cell_id OR OLD.month <> NEW.month"
+KEPT_COUNTS: tuple[Statement, ...] = (
+    "INSERT INTO dues_months (cell_id, month, paid, recorded) SELECT cell_id, month, SUM(paid), COUNT(*)"
+    " FROM dues WHERE NOT EXISTS (SELECT 1 FROM dues_months) GROUP BY cell_id, month",
+    Dialects(
+        f"CREATE TRIGGER IF NOT EXISTS dues_months_insert AFTER INSERT ON dues BEGIN {_DUES_ADD_LITE} END",
+        "CREATE OR REPLACE FUNCTION dues_months_keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF TG_OP IN ('UPDATE', 'DELETE') THEN {_DUES_SUB} END IF;"
+        f" IF TG_OP IN ('INSERT', 'UPDATE') THEN {_DUES_ADD} END IF; RETURN NULL; END $$"),
+    Dialects(
+        f"CREATE TRIGGER IF NOT EXISTS dues_months_update AFTER UPDATE OF paid, cell_id, month ON dues"
+        f" WHEN {_DUES_CHANGED} BEGIN {_DUES_SUB} {_DUES_ADD_LITE} END",
+        "CREATE OR REPLACE TRIGGER dues_months_insert_delete AFTER INSERT OR DELETE ON dues"
+        " FOR EACH ROW EXECUTE FUNCTION dues_months_keep()"),
+    Dialects(
+        f"CREATE TRIGGER IF NOT EXISTS dues_months_delete AFTER DELETE ON dues BEGIN {_DUES_SUB} END",
+        "CREATE OR REPLACE TRIGGER dues_months_update AFTER UPDATE OF paid, cell_id, month ON dues"
+        f" FOR EACH ROW WHEN ({_DUES_CHANGED}) EXECUTE FUNCTION dues_months_keep()"),
+)
+DDL += KEPT_COUNTS
+
 # The indexes only the queries use: no projection step reads through them (its reads go by primary key, by a
 # roster's member, a meeting's resolutions). A replay builds them after its bulk load, once each from sorted
 # rows, instead of updating them at every row (replay.rebuild); the live store has them from the start.
 _QUERY_INDEX_NAMES = ("member_cells_cell", "supervisions_cell", "meetings_cell_date", "meetings_month",
                       "resolutions_cell_date", "dues_cell_month", "member_years_year", "events_meeting",
                       "events_member", "events_cell")
-QUERY_INDEXES: tuple[str, ...] = tuple(s for s in DDL if s.startswith("CREATE INDEX IF NOT EXISTS ")
+QUERY_INDEXES: tuple[str, ...] = tuple(s for s in DDL if isinstance(s, str)
+                                       and s.startswith("CREATE INDEX IF NOT EXISTS ")
                                        and s.split()[5] in _QUERY_INDEX_NAMES)
 assert len(QUERY_INDEXES) == len(_QUERY_INDEX_NAMES), "a query index named here is not in DDL"
+# what a replay runs once its events are in: the query indexes, then the kept counts filled from the loaded rows
+# and their triggers made (kept row by row from then on, not while loading)
+AFTER_LOAD: tuple[Statement, ...] = (*QUERY_INDEXES, *KEPT_COUNTS)
 
 # table -> the columns that order its rows (its primary key), for digests that do not depend on storage order
 TABLES: dict[str, tuple[str, ...]] = {
@@ -127,6 +173,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "meeting_guests": ("meeting_id", "guest_id"),
     "resolutions": ("resolution_id",),
     "dues": ("member_id", "month"),
+    "dues_months": ("cell_id", "month"),
     "member_years": ("member_id", "year"),
     "events": ("source", "position"),
 }

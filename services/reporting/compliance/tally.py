@@ -259,8 +259,9 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
         f"SELECT {keys}, COUNT(*) AS supervised, SUM(m.supervisor_present) AS supervisor_present" + held +
         " AND EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id AND v.valid_from <= m.date"
         f" AND (v.valid_to IS NULL OR v.valid_to > m.date)) GROUP BY {keys}", dated).fetchall()
+    # from the counts the database keeps per cell and month (schema.KEPT_COUNTS), not a row per member-month
     dues = sql.execute(
-        f"SELECT {keys}, SUM(m.paid) AS paid, COUNT(*) AS recorded FROM dues m WHERE m.month >= ?"
+        f"SELECT {keys}, SUM(m.paid) AS paid, SUM(m.recorded) AS recorded FROM dues_months m WHERE m.month >= ?"
         f" AND m.month <= ?" + where + f" GROUP BY {keys}", (months[0], months[-1], *params)).fetchall()
     return counted, supervised, dues
 
