@@ -50,6 +50,7 @@ REMAP: dict[str, tuple[str, ...]] = {
     "resolutions": ("resolution_id", "meeting_id", "cell_id", "review_meeting_id"),
     "dues": ("member_id", "meeting_id", "cell_id"),
     "dues_months": ("cell_id",),  # the kept counts, copied with their rows (their triggers off meanwhile)
+    "resolution_reviews": ("resolution_id", "cell_id"),
     "member_years": ("member_id", "cell_id"),
 }
 RECODE = {"units": ("code",), "members": ("code",)}  # Q001-... -> Q0kk-...

@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
-from services.reporting.compliance import schema
-from shared.stores import Dialects, TrackedStore
+from services.reporting.compliance import schema, tally
+from services.reporting.compliance.rows import review_status, review_statuses
+from shared.stores import TrackedStore
 
 GROUPED = ("SELECT cell_id, month, SUM(paid) AS paid, COUNT(*) AS recorded FROM dues"
            " GROUP BY cell_id, month ORDER BY cell_id, month")
@@ -72,8 +74,98 @@ def test_a_store_made_before_the_kept_counts_gets_them_filled(store_settings):
         store.close()
 
 
-def test_every_trigger_is_written_for_both_databases():
-    """A kept count is a trigger on each database: each Dialects pair names the same table on both."""
-    pairs = [s for s in schema.KEPT_COUNTS if isinstance(s, Dialects)]
-    assert pairs and all(" ON dues" in p.sqlite and (" ON dues" in p.postgres or "FUNCTION" in p.postgres)
-                         for p in pairs)
+REVIEWS = ("SELECT resolution_id, cell_id, date, counted, reviewed_on, default_due, next_regular"
+           " FROM resolution_reviews ORDER BY resolution_id")
+MEETING = ("INSERT INTO meetings (meeting_id, cell_id, kind, status, date, month, quarter, recorded_by)"
+           " VALUES (?, ?, ?, ?, ?, ?, 'q', 'test')")
+RESOLUTION = ("INSERT INTO resolutions (resolution_id, meeting_id, cell_id, date, kind, text, passed, reason,"
+              " votes_for, votes_against, abstentions, voting_base, reviewed_on) VALUES (?, ?, ?, ?, 'k', 't', ?,"
+              " '', 1, 0, 0, 1, ?)")
+
+
+def reviews(store: TrackedStore) -> list[tuple]:
+    with store.read() as sql:
+        return [tuple(r[k] for k in ("resolution_id", "cell_id", "date", "counted", "reviewed_on", "default_due",
+                                     "next_regular")) for r in sql.execute(REVIEWS).fetchall()]
+
+
+def refilled(store: TrackedStore) -> list[tuple]:
+    """What the fill statement makes from the rows as they are now (the definition the triggers must keep)."""
+    fill = next(s for s in schema.KEPT_COUNTS if "INTO resolution_reviews" in str(s) and "TRIGGER" not in str(s))
+    with store.write() as sql:
+        sql.execute("DELETE FROM resolution_reviews")
+        sql.execute(fill)
+    return reviews(store)
+
+
+def test_resolution_reviews_follow_every_change_to_resolutions_and_meetings(store_settings):
+    """Meetings held, closed, cancelled, moved to another day or cell, re-kinded or deleted; resolutions passed,
+    rejected, reviewed, re-dated or deleted: after each round the kept deadlines are what the fill computes
+    from the rows, and the default deadline is the end of the month after the resolution's."""
+    store = TrackedStore(store_settings, "reviews")
+    store.create_tables(schema.DDL)
+    rng = random.Random(5)
+    cells, kinds, statuses = ["c1", "c2"], ["regular", "thematic", "combined"], ["held", "closed", "cancelled"]
+    day = lambda: f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"  # noqa: E731
+    meetings, resolutions = 0, 0
+    try:
+        for round_ in range(8):
+            with store.write() as sql:
+                for _ in range(6):
+                    meetings += 1
+                    d = day()
+                    sql.execute(MEETING, (f"m{meetings}", rng.choice(cells), rng.choice(kinds), rng.choice(statuses),
+                                          d, d[:7]))
+                for _ in range(5):
+                    resolutions += 1
+                    m = f"m{rng.randint(1, meetings)}"
+                    sql.execute(RESOLUTION, (f"r{resolutions}", m, rng.choice(cells), day(), rng.randint(0, 1),
+                                             rng.choice([None, day()])))
+                pick = lambda n, p: f"{p}{rng.randint(1, n)}"  # noqa: E731
+                sql.execute("UPDATE meetings SET status = ? WHERE meeting_id = ?", (rng.choice(statuses),
+                                                                                    pick(meetings, "m")))
+                sql.execute("UPDATE meetings SET kind = ? WHERE meeting_id = ?", (rng.choice(kinds),
+                                                                                  pick(meetings, "m")))
+                sql.execute("UPDATE meetings SET date = ? WHERE meeting_id = ?", (day(), pick(meetings, "m")))
+                sql.execute("UPDATE meetings SET cell_id = ? WHERE meeting_id = ?", (rng.choice(cells),
+                                                                                     pick(meetings, "m")))
+                sql.execute("UPDATE meetings SET present = present + 1")  # no column the deadlines read
+                sql.execute("UPDATE resolutions SET reviewed_on = ? WHERE resolution_id = ?", (day(),
+                                                                                              pick(resolutions, "r")))
+                sql.execute("UPDATE resolutions SET date = ?, passed = 1 - passed WHERE resolution_id = ?",
+                            (day(), pick(resolutions, "r")))
+                if round_ % 3 == 2:
+                    sql.execute("DELETE FROM meetings WHERE meeting_id = ?", (pick(meetings, "m"),))
+                    sql.execute("DELETE FROM resolutions WHERE resolution_id = ?", (pick(resolutions, "r"),))
+            kept = reviews(store)
+            assert kept == refilled(store) and len(kept) >= 5 * (round_ + 1) - 3, f"round {round_}"
+        assert {r[3] for r in kept} == {0, 1} and any(r[6] for r in kept) and any(r[6] is None for r in kept)
+        with store.write() as sql:  # reviewed on its deadline day (the next regular meeting): in time
+            sql.execute(MEETING, ("me1", "c3", "regular", "held", "2025-05-05", "2025-05"))
+            sql.execute(MEETING, ("me2", "c3", "regular", "closed", "2025-06-09", "2025-06"))
+            sql.execute(RESOLUTION, ("rx", "me1", "c3", "2025-05-05", 1, "2025-06-09"))
+        with store.read() as sql:
+            due = {r["resolution_id"]: r["default_due"]
+                   for r in sql.execute("SELECT resolution_id, default_due FROM resolution_reviews").fetchall()}
+            dates = {r["resolution_id"]: r["date"]
+                     for r in sql.execute("SELECT resolution_id, date FROM resolutions").fetchall()}
+        for rid, passed_on in dates.items():  # the end of the next month, as rows.review_status has it
+            assert due[rid] == review_status(passed_on, None, None, dt.date(2000, 1, 1))[0]
+        # what a roll-up counts from them equals the row-by-row rule (rows.review_statuses), on any report date
+        months = [f"2025-{i:02d}" for i in range(1, 13)]
+        for today in (dt.date(2025, 3, 15), dt.date(2025, 8, 1), dt.date(2025, 12, 31), dt.date(2026, 6, 1)):
+            with store.read() as sql:
+                expected: dict[str, list[int]] = {}
+                for cell, _, status in review_statuses(sql, "2025-01-01", "2025-12-31", today):
+                    counts = expected.setdefault(cell, [0, 0, 0])
+                    counts[0] += 1
+                    counts[1] += status != "not_yet_due"
+                    counts[2] += status == "in_time"
+                counted = tally._counts(sql, False, None, None, None, "2025-01-01", "2025-12-31", today, months,
+                                        ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"])[3]
+                got = {r["cell_id"]: [int(r["resolutions"]), int(r["reviews_due"]), int(r["reviewed_in_time"])]
+                       for r in counted}
+            assert got == expected and sum(c[2] for c in got.values()) > 0, today
+            assert today < dt.date(2025, 6, 9) or got["c3"] == [1, 1, 1]
+    finally:
+        store.close()

@@ -89,6 +89,13 @@ DDL: tuple[Statement, ...] = (
     "CREATE TABLE IF NOT EXISTS dues_months ("
     " cell_id TEXT NOT NULL, month TEXT NOT NULL, paid INTEGER NOT NULL, recorded INTEGER NOT NULL,"
     " PRIMARY KEY (cell_id, month))",
+    # each resolution's review deadline as far as the rows decide it, kept by the database (KEPT_COUNTS):
+    # counted (passed at a held meeting), the default deadline (the end of the next month) and its cell's next
+    # regular meeting after it, so that a roll-up counts reviews in one pass instead of a subquery each
+    "CREATE TABLE IF NOT EXISTS resolution_reviews ("
+    " resolution_id TEXT PRIMARY KEY, cell_id TEXT NOT NULL, date TEXT NOT NULL, counted INTEGER NOT NULL,"
+    " reviewed_on TEXT, default_due TEXT NOT NULL, next_regular TEXT)",
+    "CREATE INDEX IF NOT EXISTS resolution_reviews_cell ON resolution_reviews (cell_id, date)",
     # -- per member and year: recomputed from meeting_roster and dues whenever one of them changes ----
     "CREATE TABLE IF NOT EXISTS member_years ("
     " member_id TEXT NOT NULL, year TEXT NOT NULL, full_name TEXT NOT NULL,"
@@ -125,6 +132,86 @@ _DUES_ADD_LITE = ("INSERT INTO dues_months (cell_id, month, paid, recorded) VALU
 _DUES_ADD = _DUES_ADD_LITE.replace("dues_months (", "dues_months AS k (").replace(
     "paid = paid", "paid = k.paid").replace("recorded = recorded", "recorded = k.recorded")
 _DUES_CHANGED = "OLD.paid <> NEW.paid OR OLD.cell_id <> NEW.cell_id OR OLD.month <> NEW.month"
+
+# `resolution_reviews` = REVIEWS_OF below, for every resolution: filled when empty, then kept by triggers on
+# `resolutions` (its own row) and on `meetings` (a meeting held, moved, re-kinded or cancelled changes its
+# cell's next regular meeting, and whether its own resolutions count).
+_REGULAR_HELD = "n.kind IN ('regular', 'combined') AND n.status IN ('held', 'closed')"
+_NEXT_REGULAR = ("(SELECT MIN(n.date) FROM meetings n WHERE n.cell_id = {r}.cell_id AND n.date > {r}.date"
+                 f" AND {_REGULAR_HELD})")
+_COUNTED = ("CASE WHEN r.passed = 1 AND m.status IN ('held', 'closed') THEN 1 ELSE 0 END")
+_END_OF_NEXT_MONTH = Dialects("date(r.date, 'start of month', '+2 months', '-1 day')",
+                              "to_char(date_trunc('month', r.date::date) + interval '2 months' - interval '1 day',"
+                              " 'YYYY-MM-DD')")
+
+
+def _reviews_of(db: int, where: str) -> str:
+    return ("INSERT INTO resolution_reviews (resolution_id, cell_id, date, counted, reviewed_on, default_due,"
+            f" next_regular) SELECT r.resolution_id, r.cell_id, r.date, {_COUNTED}, r.reviewed_on,"
+            f" {_END_OF_NEXT_MONTH[db]}, {_NEXT_REGULAR.format(r='r')}"
+            f" FROM resolutions r LEFT JOIN meetings m ON m.meeting_id = r.meeting_id WHERE {where};")
+
+
+def _cell_refreshed(cell: str) -> str:
+    return (f"UPDATE resolution_reviews SET next_regular = {_NEXT_REGULAR.format(r='resolution_reviews')}"
+            f" WHERE resolution_reviews.cell_id = {cell};")
+
+
+def _meeting_recounted(meeting: str) -> str:
+    return (f"UPDATE resolution_reviews SET counted = (SELECT {_COUNTED} FROM resolutions r LEFT JOIN meetings m"
+            " ON m.meeting_id = r.meeting_id WHERE r.resolution_id = resolution_reviews.resolution_id)"
+            f" WHERE resolution_reviews.resolution_id IN (SELECT x.resolution_id FROM resolutions x"
+            f" WHERE x.meeting_id = {meeting});")
+
+
+def _changed(columns: tuple[str, ...], db: int) -> str:
+    op = "IS NOT" if db == 0 else "IS DISTINCT FROM"
+    return " OR ".join(f"OLD.{c} {op} NEW.{c}" for c in columns)
+
+
+_RESOLUTION_COLUMNS = ("meeting_id", "cell_id", "date", "passed", "reviewed_on")
+_MEETING_COLUMNS = ("cell_id", "date", "kind", "status")
+_OWN_ROW_GONE = "DELETE FROM resolution_reviews WHERE resolution_reviews.resolution_id = OLD.resolution_id;"
+_REVIEWS: tuple[Statement, ...] = (
+    Dialects(_reviews_of(0, "NOT EXISTS (SELECT 1 FROM resolution_reviews)").rstrip(";"),
+             _reviews_of(1, "NOT EXISTS (SELECT 1 FROM resolution_reviews)").rstrip(";")),
+    Dialects(
+        "CREATE TRIGGER IF NOT EXISTS resolution_reviews_insert AFTER INSERT ON resolutions BEGIN"
+        f" {_reviews_of(0, 'r.resolution_id = NEW.resolution_id')} END",
+        "CREATE OR REPLACE FUNCTION resolution_reviews_of_resolution() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN IF TG_OP IN ('UPDATE', 'DELETE') THEN {_OWN_ROW_GONE} END IF;"
+        f" IF TG_OP IN ('INSERT', 'UPDATE') THEN {_reviews_of(1, 'r.resolution_id = NEW.resolution_id')} END IF;"
+        " RETURN NULL; END $$"),
+    Dialects(
+        f"CREATE TRIGGER IF NOT EXISTS resolution_reviews_update AFTER UPDATE ON resolutions"
+        f" WHEN {_changed(_RESOLUTION_COLUMNS, 0)} BEGIN {_OWN_ROW_GONE}"
+        f" {_reviews_of(0, 'r.resolution_id = NEW.resolution_id')} END",
+        "CREATE OR REPLACE TRIGGER resolution_reviews_insert_delete AFTER INSERT OR DELETE ON resolutions"
+        " FOR EACH ROW EXECUTE FUNCTION resolution_reviews_of_resolution()"),
+    Dialects(
+        f"CREATE TRIGGER IF NOT EXISTS resolution_reviews_delete AFTER DELETE ON resolutions BEGIN {_OWN_ROW_GONE} END",
+        "CREATE OR REPLACE TRIGGER resolution_reviews_update AFTER UPDATE ON resolutions FOR EACH ROW"
+        f" WHEN ({_changed(_RESOLUTION_COLUMNS, 1)}) EXECUTE FUNCTION resolution_reviews_of_resolution()"),
+    Dialects(
+        "CREATE TRIGGER IF NOT EXISTS resolution_reviews_meeting_insert AFTER INSERT ON meetings BEGIN"
+        f" {_cell_refreshed('NEW.cell_id')} {_meeting_recounted('NEW.meeting_id')} END",
+        "CREATE OR REPLACE FUNCTION resolution_reviews_of_meeting() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN IF TG_OP IN ('INSERT', 'UPDATE') THEN {_cell_refreshed('NEW.cell_id')}"
+        f" {_meeting_recounted('NEW.meeting_id')} END IF;"
+        " IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.cell_id <> NEW.cell_id) THEN"
+        f" {_cell_refreshed('OLD.cell_id')} {_meeting_recounted('OLD.meeting_id')} END IF; RETURN NULL; END $$"),
+    Dialects(
+        f"CREATE TRIGGER IF NOT EXISTS resolution_reviews_meeting_update AFTER UPDATE ON meetings"
+        f" WHEN {_changed(_MEETING_COLUMNS, 0)} BEGIN {_cell_refreshed('NEW.cell_id')}"
+        f" {_cell_refreshed('OLD.cell_id')} {_meeting_recounted('NEW.meeting_id')} END",
+        "CREATE OR REPLACE TRIGGER resolution_reviews_meeting_insert_delete AFTER INSERT OR DELETE ON meetings"
+        " FOR EACH ROW EXECUTE FUNCTION resolution_reviews_of_meeting()"),
+    Dialects(
+        "CREATE TRIGGER IF NOT EXISTS resolution_reviews_meeting_delete AFTER DELETE ON meetings BEGIN"
+        f" {_cell_refreshed('OLD.cell_id')} {_meeting_recounted('OLD.meeting_id')} END",
+        "CREATE OR REPLACE TRIGGER resolution_reviews_meeting_update AFTER UPDATE ON meetings FOR EACH ROW"
+        f" WHEN ({_changed(_MEETING_COLUMNS, 1)}) EXECUTE FUNCTION resolution_reviews_of_meeting()"),
+)
 KEPT_COUNTS: tuple[Statement, ...] = (
     "INSERT INTO dues_months (cell_id, month, paid, recorded) SELECT cell_id, month, SUM(paid), COUNT(*)"
     " FROM dues WHERE NOT EXISTS (SELECT 1 FROM dues_months) GROUP BY cell_id, month",
@@ -143,6 +230,7 @@ KEPT_COUNTS: tuple[Statement, ...] = (
         "CREATE OR REPLACE TRIGGER dues_months_update AFTER UPDATE OF paid, cell_id, month ON dues"
         f" FOR EACH ROW WHEN ({_DUES_CHANGED}) EXECUTE FUNCTION dues_months_keep()"),
 )
+KEPT_COUNTS += _REVIEWS
 DDL += KEPT_COUNTS
 
 # The indexes only the queries use: no projection step reads through them (its reads go by primary key, by a
@@ -174,6 +262,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "resolutions": ("resolution_id",),
     "dues": ("member_id", "month"),
     "dues_months": ("cell_id", "month"),
+    "resolution_reviews": ("resolution_id",),
     "member_years": ("member_id", "year"),
     "events": ("source", "position"),
 }

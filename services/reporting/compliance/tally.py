@@ -219,7 +219,7 @@ def _in(values: Iterable[str]) -> str:
 
 def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] | None,
             excluded: list[str] | None, first: str, last: str, today: dt.date, months: list[str],
-            quarters: list[str]) -> tuple[list[Any], list[Any], list[Any]]:
+            quarters: list[str]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """The period's meetings, supervised meetings and dues counted per cell and month (`by_month`), or per cell
     over the period with, for each month, whether it had a meeting (h<i>) and a regular one (r<i>), and for
     each quarter whether it had a thematic one (t<q>). Of the cells in `scope` (None: all), and of `only`
@@ -263,7 +263,19 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
     dues = sql.execute(
         f"SELECT {keys}, SUM(m.paid) AS paid, SUM(m.recorded) AS recorded FROM dues_months m WHERE m.month >= ?"
         f" AND m.month <= ?" + where + f" GROUP BY {keys}", (months[0], months[-1], *params)).fetchall()
-    return counted, supervised, dues
+    # the resolutions passed in the period at held meetings, and their reviews as of `today`, counted from the
+    # deadlines the database keeps (schema.KEPT_COUNTS; rows.review_status is the same rule, row by row)
+    keys = "m.cell_id, SUBSTR(m.date, 1, 7)" if by_month else "m.cell_id"
+    reviews = sql.execute(
+        f"SELECT {keys}{' AS month' if by_month else ''}, COUNT(*) AS resolutions,"
+        " SUM(CASE WHEN m.reviewed IS NOT NULL OR m.due < ? THEN 1 ELSE 0 END) AS reviews_due,"
+        " SUM(CASE WHEN m.reviewed IS NOT NULL AND m.reviewed <= m.due THEN 1 ELSE 0 END) AS reviewed_in_time"
+        " FROM (SELECT m.cell_id, m.date, CASE WHEN m.reviewed_on <> '' AND m.reviewed_on <= ? THEN m.reviewed_on"
+        " END AS reviewed, COALESCE(CASE WHEN m.next_regular <= ? THEN m.next_regular END, m.default_due) AS due"
+        " FROM resolution_reviews m WHERE m.counted = 1 AND m.date >= ? AND m.date <= ?" + where + ") m"
+        f" GROUP BY {keys}",
+        (today.isoformat(), today.isoformat(), today.isoformat(), first, last, *params)).fetchall()
+    return counted, supervised, dues, reviews
 
 
 def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date,
@@ -303,7 +315,7 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
             ((True, None, None),):
         if by_month and only is not None and not only:
             continue
-        counted, supervised, dues = _counts(sql, by_month, scope, only, excluded, first, last, today,
+        counted, supervised, dues, reviews = _counts(sql, by_month, scope, only, excluded, first, last, today,
                                             [m for m, _, _ in months], [q for q, _ in quarters])
         for r in counted:
             cell_id = r["cell_id"]
@@ -335,6 +347,10 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
             c = tallies.at(d["cell_id"], path(d["cell_id"], d["month"] if by_month else months[0][0])).counts
             c["dues_paid"] += int(d["paid"])
             c["dues_recorded"] += int(d["recorded"])
+        for r in reviews:
+            c = tallies.at(r["cell_id"], path(r["cell_id"], r["month"] if by_month else months[0][0])).counts
+            for name in ("resolutions", "reviews_due", "reviewed_in_time"):
+                c[name] += int(r[name])
     for cell_id in cells:
         lay = layout(cell_id)
         assert lay is not None
@@ -348,8 +364,6 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                 t = tallies.at(cell_id, qpath)
                 t.counts["due_quarters"] += 1
                 t.counts["due_quarters_held"] += (cell_id, quarter) in held_thematic
-    for cell_id, passed_on, status in rows.review_statuses(sql, first, last, today, scope):
-        count_resolution(tallies.at(cell_id, path(cell_id, passed_on[:7])).counts, status)
     where, params = rows.in_cells("cell_id", scope)
     for y in sql.execute("SELECT cell_id, last_date, member_id FROM member_years WHERE flagged = 1 AND year >= ?"
                          " AND year <= ?" + where, (period.years[0], period.years[-1], *params)).fetchall():
