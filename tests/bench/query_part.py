@@ -2,6 +2,7 @@
 
     python -m tests.bench.query_part time --prefix chibo_bench_district [--target bench_replay] [--times 20]
     python -m tests.bench.query_part digest --prefix chibo_bench_district   # a digest of every answer
+    python -m tests.bench.query_part statements --prefix chibo_bench_cityclone --target reporting --scope city
 
 `time` runs the dashboard's roll-up (year, by block) of the first ward (commune), the first district and the
 whole city, as tests/bench/cluster_parts.py `in_process` does, on the store `chibo generate` + the replay left
@@ -49,6 +50,35 @@ def timed(sql: Any, year: str, times: int, warm: bool = False) -> dict[str, Any]
     return out
 
 
+def statements(sql: Any, year: str, scope: str, times: int = 3) -> dict[str, Any]:
+    """The dashboard's roll-up of `scope` `times` times; of the last run, its time and each statement's (ms), in
+    the order they ran: where a roll-up's time goes between the database and Python."""
+    unit = scopes(sql)[scope]
+    args = {"period": year, "by": "block"} | ({"unit": unit} if unit else {})
+    ran: list[tuple[float, str]] = []
+    execute = type(sql).execute
+
+    def timed_execute(self: Any, statement: Any, params: Any = ()) -> Any:
+        started = time.perf_counter()
+        out = execute(self, statement, params)
+        ran.append((time.perf_counter() - started, " ".join(str(statement).split())[:100]))
+        return out
+
+    type(sql).execute = timed_execute
+    try:
+        for _ in range(times):
+            ran.clear()
+            started = time.perf_counter()
+            Queries(sql, vietnam_today()).rollup(args)
+            total = time.perf_counter() - started
+    finally:
+        type(sql).execute = execute
+    in_sql = sum(t for t, _ in ran)
+    return {"scope": scope, "total_ms": round(total * 1000, 1), "statements_ms": round(in_sql * 1000, 1),
+            "python_ms": round((total - in_sql) * 1000, 1),
+            "statements": [[round(t * 1000, 1), text] for t, text in ran if t >= 0.001]}
+
+
 def _chronological(answer: Any, dates: dict[str, str]) -> Any:
     """`answer` with each cell-month's list of meeting ids in date order (cell_months' `meeting_ids`, the
     drill-down's `months[].meetings`)."""
@@ -88,7 +118,9 @@ def digests(sql: Any, year: str, chronological: bool = False) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("time", "digest"))
+    parser.add_argument("what", choices=("time", "digest", "statements"))
+    parser.add_argument("--scope", choices=("ward", "district", "city"), default="city",
+                        help="statements: the dashboard timed")
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--target", default="bench_replay")
     parser.add_argument("--year", default=None, help="the generated year (default: the latest meeting's)")
@@ -106,6 +138,8 @@ def main() -> None:
             result: dict[str, Any] = {"prefix": args.prefix, "year": year, "load": os.getloadavg()}
             if args.what == "time":
                 result |= timed(sql, year, args.times, args.warm)
+            elif args.what == "statements":
+                result |= statements(sql, year, args.scope)
             else:
                 result |= digests(sql, year, args.chronological)
     finally:
