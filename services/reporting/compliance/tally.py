@@ -195,11 +195,24 @@ class _Layout:
     due: list[bool]
     quarter_paths: list[tuple[str, ...]]
     quarter_due: list[bool]
+    steady: bool = False  # the cell counts under one path every month of the period (most cells: moves are rare)
+    # the months the cell existed, by path: (path, how many of them were due); the due quarters, by path:
+    # (path, their indexes). What a roll-up adds per cell, worked out once per layout, not once per month.
+    month_groups: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
+    quarter_groups: list[tuple[tuple[str, ...], list[int]]] = field(default_factory=list)
 
-    @property
-    def steady(self) -> bool:
-        """The cell counts under one path every month of the period (most cells: moves are rare)."""
-        return all(p == self.month_paths[0] for p in self.month_paths)
+    def __post_init__(self) -> None:
+        self.steady = all(p == self.month_paths[0] for p in self.month_paths)
+        months: dict[tuple[str, ...], int] = {}
+        for path, existed, due in zip(self.month_paths, self.existed, self.due, strict=True):
+            if existed:  # (a due month is one the cell existed in)
+                months[path] = months.get(path, 0) + due
+        self.month_groups = list(months.items())
+        quarters: dict[tuple[str, ...], list[int]] = {}
+        for q, (path, due) in enumerate(zip(self.quarter_paths, self.quarter_due, strict=True)):
+            if due:
+                quarters.setdefault(path, []).append(q)
+        self.quarter_groups = list(quarters.items())
 
 
 def _layout(tree: Tree, cell: Unit, months: list[tuple[str, dt.date, dt.date]],
@@ -290,6 +303,10 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
     months = [(month, month_end(month), dt.date.fromisoformat(month + "-01")) for month in period.months]
     quarters = [(quarter, quarter_end(quarter)) for quarter in period.quarters]
     month_index = {month: i for i, (month, _, _) in enumerate(months)}
+    # the per-month and per-quarter flag columns of a period's row (_counts), named once, not once per row
+    had_keys, regular_keys = [f"h{i}" for i in range(len(months))], [f"r{i}" for i in range(len(months))]
+    quarter_names = [quarter for quarter, _ in quarters]
+    thematic_keys = [f"t{q}" for q in range(len(quarters))]
     layouts = tree.memo(("tally", tuple(period.months), mode, today), dict)
 
     def layout(cell_id: str) -> _Layout | None:
@@ -333,11 +350,11 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                     held_thematic.add((cell_id, r["quarter"]))
                 continue
             if lay is not None:
-                for i, due in enumerate(lay.due):
-                    t.is_cell = t.is_cell or bool(r[f"h{i}"])
-                    c["due_months_held"] += bool(due and r[f"r{i}"])
-            for q, (quarter, _) in enumerate(quarters):
-                if r[f"t{q}"]:
+                for due, had, regular_held in zip(lay.due, had_keys, regular_keys, strict=True):
+                    t.is_cell = t.is_cell or bool(r[had])
+                    c["due_months_held"] += bool(due and r[regular_held])
+            for quarter, key in zip(quarter_names, thematic_keys, strict=True):
+                if r[key]:
                     held_thematic.add((cell_id, quarter))
         for r in supervised:
             c = tallies.at(r["cell_id"], path(r["cell_id"], r["month"] if by_month else months[0][0])).counts
@@ -354,16 +371,14 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
     for cell_id in cells:
         lay = layout(cell_id)
         assert lay is not None
-        for i, existed in enumerate(lay.existed):
-            if existed:  # (a due month is one the cell existed in)
-                t = tallies.at(cell_id, lay.month_paths[i])
-                t.is_cell = True
-                t.counts["due_months"] += lay.due[i]
-        for (quarter, _), qpath, due in zip(quarters, lay.quarter_paths, lay.quarter_due, strict=True):
-            if due:
-                t = tallies.at(cell_id, qpath)
-                t.counts["due_quarters"] += 1
-                t.counts["due_quarters_held"] += (cell_id, quarter) in held_thematic
+        for mpath, due_months in lay.month_groups:
+            t = tallies.at(cell_id, mpath)
+            t.is_cell = True
+            t.counts["due_months"] += due_months
+        for qpath, due_quarters in lay.quarter_groups:
+            t = tallies.at(cell_id, qpath)
+            t.counts["due_quarters"] += len(due_quarters)
+            t.counts["due_quarters_held"] += sum((cell_id, quarter_names[q]) in held_thematic for q in due_quarters)
     where, params = rows.in_cells("cell_id", scope)
     for y in sql.execute("SELECT cell_id, last_date, member_id FROM member_years WHERE flagged = 1 AND year >= ?"
                          " AND year <= ?" + where, (period.years[0], period.years[-1], *params)).fetchall():
