@@ -49,10 +49,13 @@ def test_insert_many_writes_what_one_insert_per_row_writes(store_settings):
 
 
 def _terminate(dbname: str) -> int:
+    """End the database's backends and wait until each has exited (PostgreSQL 14+: the timeout argument makes
+    pg_terminate_backend wait). Without the wait it only signals, and a read made at once can beat the backend's
+    FATAL notice to the socket, so the check has nothing to see yet (CI failed on that once)."""
     import psycopg
 
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
-        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+        rows = conn.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = %s"
                             " AND pid <> pg_backend_pid()", (dbname,)).fetchall()
     return sum(1 for (ok,) in rows if ok)
 
