@@ -228,8 +228,7 @@ _REVIEWS: tuple[Statement, ...] = (
 # (cell, year) is counted again from its rows whenever one of its meetings is written (an insert, a change of
 # any column counted, a move to another day or cell, a delete) or one of its cell's supervisions is. Counting a
 # cell-year again costs a dozen rows by index (meetings_cell_date); bits are summed DISTINCT, which is their OR
-# on both databases (SQLite has no BIT_OR). It joins the two sources (supervisions come from members): either
-# side's write counts the cell again from the rows as they are, so the order they arrive in does not matter.
+# on both databases (SQLite has no BIT_OR).
 REGULAR_KINDS_SQL, THEMATIC_KINDS_SQL = "'regular', 'combined'", "'thematic', 'combined'"
 _SUPERVISED = ("EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id AND v.valid_from <= m.date"
                " AND (v.valid_to IS NULL OR v.valid_to > m.date))")
