@@ -96,18 +96,6 @@ DDL: tuple[Statement, ...] = (
     " resolution_id TEXT PRIMARY KEY, cell_id TEXT NOT NULL, date TEXT NOT NULL, counted INTEGER NOT NULL,"
     " reviewed_on TEXT, default_due TEXT NOT NULL, next_regular TEXT)",
     "CREATE INDEX IF NOT EXISTS resolution_reviews_cell ON resolution_reviews (cell_id, date)",
-    # each cell's held meetings per year, counted, kept by the database from `meetings` and `supervisions`
-    # (KEPT_COUNTS): the sums a roll-up adds, the months with a meeting and with a regular one and the quarters
-    # with a thematic one as bits (bit 0: January, the first quarter), the latest date (a year's row stands
-    # for a report date on or after it) and the meetings a committee member was assigned to, so that a year's
-    # roll-up reads a row per cell instead of its meetings and a semi-join each
-    "CREATE TABLE IF NOT EXISTS meeting_years ("
-    " cell_id TEXT NOT NULL, year TEXT NOT NULL, meetings INTEGER NOT NULL, regular INTEGER NOT NULL,"
-    " thematic INTEGER NOT NULL, present INTEGER NOT NULL, base INTEGER NOT NULL, speakers INTEGER NOT NULL,"
-    " able_to_decide INTEGER NOT NULL, full_procedure INTEGER NOT NULL, duration_ok INTEGER NOT NULL,"
-    " held_months INTEGER NOT NULL, regular_months INTEGER NOT NULL, thematic_quarters INTEGER NOT NULL,"
-    " last_date TEXT NOT NULL, supervised INTEGER NOT NULL, supervisor_present INTEGER NOT NULL,"
-    " PRIMARY KEY (cell_id, year))",
     # -- per member and year: recomputed from meeting_roster and dues whenever one of them changes ----
     "CREATE TABLE IF NOT EXISTS member_years ("
     " member_id TEXT NOT NULL, year TEXT NOT NULL, full_name TEXT NOT NULL,"
@@ -224,106 +212,6 @@ _REVIEWS: tuple[Statement, ...] = (
         "CREATE OR REPLACE TRIGGER resolution_reviews_meeting_update AFTER UPDATE ON meetings FOR EACH ROW"
         f" WHEN ({_changed(_MEETING_COLUMNS, 1)}) EXECUTE FUNCTION resolution_reviews_of_meeting()"),
 )
-# `meeting_years` = MEETING_YEARS_OF below over all held meetings, at all times: filled when empty, then a
-# (cell, year) is counted again from its rows whenever one of its meetings is written (an insert, a change of
-# any column counted, a move to another day or cell, a delete) or one of its cell's supervisions is. Counting a
-# cell-year again costs a dozen rows by index (meetings_cell_date); bits are summed DISTINCT, which is their OR
-# on both databases (SQLite has no BIT_OR).
-REGULAR_KINDS_SQL, THEMATIC_KINDS_SQL = "'regular', 'combined'", "'thematic', 'combined'"
-_SUPERVISED = ("EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id AND v.valid_from <= m.date"
-               " AND (v.valid_to IS NULL OR v.valid_to > m.date))")
-_MONTH_BIT = "(1 << (CAST(SUBSTR(m.month, 6, 2) AS INTEGER) - 1))"
-_QUARTER_BIT = "(1 << (CAST(SUBSTR(m.quarter, 7, 1) AS INTEGER) - 1))"
-_REGULAR = f"m.kind IN ({REGULAR_KINDS_SQL})"
-MEETING_SUMS = (
-    "COUNT(*) AS meetings,"
-    f" SUM(CASE WHEN {_REGULAR} THEN 1 ELSE 0 END) AS regular,"
-    f" SUM(CASE WHEN m.kind IN ({THEMATIC_KINDS_SQL}) THEN 1 ELSE 0 END) AS thematic,"
-    " SUM(m.present) AS present, SUM(m.attendance_base) AS base, SUM(m.speakers_present) AS speakers,"
-    " SUM(m.able_to_decide) AS able_to_decide,"
-    f" SUM(CASE WHEN {_REGULAR} AND m.full_procedure <> 0 THEN 1 ELSE 0 END) AS full_procedure,"
-    f" SUM(CASE WHEN {_REGULAR} AND m.duration_ok <> 0 THEN 1 ELSE 0 END) AS duration_ok")
-_MEETING_YEAR_COLUMNS = ("cell_id, year, meetings, regular, thematic, present, base, speakers, able_to_decide,"
-                         " full_procedure, duration_ok, held_months, regular_months, thematic_quarters, last_date,"
-                         " supervised, supervisor_present")
-
-
-def _meeting_years_of(where: str) -> str:
-    """The held meetings matching `where` (on `m`), counted per cell and year into `meeting_years`."""
-    return (f"INSERT INTO meeting_years ({_MEETING_YEAR_COLUMNS}) SELECT m.cell_id, SUBSTR(m.date, 1, 4),"
-            f" {MEETING_SUMS}, SUM(DISTINCT {_MONTH_BIT}),"
-            f" SUM(DISTINCT CASE WHEN {_REGULAR} THEN {_MONTH_BIT} ELSE 0 END),"
-            f" SUM(DISTINCT CASE WHEN m.kind IN ({THEMATIC_KINDS_SQL}) THEN {_QUARTER_BIT} ELSE 0 END),"
-            f" MAX(m.date), SUM(CASE WHEN {_SUPERVISED} THEN 1 ELSE 0 END),"
-            f" SUM(CASE WHEN {_SUPERVISED} THEN m.supervisor_present ELSE 0 END)"
-            f" FROM meetings m WHERE m.status IN ('held', 'closed') AND {where}"
-            " GROUP BY m.cell_id, SUBSTR(m.date, 1, 4);")
-
-
-def _cell_year_recounted(row: str, unless: str = "") -> str:
-    """`meeting_years` of the cell and year of the trigger's `row` (OLD or NEW) counted again from its rows;
-    `unless`: a condition under which that is not needed (the same cell-year as the other row)."""
-    skip = f" AND NOT ({unless})" if unless else ""
-    return (f"DELETE FROM meeting_years WHERE meeting_years.cell_id = {row}.cell_id"
-            f" AND meeting_years.year = SUBSTR({row}.date, 1, 4){skip}; "
-            + _meeting_years_of(f"m.cell_id = {row}.cell_id AND m.date >= SUBSTR({row}.date, 1, 4) || '-01-01'"
-                                f" AND m.date <= SUBSTR({row}.date, 1, 4) || '-12-31'{skip}"))
-
-
-def _cell_recounted(row: str) -> str:
-    """Every year of the cell of the trigger's `row` (a supervision) counted again."""
-    return (f"DELETE FROM meeting_years WHERE meeting_years.cell_id = {row}.cell_id; "
-            + _meeting_years_of(f"m.cell_id = {row}.cell_id"))
-
-
-_MEETING_YEAR_INPUTS = ("cell_id", "date", "month", "quarter", "kind", "status", "present", "attendance_base",
-                        "speakers_present", "able_to_decide", "full_procedure", "duration_ok", "supervisor_present")
-_SAME_CELL_YEAR = "OLD.cell_id = NEW.cell_id AND SUBSTR(OLD.date, 1, 4) = SUBSTR(NEW.date, 1, 4)"
-_SUPERVISION_INPUTS = ("cell_id", "valid_from", "valid_to")
-
-
-def _meeting_years_kept() -> tuple[Statement, ...]:
-    changed_lite, changed_pg = _changed(_MEETING_YEAR_INPUTS, 0), _changed(_MEETING_YEAR_INPUTS, 1)
-    return (
-        Dialects(_meeting_years_of("NOT EXISTS (SELECT 1 FROM meeting_years)").rstrip(";"),
-                 _meeting_years_of("NOT EXISTS (SELECT 1 FROM meeting_years)").rstrip(";")),
-        Dialects(
-            "CREATE TRIGGER IF NOT EXISTS meeting_years_insert AFTER INSERT ON meetings BEGIN"
-            f" {_cell_year_recounted('NEW')} END",
-            "CREATE OR REPLACE FUNCTION meeting_years_of_meeting() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            f" IF TG_OP = 'DELETE' THEN {_cell_year_recounted('OLD')} END IF;"
-            f" IF TG_OP = 'UPDATE' THEN {_cell_year_recounted('OLD', _SAME_CELL_YEAR)} END IF;"
-            f" IF TG_OP IN ('INSERT', 'UPDATE') THEN {_cell_year_recounted('NEW')} END IF;"
-            " RETURN NULL; END $$"),
-        Dialects(
-            f"CREATE TRIGGER IF NOT EXISTS meeting_years_update AFTER UPDATE ON meetings WHEN {changed_lite} BEGIN"
-            f" {_cell_year_recounted('OLD', _SAME_CELL_YEAR)} {_cell_year_recounted('NEW')} END",
-            "CREATE OR REPLACE TRIGGER meeting_years_insert_delete AFTER INSERT OR DELETE ON meetings"
-            " FOR EACH ROW EXECUTE FUNCTION meeting_years_of_meeting()"),
-        Dialects(
-            f"CREATE TRIGGER IF NOT EXISTS meeting_years_delete AFTER DELETE ON meetings BEGIN"
-            f" {_cell_year_recounted('OLD')} END",
-            "CREATE OR REPLACE TRIGGER meeting_years_update AFTER UPDATE ON meetings FOR EACH ROW"
-            f" WHEN ({changed_pg}) EXECUTE FUNCTION meeting_years_of_meeting()"),
-        Dialects(
-            "CREATE TRIGGER IF NOT EXISTS meeting_years_supervision_insert AFTER INSERT ON supervisions BEGIN"
-            f" {_cell_recounted('NEW')} END",
-            "CREATE OR REPLACE FUNCTION meeting_years_of_supervision() RETURNS trigger LANGUAGE plpgsql AS $$"
-            f" BEGIN IF TG_OP IN ('UPDATE', 'DELETE') THEN {_cell_recounted('OLD')} END IF;"
-            f" IF TG_OP IN ('INSERT', 'UPDATE') THEN {_cell_recounted('NEW')} END IF; RETURN NULL; END $$"),
-        Dialects(
-            "CREATE TRIGGER IF NOT EXISTS meeting_years_supervision_update AFTER UPDATE ON supervisions"
-            f" WHEN {_changed(_SUPERVISION_INPUTS, 0)} BEGIN {_cell_recounted('OLD')} {_cell_recounted('NEW')} END",
-            "CREATE OR REPLACE TRIGGER meeting_years_supervision_insert_delete AFTER INSERT OR DELETE ON"
-            " supervisions FOR EACH ROW EXECUTE FUNCTION meeting_years_of_supervision()"),
-        Dialects(
-            "CREATE TRIGGER IF NOT EXISTS meeting_years_supervision_delete AFTER DELETE ON supervisions BEGIN"
-            f" {_cell_recounted('OLD')} END",
-            "CREATE OR REPLACE TRIGGER meeting_years_supervision_update AFTER UPDATE ON supervisions FOR EACH ROW"
-            f" WHEN ({_changed(_SUPERVISION_INPUTS, 1)}) EXECUTE FUNCTION meeting_years_of_supervision()"),
-    )
-
-
 KEPT_COUNTS: tuple[Statement, ...] = (
     "INSERT INTO dues_months (cell_id, month, paid, recorded) SELECT cell_id, month, SUM(paid), COUNT(*)"
     " FROM dues WHERE NOT EXISTS (SELECT 1 FROM dues_months) GROUP BY cell_id, month",
@@ -342,7 +230,7 @@ KEPT_COUNTS: tuple[Statement, ...] = (
         "CREATE OR REPLACE TRIGGER dues_months_update AFTER UPDATE OF paid, cell_id, month ON dues"
         f" FOR EACH ROW WHEN ({_DUES_CHANGED}) EXECUTE FUNCTION dues_months_keep()"),
 )
-KEPT_COUNTS += _REVIEWS + _meeting_years_kept()
+KEPT_COUNTS += _REVIEWS
 DDL += KEPT_COUNTS
 
 # The indexes only the queries use: no projection step reads through them (its reads go by primary key, by a
@@ -375,7 +263,6 @@ TABLES: dict[str, tuple[str, ...]] = {
     "dues": ("member_id", "month"),
     "dues_months": ("cell_id", "month"),
     "resolution_reviews": ("resolution_id",),
-    "meeting_years": ("cell_id", "year"),
     "member_years": ("member_id", "year"),
     "events": ("source", "position"),
 }
