@@ -173,8 +173,10 @@ class Sql:
         return self._store.keyring() if self._store is not None else None
 
     def execute(self, sql: Statement, params: Sequence[Any] = ()) -> Sql:
-        if isinstance(sql, Dialects):
+        if isinstance(sql, Dialects):  # (its `?` are parameters too; a trigger's body, which has none, is left)
             sql = sql.postgres if self._postgres else sql.sqlite
+            if self._postgres and params:
+                sql = _QMARK.sub("%s", sql)
         elif self._postgres:
             sql = _QMARK.sub("%s", sql)
         self._cursor.execute(sql, tuple(params))

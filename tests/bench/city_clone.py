@@ -51,6 +51,7 @@ REMAP: dict[str, tuple[str, ...]] = {
     "dues": ("member_id", "meeting_id", "cell_id"),
     "dues_months": ("cell_id",),  # the kept counts, copied with their rows (their triggers off meanwhile)
     "resolution_reviews": ("resolution_id", "cell_id"),
+    "meeting_years": ("cell_id",),
     "member_years": ("member_id", "cell_id"),
 }
 RECODE = {"units": ("code",), "members": ("code",)}  # Q001-... -> Q0kk-...

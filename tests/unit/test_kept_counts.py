@@ -77,7 +77,7 @@ def test_a_store_made_before_the_kept_counts_gets_them_filled(store_settings):
 REVIEWS = ("SELECT resolution_id, cell_id, date, counted, reviewed_on, default_due, next_regular"
            " FROM resolution_reviews ORDER BY resolution_id")
 MEETING = ("INSERT INTO meetings (meeting_id, cell_id, kind, status, date, month, quarter, recorded_by)"
-           " VALUES (?, ?, ?, ?, ?, ?, 'q', 'test')")
+           " VALUES (?, ?, ?, ?, ?, ?, '2025-Q1', 'test')")
 RESOLUTION = ("INSERT INTO resolutions (resolution_id, meeting_id, cell_id, date, kind, text, passed, reason,"
               " votes_for, votes_against, abstentions, voting_base, reviewed_on) VALUES (?, ?, ?, ?, 'k', 't', ?,"
               " '', 1, 0, 0, 1, ?)")
@@ -169,3 +169,107 @@ def test_resolution_reviews_follow_every_change_to_resolutions_and_meetings(stor
             assert today < dt.date(2025, 6, 9) or got["c3"] == [1, 1, 1]
     finally:
         store.close()
+
+
+def kept_years(store: TrackedStore) -> list[tuple]:
+    with store.read() as sql:
+        kept = sql.execute("SELECT * FROM meeting_years").fetchall()
+        counted = sql.execute(schema.meeting_years_counted("1 = 1")).fetchall()
+    columns = [k for k in counted[0].keys()] if counted else []  # noqa: SIM118 (a PostgreSQL row's keys)
+    return sorted(tuple(str(r[c]) for c in columns) for r in kept), \
+        sorted(tuple(str(r[c]) for c in columns) for r in counted)
+
+
+def meeting_stream(seed: int) -> list[dict]:
+    """Meetings of three cells over two years: scheduled then held (on another day or in another cell), held
+    at once, cancelled when scheduled or after being held, attendance, speakers, agenda steps, corrections of
+    the times and of attendance, closing: every event that changes a counted column of `meetings`."""
+    import uuid
+
+    from shared.clock import VIETNAM
+    from shared.contracts import meetings as mt
+    from tests.factories import Source
+    from tests.reporting_world import FULL
+
+    rng = random.Random(seed)
+    src = Source("meetings")
+    cells = [uuid.uuid4() for _ in range(3)]
+    for _ in range(40):
+        mid, cell = uuid.uuid4(), rng.choice(cells)
+        day = dt.date(rng.choice((2024, 2025)), rng.randint(1, 12), rng.randint(1, 28))
+        kind = rng.choice(("regular", "thematic", "combined"))
+        if rng.random() < 0.4:
+            src.emit(mt.MeetingScheduled(meeting_id=mid, cell_id=cell, kind=kind, topic="t",
+                                         scheduled_for=dt.datetime.combine(day, dt.time(8), tzinfo=VIETNAM)))
+            if rng.random() < 0.3:
+                src.emit(mt.MeetingCancelled(meeting_id=mid, cell_id=cell, reason="bão"))
+                continue
+            if rng.random() < 0.5:  # held on another day, of another year perhaps, or by another cell
+                day, cell = dt.date(rng.choice((2024, 2025)), rng.randint(1, 12), 15), rng.choice(cells)
+        start = dt.datetime.combine(day, dt.time(19), tzinfo=VIETNAM)
+        members = [uuid.uuid4() for _ in range(rng.randint(1, 5))]
+        src.emit(mt.MeetingHeld(
+            meeting_id=mid, cell_id=cell, kind=kind, topic=None if kind == "regular" else "t", date=day,
+            started_at=start, ended_at=start + dt.timedelta(minutes=rng.choice((60, 90, 150))),
+            policy_version="2021.1",
+            roster=[mt.RosterEntry(member_id=m, full_name="X", status=rng.choice(("official", "probationary")))
+                    for m in members]))
+        for m in members:
+            if rng.random() < 0.7:
+                src.emit(mt.MemberAttended(meeting_id=mid, cell_id=cell, member_id=m, status="official"))
+                if rng.random() < 0.5:
+                    src.emit(mt.MemberSpoke(meeting_id=mid, cell_id=cell, member_id=m, gist="ý kiến"))
+            else:
+                src.emit(mt.MemberAbsent(meeting_id=mid, cell_id=cell, member_id=m, status="official",
+                                         excused=rng.random() < 0.5, reason="ốm"))
+        for step in FULL[:rng.choice((len(FULL), 3))]:
+            src.emit(mt.AgendaStepCovered(meeting_id=mid, cell_id=cell, step=step))
+        if rng.random() < 0.3:
+            src.emit(mt.MeetingCorrected(meeting_id=mid, cell_id=cell, path="end_time", new_value="22:30",
+                                         reason="ghi nhầm"))
+        if rng.random() < 0.3:
+            src.emit(mt.MeetingCorrected(meeting_id=mid, cell_id=cell, path=f"attendance.{members[0]}",
+                                         new_value={"present": rng.random() < 0.5, "excused": False},
+                                         reason="ghi nhầm"))
+        if rng.random() < 0.5:
+            src.emit(mt.MeetingClosed(meeting_id=mid, cell_id=cell, minutes_approved_at=start))
+        elif rng.random() < 0.2:
+            src.emit(mt.MeetingCancelled(meeting_id=mid, cell_id=cell, reason="hủy"))
+    return src.log
+
+
+def test_meeting_years_are_counted_again_for_every_cell_year_a_batch_touched(store_settings):
+    """The projection keeps `meeting_years` per batch (projection.recount_meeting_years): applied one event
+    per transaction or in batches of any size, after every transaction it is exactly the GROUP BY over
+    `meetings` it stands for, and it holds held meetings, months and quarters of each kind."""
+    from services.reporting.compliance import projection
+    from shared.contracts import parse_event
+
+    events = [parse_event(data) for data in meeting_stream(11)]
+    rng = random.Random(5)
+    for name, sizes in (("single", [1]), ("batched", [1, 2, 7, 40, 200])):
+        store = TrackedStore(store_settings, f"years_{name}")
+        store.create_tables(schema.DDL)
+        try:
+            i = 0
+            while i < len(events):
+                batch = events[i:i + rng.choice(sizes)]
+                with store.tracked("meetings", batch[-1][0].position) as sql:
+                    if len(batch) == 1:
+                        projection.project(sql, *batch[0])
+                    else:
+                        projection.project_many(sql, batch)
+                i += len(batch)
+                kept, counted = kept_years(store)
+                assert kept == counted, f"{name}: after event {i}"
+            with store.read() as sql:
+                totals = sql.execute("SELECT SUM(meetings) AS n, MAX(held_months) AS h, MAX(regular_months) AS r,"
+                                     " MAX(thematic_quarters) AS t, COUNT(DISTINCT year) AS y FROM meeting_years"
+                                     ).fetchone()
+                held = sql.scalar("SELECT COUNT(*) FROM meetings WHERE status IN ('held', 'closed')")
+                cancelled = sql.scalar("SELECT COUNT(*) FROM meetings WHERE status = 'cancelled'"
+                                       " AND policy_version IS NOT NULL")  # held, then cancelled
+            assert int(totals["n"]) == held > 20 and cancelled > 0 and int(totals["y"]) == 2
+            assert int(totals["h"]) > 2 ** 10 and int(totals["r"]) > 2 ** 9 and int(totals["t"]) >= 8
+        finally:
+            store.close()

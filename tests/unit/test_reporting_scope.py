@@ -155,10 +155,14 @@ def test_counted_tallies_give_the_figures_of_the_facts(worlds: Any) -> None:
     from services.reporting.compliance.tree import Tree
 
     busy, _, _, _ = worlds
-    # and a cell whose meetings in January (before its first day, 1 February) and February are thematic only
+    # and a cell whose meetings in January (before its first day, 1 February) and February are thematic only,
+    # assigned a committee member from 10 February who attends none of them, and with a meeting after one of
+    # the report dates (2 April: the year's kept counts of its cell then stand for a later date, not this one)
     busy.unit("T", "cell", parent="W2", block="residential", since=D(2025, 2, 1))
     people = busy.admit("T", 2)
-    for day, kind in ((D(2025, 1, 20), "thematic"), (D(2025, 2, 15), "thematic"), (D(2025, 3, 12), "regular")):
+    busy.supervise(busy.admit("B", 1)[0], "T", D(2025, 2, 10))
+    for day, kind in ((D(2025, 1, 20), "thematic"), (D(2025, 2, 15), "thematic"), (D(2025, 3, 12), "regular"),
+                      (D(2025, 4, 2), "combined")):
         busy.meeting("T", day, dict.fromkeys(people, "official"), kind=kind)
     compared = 0
     with busy.store.read() as sql:

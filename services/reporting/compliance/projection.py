@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.policy import policy_on, policy_version
+from services.reporting.compliance import schema
 from services.reporting.compliance.periods import quarter_of
 from shared.clock import VIETNAM
 from shared.contracts import Envelope, Payload
@@ -27,8 +28,7 @@ from shared.contracts import meetings as mt
 from shared.contracts import members as mb
 from shared.stores import Sql
 
-REGULAR_KINDS = ("regular", "combined")  # a combined session is a regular and a thematic meeting in one
-THEMATIC_KINDS = ("thematic", "combined")
+REGULAR_KINDS, THEMATIC_KINDS = schema.REGULAR_KINDS, schema.THEMATIC_KINDS
 
 
 class ProjectionError(ValueError):
@@ -104,6 +104,7 @@ def project_many(sql: Sql, events: Iterable[tuple[Envelope, Payload]]) -> None:
     if recounts.index:
         sql.insert_many(_INDEX, recounts.index)  # a few multi-row statements instead of one per event
     recount_meetings(sql, sorted(recounts.meetings))
+    recount_meeting_years(sql, sorted(recounts.meetings))
     recount_member_years(sql, sorted(recounts.member_years))
 
 
@@ -304,6 +305,7 @@ def _meetings(sql: Sql, envelope: Envelope, p: Payload) -> None:
         raise ProjectionError(f"{envelope.type} for meeting {mid}, which reporting does not know")
     if isinstance(p, mt.MeetingCancelled):
         _write(sql, "UPDATE meetings SET status = 'cancelled' WHERE meeting_id = ?", (mid,))
+        refresh_meeting(sql, mid)  # (a cancelled meeting counts in no year: its cell's year counted again)
         return
     touched: set[str] = set()  # members whose yearly figures change
     if isinstance(p, mt.MemberAttended | mt.MemberAbsent):
@@ -451,12 +453,32 @@ def _by_key(sql: Sql, statement: str, ids: list[str], params: tuple[object, ...]
 
 
 def refresh_meeting(sql: Sql, meeting_id: str) -> None:
-    """Recount a meeting's figures from its rows (design.md §2 counting rules); in a batch, once at its end."""
+    """Recount a meeting's figures from its rows (design.md §2 counting rules), then its cell's year; in a
+    batch, once at its end."""
     deferred = _deferred.get()
     if deferred is not None:
         deferred.meetings.add(meeting_id)
         return
     recount_meetings(sql, [meeting_id])
+    recount_meeting_years(sql, [meeting_id])
+
+
+def recount_meeting_years(sql: Sql, meeting_ids: list[str]) -> None:
+    """Count again, from the meetings rows, the year of each of these meetings' cells (`meeting_years`): a
+    statement to read the cell-years, then per year one to delete their rows and one to count them. A meeting
+    only ever leaves a cell-year that counted it by being cancelled (a held meeting's cell and date are those
+    of its MeetingHeld; the scheduled row it replaces counts nowhere), so its current cell-year is the one."""
+    years: dict[str, set[str]] = {}
+    for ids in _chunks(meeting_ids):
+        for row in sql.execute("SELECT DISTINCT cell_id, SUBSTR(date, 1, 4) AS year FROM meetings"
+                               f" WHERE meeting_id IN ({', '.join('?' * len(ids))})", ids).fetchall():
+            years.setdefault(str(row["year"]), set()).add(str(row["cell_id"]))
+    for year, cells in sorted(years.items()):
+        for chunk in _chunks(sorted(cells)):
+            marks = ", ".join("?" * len(chunk))
+            sql.execute(f"DELETE FROM meeting_years WHERE year = ? AND cell_id IN ({marks})", (year, *chunk))
+            sql.execute(schema.meeting_years_of(f"m.cell_id IN ({marks}) AND m.date >= ? AND m.date <= ?"),
+                        (*chunk, f"{year}-01-01", f"{year}-12-31"))
 
 
 def recount_meetings(sql: Sql, meeting_ids: list[str]) -> None:

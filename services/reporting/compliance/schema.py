@@ -96,6 +96,17 @@ DDL: tuple[Statement, ...] = (
     " resolution_id TEXT PRIMARY KEY, cell_id TEXT NOT NULL, date TEXT NOT NULL, counted INTEGER NOT NULL,"
     " reviewed_on TEXT, default_due TEXT NOT NULL, next_regular TEXT)",
     "CREATE INDEX IF NOT EXISTS resolution_reviews_cell ON resolution_reviews (cell_id, date)",
+    # each cell's held meetings per year, counted: the sums a roll-up adds, the months with a meeting and with a
+    # regular one and the quarters with a thematic one as bits (bit 0: January, the first quarter), and the
+    # latest date (a year's row stands for any report date on or after it). Kept by the projection from
+    # `meetings` alone, once per batch for the cell-years it touched (projection.recount_meeting_years; the
+    # definition is MEETING_YEARS below), so that a year's roll-up reads a row per cell, not its meetings
+    "CREATE TABLE IF NOT EXISTS meeting_years ("
+    " cell_id TEXT NOT NULL, year TEXT NOT NULL, meetings INTEGER NOT NULL, regular INTEGER NOT NULL,"
+    " thematic INTEGER NOT NULL, present INTEGER NOT NULL, base INTEGER NOT NULL, speakers INTEGER NOT NULL,"
+    " able_to_decide INTEGER NOT NULL, full_procedure INTEGER NOT NULL, duration_ok INTEGER NOT NULL,"
+    " held_months INTEGER NOT NULL, regular_months INTEGER NOT NULL, thematic_quarters INTEGER NOT NULL,"
+    " last_date TEXT NOT NULL, PRIMARY KEY (cell_id, year))",
     # -- per member and year: recomputed from meeting_roster and dues whenever one of them changes ----
     "CREATE TABLE IF NOT EXISTS member_years ("
     " member_id TEXT NOT NULL, year TEXT NOT NULL, full_name TEXT NOT NULL,"
@@ -233,6 +244,50 @@ KEPT_COUNTS: tuple[Statement, ...] = (
 KEPT_COUNTS += _REVIEWS
 DDL += KEPT_COUNTS
 
+# `meeting_years` per cell and year, from the held meetings matching a condition on `m`. A trigger per meetings
+# row kept it once (BENCHMARKS.md, fix 20) and made a burst's ingest 10x slower: the projection writes a
+# meeting's row several times per batch (held, attendance, recounted), so it now counts each cell-year it
+# touched once, at the end of the batch. Bits are summed DISTINCT, which is their OR on both databases.
+REGULAR_KINDS = ("regular", "combined")  # a combined session is a regular and a thematic meeting in one
+THEMATIC_KINDS = ("thematic", "combined")
+REGULAR_KINDS_SQL, THEMATIC_KINDS_SQL = (", ".join(f"'{kind}'" for kind in kinds) for kinds in (REGULAR_KINDS,
+                                                                                                THEMATIC_KINDS))
+_REGULAR = f"m.kind IN ({REGULAR_KINDS_SQL})"
+_MONTH_BIT = "(1 << (CAST(SUBSTR(m.month, 6, 2) AS INTEGER) - 1))"
+_QUARTER_BIT = "(1 << (CAST(SUBSTR(m.quarter, 7, 1) AS INTEGER) - 1))"
+MEETING_SUMS = (
+    "COUNT(*) AS meetings,"
+    f" SUM(CASE WHEN {_REGULAR} THEN 1 ELSE 0 END) AS regular,"
+    f" SUM(CASE WHEN m.kind IN ({THEMATIC_KINDS_SQL}) THEN 1 ELSE 0 END) AS thematic,"
+    " SUM(m.present) AS present, SUM(m.attendance_base) AS base, SUM(m.speakers_present) AS speakers,"
+    " SUM(m.able_to_decide) AS able_to_decide,"
+    f" SUM(CASE WHEN {_REGULAR} AND m.full_procedure <> 0 THEN 1 ELSE 0 END) AS full_procedure,"
+    f" SUM(CASE WHEN {_REGULAR} AND m.duration_ok <> 0 THEN 1 ELSE 0 END) AS duration_ok")
+
+
+def meeting_years_counted(where: str) -> str:
+    """The held meetings matching `where` (on `m`) counted per cell and year: the rows of `meeting_years`."""
+    return (f"SELECT m.cell_id, SUBSTR(m.date, 1, 4) AS year, {MEETING_SUMS},"
+            f" SUM(DISTINCT {_MONTH_BIT}) AS held_months,"
+            f" SUM(DISTINCT CASE WHEN {_REGULAR} THEN {_MONTH_BIT} ELSE 0 END) AS regular_months,"
+            f" SUM(DISTINCT CASE WHEN m.kind IN ({THEMATIC_KINDS_SQL}) THEN {_QUARTER_BIT} ELSE 0 END)"
+            " AS thematic_quarters, MAX(m.date) AS last_date"
+            f" FROM meetings m WHERE m.status IN ('held', 'closed') AND {where}"
+            " GROUP BY m.cell_id, SUBSTR(m.date, 1, 4)")
+
+
+def meeting_years_of(where: str) -> str:
+    """The statement that counts the held meetings matching `where` (on `m`) into `meeting_years`."""
+    return ("INSERT INTO meeting_years (cell_id, year, meetings, regular, thematic, present, base, speakers,"
+            " able_to_decide, full_procedure, duration_ok, held_months, regular_months, thematic_quarters,"
+            f" last_date) {meeting_years_counted(where)}")
+
+
+# filled from the rows when empty: a store made before the table existed (when the service starts) and a
+# replay's bulk load (which does not keep it per batch: replay.rebuild, projection.loading)
+MEETING_YEARS = meeting_years_of("NOT EXISTS (SELECT 1 FROM meeting_years)")
+DDL += (MEETING_YEARS,)
+
 # The indexes only the queries use: no projection step reads through them (its reads go by primary key, by a
 # roster's member, a meeting's resolutions). A replay builds them after its bulk load, once each from sorted
 # rows, instead of updating them at every row (replay.rebuild); the live store has them from the start.
@@ -245,7 +300,7 @@ QUERY_INDEXES: tuple[str, ...] = tuple(s for s in DDL if isinstance(s, str)
 assert len(QUERY_INDEXES) == len(_QUERY_INDEX_NAMES), "a query index named here is not in DDL"
 # what a replay runs once its events are in: the query indexes, then the kept counts filled from the loaded rows
 # and their triggers made (kept row by row from then on, not while loading)
-AFTER_LOAD: tuple[Statement, ...] = (*QUERY_INDEXES, *KEPT_COUNTS)
+AFTER_LOAD: tuple[Statement, ...] = (*QUERY_INDEXES, *KEPT_COUNTS, MEETING_YEARS)
 
 # table -> the columns that order its rows (its primary key), for digests that do not depend on storage order
 TABLES: dict[str, tuple[str, ...]] = {
@@ -263,6 +318,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "dues": ("member_id", "month"),
     "dues_months": ("cell_id", "month"),
     "resolution_reviews": ("resolution_id",),
+    "meeting_years": ("cell_id", "year"),
     "member_years": ("member_id", "year"),
     "events": ("source", "position"),
 }

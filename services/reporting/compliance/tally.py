@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.policy import policy_on
-from services.reporting.compliance import rows
+from services.reporting.compliance import rows, schema
 from services.reporting.compliance.periods import Period, month_end, quarter_end
 from services.reporting.compliance.projection import REGULAR_KINDS, THEMATIC_KINDS
 from services.reporting.compliance.tree import Tree, TreeMode, Unit
-from shared.stores import Sql
+from shared.stores import Dialects, Sql
 
 BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
 
@@ -200,9 +200,11 @@ class _Layout:
     # (path, their indexes). What a roll-up adds per cell, worked out once per layout, not once per month.
     month_groups: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
     quarter_groups: list[tuple[tuple[str, ...], list[int]]] = field(default_factory=list)
+    due_bits: int = 0  # the due months as bits, as a period's row has the months held (_counts)
 
     def __post_init__(self) -> None:
         self.steady = all(p == self.month_paths[0] for p in self.month_paths)
+        self.due_bits = sum(1 << i for i, due in enumerate(self.due) if due)
         months: dict[tuple[str, ...], int] = {}
         for path, existed, due in zip(self.month_paths, self.existed, self.due, strict=True):
             if existed:  # (a due month is one the cell existed in)
@@ -230,13 +232,39 @@ def _in(values: Iterable[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)  # the kinds: constants of the projection, never user input
 
 
+# a month's and a quarter's bit in a period's row (bit 0: its first month, its first quarter); the first
+# month's and quarter's ordinals are parameters. OR-ed on PostgreSQL, summed DISTINCT on SQLite (the same).
+_MONTH_BIT = ("(CAST(1 AS BIGINT) << (CAST(SUBSTR(m.month, 1, 4) AS INTEGER) * 12"
+              " + CAST(SUBSTR(m.month, 6, 2) AS INTEGER) - ?))")
+_QUARTER_BIT = ("(CAST(1 AS BIGINT) << (CAST(SUBSTR(m.quarter, 1, 4) AS INTEGER) * 4"
+                " + CAST(SUBSTR(m.quarter, 7, 1) AS INTEGER) - ?))")
+MAX_BITS = 62  # months in a period's row: a period of parse_period has at most 12
+
+
+def _bits(expr: str, db: int) -> str:
+    return f"BIT_OR({expr})" if db else f"SUM(DISTINCT {expr})"
+
+
+def _ordinals(months: list[str], quarters: list[str]) -> tuple[int, int]:
+    """The first month's and the first quarter's ordinal (year * 12 + month, year * 4 + quarter)."""
+    return int(months[0][:4]) * 12 + int(months[0][5:7]), int(quarters[0][:4]) * 4 + int(quarters[0][6])
+
+
+def kept_year(period: Period) -> str | None:
+    """The calendar year `period` is, when it is one (its meetings can be read from `meeting_years`)."""
+    return str(period.first.year) if period.first == dt.date(period.first.year, 1, 1) and \
+        period.last == dt.date(period.first.year, 12, 31) else None
+
+
 def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] | None,
             excluded: list[str] | None, first: str, last: str, today: dt.date, months: list[str],
-            quarters: list[str]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+            quarters: list[str], year: str | None = None) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """The period's meetings, supervised meetings and dues counted per cell and month (`by_month`), or per cell
-    over the period with, for each month, whether it had a meeting (h<i>) and a regular one (r<i>), and for
-    each quarter whether it had a thematic one (t<q>). Of the cells in `scope` (None: all), and of `only`
-    or all but `excluded` when given."""
+    over the period with bits of the months that had a meeting (`h`) and a regular one (`r`), and of the
+    quarters that had a thematic one (`t`). Of the cells in `scope` (None: all), and of `only` or all but
+    `excluded` when given. `year`: the period is that calendar year, whose meetings per cell the projection
+    keeps (`meeting_years`); read from there unless one of its rows holds a meeting after `today`."""
+    assert len(months) <= MAX_BITS, "a period's row has a bit per month"
     regular, thematic = _in(REGULAR_KINDS), _in(THEMATIC_KINDS)
     where, params = rows.in_cells("m.cell_id", scope)
     if only is not None:
@@ -244,28 +272,32 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
         where, params = where + more, params + extra
     if excluded:
         where, params = where + f" AND m.cell_id NOT IN ({', '.join('?' * len(excluded))})", params + tuple(excluded)
-    keys, flags, flag_params = "m.cell_id", "", ()
-    if by_month:
-        keys = "m.cell_id, m.month, m.quarter"
-    else:
-        flags = "".join(f", MAX(CASE WHEN m.month = ? THEN 1 ELSE 0 END) AS h{i}"
-                        f", MAX(CASE WHEN m.month = ? AND m.kind IN ({regular}) THEN 1 ELSE 0 END) AS r{i}"
-                        for i in range(len(months)))
-        flags += "".join(f", MAX(CASE WHEN m.quarter = ? AND m.kind IN ({thematic}) THEN 1 ELSE 0 END) AS t{q}"
-                         for q in range(len(quarters)))
-        flag_params = (*(m for month in months for m in (month, month)), *quarters)
+    counted = None
+    if year is not None and not by_month:
+        counted = sql.execute(
+            "SELECT m.cell_id, m.meetings, m.regular, m.thematic, m.present, m.base, m.speakers, m.able_to_decide,"
+            " m.full_procedure, m.duration_ok, m.held_months AS h, m.regular_months AS r,"
+            " m.thematic_quarters AS t, m.last_date FROM meeting_years m WHERE m.year = ?" + where,
+            (year, *params)).fetchall()
+        if any(r["last_date"] > today.isoformat() for r in counted):  # a meeting after the report date
+            counted = None
     held = (" FROM meetings m WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ?"
             " AND m.date <= ?" + where)
     dated = (first, last, today.isoformat(), *params)
-    counted = sql.execute(
-        f"SELECT {keys}, COUNT(*) AS meetings,"
-        f" SUM(CASE WHEN m.kind IN ({regular}) THEN 1 ELSE 0 END) AS regular,"
-        f" SUM(CASE WHEN m.kind IN ({thematic}) THEN 1 ELSE 0 END) AS thematic,"
-        " SUM(m.present) AS present, SUM(m.attendance_base) AS base, SUM(m.speakers_present) AS speakers,"
-        " SUM(m.able_to_decide) AS able_to_decide,"
-        f" SUM(CASE WHEN m.kind IN ({regular}) AND m.full_procedure <> 0 THEN 1 ELSE 0 END) AS full_procedure,"
-        f" SUM(CASE WHEN m.kind IN ({regular}) AND m.duration_ok <> 0 THEN 1 ELSE 0 END) AS duration_ok"
-        + flags + held + f" GROUP BY {keys}", (*flag_params, *dated)).fetchall()
+    if counted is None:
+        keys, bits, bit_params = "m.cell_id", "", ()
+        if by_month:
+            keys = "m.cell_id, m.month, m.quarter"
+        else:
+            month0, quarter0 = _ordinals(months, quarters)
+            regular_bit = f"CASE WHEN m.kind IN ({regular}) THEN {_MONTH_BIT} ELSE 0 END"
+            thematic_bit = f"CASE WHEN m.kind IN ({thematic}) THEN {_QUARTER_BIT} ELSE 0 END"
+            bits = Dialects(*(f", {_bits(_MONTH_BIT, db)} AS h, {_bits(regular_bit, db)} AS r,"
+                              f" {_bits(thematic_bit, db)} AS t" for db in (0, 1)))
+            bit_params = (month0, month0, quarter0)
+        counted = sql.execute(Dialects(*(
+            f"SELECT {keys}, {schema.MEETING_SUMS}{bits[db] if bits else ''}{held} GROUP BY {keys}"
+            for db in (0, 1))), (*bit_params, *dated)).fetchall()
     # supervised: a committee member was assigned to the meeting's cell on its date (a semi-join, once each)
     keys = "m.cell_id, m.month" if by_month else "m.cell_id"
     supervised = sql.execute(
@@ -303,10 +335,7 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
     months = [(month, month_end(month), dt.date.fromisoformat(month + "-01")) for month in period.months]
     quarters = [(quarter, quarter_end(quarter)) for quarter in period.quarters]
     month_index = {month: i for i, (month, _, _) in enumerate(months)}
-    # the per-month and per-quarter flag columns of a period's row (_counts), named once, not once per row
-    had_keys, regular_keys = [f"h{i}" for i in range(len(months))], [f"r{i}" for i in range(len(months))]
     quarter_names = [quarter for quarter, _ in quarters]
-    thematic_keys = [f"t{q}" for q in range(len(quarters))]
     layouts = tree.memo(("tally", tuple(period.months), mode, today), dict)
 
     def layout(cell_id: str) -> _Layout | None:
@@ -333,7 +362,7 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
         if by_month and only is not None and not only:
             continue
         counted, supervised, dues, reviews = _counts(sql, by_month, scope, only, excluded, first, last, today,
-                                            [m for m, _, _ in months], [q for q, _ in quarters])
+                                                     [m for m, _, _ in months], quarter_names, kept_year(period))
         for r in counted:
             cell_id = r["cell_id"]
             lay = layout(cell_id)
@@ -350,11 +379,11 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                     held_thematic.add((cell_id, r["quarter"]))
                 continue
             if lay is not None:
-                for due, had, regular_held in zip(lay.due, had_keys, regular_keys, strict=True):
-                    t.is_cell = t.is_cell or bool(r[had])
-                    c["due_months_held"] += bool(due and r[regular_held])
-            for quarter, key in zip(quarter_names, thematic_keys, strict=True):
-                if r[key]:
+                t.is_cell = t.is_cell or bool(r["h"])  # a month with meetings is a cell-month
+                c["due_months_held"] += (int(r["r"]) & lay.due_bits).bit_count()
+            thematic_bits = int(r["t"])
+            for q, quarter in enumerate(quarter_names):
+                if thematic_bits >> q & 1:
                     held_thematic.add((cell_id, quarter))
         for r in supervised:
             c = tallies.at(r["cell_id"], path(r["cell_id"], r["month"] if by_month else months[0][0])).counts
