@@ -42,6 +42,7 @@ REMAP: dict[str, tuple[str, ...]] = {
     "unit_parents": ("unit_id", "parent_id"),
     "members": ("member_id",),
     "member_cells": ("member_id", "cell_id"),
+    "official_spells": ("member_id", "cell_id"),
     "supervisions": ("supervisor_id", "cell_id"),
     "meetings": ("meeting_id", "cell_id"),
     "meeting_roster": ("meeting_id", "member_id", "cell_id"),

@@ -180,6 +180,23 @@ def kept_years(store: TrackedStore) -> list[tuple]:
         sorted(tuple(str(r[c]) for c in columns) for r in counted)
 
 
+def applied_in_batches(store: TrackedStore, source: str, events: list, sizes: list[int], rng: random.Random):
+    """Apply `events` through the projection, one per transaction (`project`) or a batch of a size drawn
+    from `sizes` per transaction (`project_many`); yields how many are applied after each transaction."""
+    from services.reporting.compliance import projection
+
+    i = 0
+    while i < len(events):
+        batch = events[i:i + rng.choice(sizes)]
+        with store.tracked(source, batch[-1][0].position) as sql:
+            if len(batch) == 1:
+                projection.project(sql, *batch[0])
+            else:
+                projection.project_many(sql, batch)
+        i += len(batch)
+        yield i
+
+
 def meeting_stream(seed: int) -> list[dict]:
     """Meetings of three cells over two years: scheduled then held (on another day or in another cell), held
     at once, cancelled when scheduled or after being held, attendance, speakers, agenda steps, corrections of
@@ -242,7 +259,6 @@ def test_meeting_years_are_counted_again_for_every_cell_year_a_batch_touched(sto
     """The projection keeps `meeting_years` per batch (projection.recount_meeting_years): applied one event
     per transaction or in batches of any size, after every transaction it is exactly the GROUP BY over
     `meetings` it stands for, and it holds held meetings, months and quarters of each kind."""
-    from services.reporting.compliance import projection
     from shared.contracts import parse_event
 
     events = [parse_event(data) for data in meeting_stream(11)]
@@ -251,15 +267,7 @@ def test_meeting_years_are_counted_again_for_every_cell_year_a_batch_touched(sto
         store = TrackedStore(store_settings, f"years_{name}")
         store.create_tables(schema.DDL)
         try:
-            i = 0
-            while i < len(events):
-                batch = events[i:i + rng.choice(sizes)]
-                with store.tracked("meetings", batch[-1][0].position) as sql:
-                    if len(batch) == 1:
-                        projection.project(sql, *batch[0])
-                    else:
-                        projection.project_many(sql, batch)
-                i += len(batch)
+            for i in applied_in_batches(store, "meetings", events, sizes, rng):
                 kept, counted = kept_years(store)
                 assert kept == counted, f"{name}: after event {i}"
             with store.read() as sql:
@@ -271,5 +279,87 @@ def test_meeting_years_are_counted_again_for_every_cell_year_a_batch_touched(sto
                                        " AND policy_version IS NOT NULL")  # held, then cancelled
             assert int(totals["n"]) == held > 20 and cancelled > 0 and int(totals["y"]) == 2
             assert int(totals["h"]) > 2 ** 10 and int(totals["r"]) > 2 ** 9 and int(totals["t"]) >= 8
+        finally:
+            store.close()
+
+
+# the definition official_counts had before `official_spells`: the register joined with its spells
+JOINED_OFFICIALS = (
+    "SELECT c.cell_id, COUNT(*) AS n FROM member_cells c JOIN members m ON m.member_id = c.member_id"
+    " WHERE c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?) AND m.official_since <= ?"
+    " AND (m.removed_on IS NULL OR m.removed_on > ?) GROUP BY c.cell_id")
+
+
+def spells(sql) -> list[tuple]:
+    return [(r["member_id"], r["valid_from"], r["cell_id"], r["counted_from"], r["counted_to"]) for r in sql.execute(
+        "SELECT * FROM official_spells ORDER BY member_id, valid_from").fetchall()]
+
+
+def register_stream(seed: int) -> list[dict]:
+    """Members admitted (probationary or official), confirmed, transferred (for good and for a while, on the
+    day they were admitted too), removed, in any order of dates, between four cells."""
+    import uuid
+
+    from shared.contracts import members as mb
+    from tests.factories import Source
+
+    rng = random.Random(seed)
+    src = Source("members")
+    cells = [uuid.uuid4() for _ in range(4)]
+
+    def day() -> dt.date:
+        return dt.date(rng.randint(2019, 2025), rng.randint(1, 12), rng.randint(1, 28))
+
+    members = []
+    for _ in range(60):
+        mid, admitted, official = uuid.uuid4(), day(), rng.random() < 0.5
+        src.emit(mb.MemberAdmitted(member_id=mid, code=mid.hex[:8], full_name="Nguyễn Văn A", cell_id=rng.choice(cells),
+                                   admitted_on=admitted, status="official" if official else "probationary",
+                                   official_since=admitted if official and rng.random() < 0.5 else None))
+        members.append(mid)
+        for _ in range(rng.randint(0, 4)):
+            who = rng.choice(members)
+            what = rng.random()
+            if what < 0.3:
+                src.emit(mb.MemberOfficialized(member_id=who, cell_id=cells[0], official_since=day()))
+            elif what < 0.7:
+                src.emit(mb.MemberTransferred(member_id=who, from_cell_id=cells[0], to_cell_id=rng.choice(cells),
+                                              kind=rng.choice(("official", "official", "temporary")),
+                                              effective_from=rng.choice((day(), admitted))))
+            else:
+                src.emit(mb.MemberRemoved(member_id=who, cell_id=cells[0], reason="moved_away", effective_from=day()))
+    return src.log
+
+
+def test_official_counts_are_the_register_joined_with_its_spells_on_every_day(store_settings):
+    """`official_spells`, kept by the projection (one event per transaction or in batches of any size), gives
+    each cell's official members on any day exactly as the join of the register with its home cell spells
+    does; and a store made before the table gets it filled when the schema is applied."""
+    from services.reporting.compliance.rows import official_counts
+    from shared.contracts import parse_event
+
+    events = [parse_event(data) for data in register_stream(13)]
+    rng = random.Random(2)
+    days = [dt.date(2019, 1, 1) + dt.timedelta(days=d) for d in range(0, 7 * 366, 29)]
+    for name, sizes in (("single", [1]), ("batched", [1, 3, 17, 500])):
+        store = TrackedStore(store_settings, f"officials_{name}")
+        store.create_tables(schema.DDL)
+        try:
+            checked = 0
+            for i in applied_in_batches(store, "members", events, sizes, rng):
+                with store.read() as sql:
+                    for day in rng.sample(days, 6) if i < len(events) else days:
+                        iso = day.isoformat()
+                        joined = {r["cell_id"]: int(r["n"])
+                                  for r in sql.execute(JOINED_OFFICIALS, (iso,) * 4).fetchall()}
+                        assert official_counts(sql, day) == joined, f"{name}: after event {i}, on {day}"
+                        checked += bool(joined)
+            assert checked > 50
+            with store.write() as sql:  # a store made before the table: emptied, filled by the schema
+                kept = spells(sql)
+                sql.execute("DELETE FROM official_spells")
+            store.create_tables(schema.DDL)
+            with store.read() as sql:
+                assert spells(sql) == kept and kept
         finally:
             store.close()

@@ -164,6 +164,12 @@ def test_counted_tallies_give_the_figures_of_the_facts(worlds: Any) -> None:
     for day, kind in ((D(2025, 1, 20), "thematic"), (D(2025, 2, 15), "thematic"), (D(2025, 3, 12), "regular"),
                       (D(2025, 4, 2), "combined")):
         busy.meeting("T", day, dict.fromkeys(people, "official"), kind=kind)
+    # and a cell assigned a committee member all along, who attends one of its two meetings
+    busy.unit("S", "cell", parent="W2", block="enterprise")
+    people, supervisor = busy.admit("S", 2), busy.admit("B", 1)[0]
+    busy.supervise(supervisor, "S", D(2024, 6, 1))
+    busy.meeting("S", D(2025, 1, 8), dict.fromkeys(people, "official"), guests={supervisor: True})
+    busy.meeting("S", D(2025, 2, 8), dict.fromkeys(people, "official"))
     compared = 0
     with busy.store.read() as sql:
         tree = Tree.load(sql)
@@ -171,7 +177,8 @@ def test_counted_tallies_give_the_figures_of_the_facts(worlds: Any) -> None:
             for raw in ("2025", "2025-Q1", "2025-01", "2025-02", "2025-03"):
                 period = parse_period(raw, today)
                 for mode in ("period", "today"):
-                    for unit in (None, *(busy.codes[u] for u in ("D", "E", "W1", "W2", "W3", "A", "C", "M", "T"))):
+                    for unit in (None, *(busy.codes[u] for u in ("D", "E", "W1", "W2", "W3", "A", "C", "M", "T",
+                                                                 "S"))):
                         counted = tally.collect(sql, tree, period, mode, today, unit)
                         facts = tally.of_facts(rollup.collect(sql, tree, period, mode, today, unit))
                         for block in (None, "residential", "enterprise"):
@@ -179,4 +186,19 @@ def test_counted_tallies_give_the_figures_of_the_facts(worlds: Any) -> None:
                                 want = tally.rollup(facts, unit, by, block)
                                 assert tally.rollup(counted, unit, by, block) == want, (raw, mode, unit, block, by)
                                 compared += 1
-    assert compared == 2 * 5 * 2 * 10 * 3 * 3
+    assert compared == 2 * 5 * 2 * 11 * 3 * 3
+
+
+def test_assignments_cover_a_period_only_without_a_day_missing() -> None:
+    """tally._covers, which lets a kept year's supervised meetings be counted without reading them: spells
+    [valid_from, valid_to), in any order, must leave no day from the first to the last uncovered."""
+    from services.reporting.compliance.tally import _covers
+
+    first, end = "2025-01-01", "2025-12-31"
+    assert _covers([("2025-01-01", None)], first, end)
+    assert _covers([("2024-01-01", "2026-01-01")], first, end)
+    assert _covers([("2025-06-01", None), ("2024-01-01", "2025-06-01")], first, end)  # adjacent, any order
+    assert not _covers([("2025-01-02", None)], first, end)  # the first day missing
+    assert not _covers([("2024-01-01", "2025-12-31")], first, end)  # ends the last day: that day is not covered
+    assert not _covers([("2024-01-01", "2025-05-31"), ("2025-06-01", None)], first, end)  # 31 May missing
+    assert not _covers([], first, end)

@@ -63,6 +63,7 @@ class _Recounts:
 
     meetings: set[str] = field(default_factory=set)
     member_years: set[tuple[str, str]] = field(default_factory=set)
+    officials: set[str] = field(default_factory=set)  # members whose official spells are written again
     index: list[tuple[object, ...]] = field(default_factory=list)  # rows of the events table
     writes: list[_Writes] = field(default_factory=list)
     meeting_dates: dict[str, str] = field(default_factory=dict)  # meeting -> date, as read or written in this batch
@@ -106,6 +107,7 @@ def project_many(sql: Sql, events: Iterable[tuple[Envelope, Payload]]) -> None:
     recount_meetings(sql, sorted(recounts.meetings))
     recount_meeting_years(sql, sorted(recounts.meetings))
     recount_member_years(sql, sorted(recounts.member_years))
+    recount_official_spells(sql, sorted(recounts.officials))
 
 
 def _write(sql: Sql, statement: str, params: tuple[object, ...], *, expect_one: str | None = None) -> None:
@@ -240,17 +242,21 @@ def _members(sql: Sql, p: Payload) -> None:
                     " VALUES (?, ?, ?, ?, ?)",
                     (mid, p.code, p.full_name, p.admitted_on.isoformat(), since.isoformat() if since else None))
         _move_home(sql, mid, str(p.cell_id), p.admitted_on)
+        refresh_official(sql, mid)
     elif isinstance(p, mb.MemberOfficialized):
         _write(sql, "UPDATE members SET official_since = ? WHERE member_id = ?",
                     (p.official_since.isoformat(), str(p.member_id)))
+        refresh_official(sql, str(p.member_id))
     elif isinstance(p, mb.MemberTransferred):
         if p.kind == "official":  # a temporary transfer leaves the home cell as it is
             _move_home(sql, str(p.member_id), str(p.to_cell_id), p.effective_from)
+            refresh_official(sql, str(p.member_id))
     elif isinstance(p, mb.MemberRemoved):
         mid, day = str(p.member_id), p.effective_from.isoformat()
         _write(sql, "UPDATE members SET removed_on = ?, removal_reason = ? WHERE member_id = ?",
                     (day, p.reason, mid))
         _write(sql, "UPDATE member_cells SET valid_to = ? WHERE member_id = ? AND valid_to IS NULL", (day, mid))
+        refresh_official(sql, mid)
     elif isinstance(p, mb.SupervisorAssigned):
         _write(sql,
             "INSERT INTO supervisions (supervisor_id, cell_id, valid_from) VALUES (?, ?, ?)"
@@ -261,6 +267,23 @@ def _members(sql: Sql, p: Payload) -> None:
                     " AND valid_to IS NULL", (p.effective_from.isoformat(), str(p.supervisor_id), str(p.cell_id)))
     # MemberExempted / MemberExemptionLifted / MemberTemporaryTransferEnded: the meetings' rosters carry each
     # member's status on the meeting date, which is what the figures count; the events stay in the index.
+
+
+def refresh_official(sql: Sql, member_id: str) -> None:
+    """Write the member's official spells again (recount_official_spells); in a batch, once at its end."""
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.officials.add(member_id)
+        return
+    recount_official_spells(sql, [member_id])
+
+
+def recount_official_spells(sql: Sql, member_ids: list[str]) -> None:
+    """`official_spells` of these members made again from their rows in `members` and `member_cells`."""
+    for ids in _chunks(member_ids):
+        marks = ", ".join("?" * len(ids))
+        sql.execute(f"DELETE FROM official_spells WHERE member_id IN ({marks})", ids)
+        sql.execute(schema.official_spells_of(f"c.member_id IN ({marks})"), ids)
 
 
 def _dated(sql: Sql, table: str, column: str, unit_id: str, day: str, value: str | None) -> None:

@@ -87,13 +87,12 @@ def review_statuses(sql: Sql, first: str, last: str, today: dt.date,
 
 def official_counts(sql: Sql, day: dt.date, cells: list[str] | None = None) -> dict[str, int]:
     """Official members in each cell's register on `day` (exempted or temporarily away included, as the
-    members service counts them for cell health); only `cells`' registers when given."""
+    members service counts them for cell health); only `cells`' registers when given. Counted from the spells
+    the projection keeps (`official_spells`: a home cell spell cut to the days its member was official)."""
     iso = day.isoformat()
-    where, params = in_cells("c.cell_id", cells)
+    where, params = in_cells("s.cell_id", cells)
     rows = sql.execute(
-        "SELECT c.cell_id, COUNT(*) AS n FROM member_cells c JOIN members m ON m.member_id = c.member_id"
-        " WHERE c.valid_from <= ? AND (c.valid_to IS NULL OR c.valid_to > ?) AND m.official_since <= ?"
-        " AND (m.removed_on IS NULL OR m.removed_on > ?)" + where + " GROUP BY c.cell_id",
-        (iso, iso, iso, iso, *params)).fetchall()
+        "SELECT s.cell_id, COUNT(*) AS n FROM official_spells s WHERE s.counted_from <= ?"
+        " AND (s.counted_to IS NULL OR s.counted_to > ?)" + where + " GROUP BY s.cell_id",
+        (iso, iso, *params)).fetchall()
     return {r["cell_id"]: int(r["n"]) for r in rows}
-

@@ -31,6 +31,14 @@ DDL: tuple[Statement, ...] = (
     " member_id TEXT NOT NULL, valid_from TEXT NOT NULL, cell_id TEXT NOT NULL, valid_to TEXT,"
     " PRIMARY KEY (member_id, valid_from))",
     "CREATE INDEX IF NOT EXISTS member_cells_cell ON member_cells (cell_id)",
+    # each home cell spell of an official member, cut to the days the member was official and not removed: what
+    # a cell's official members on a day are counted from (rows.official_counts), one table instead of a join
+    # of the register with its spells. Kept by the projection, once per batch for the members it touched
+    # (projection.recount_official_spells; the definition is OFFICIAL_SPELLS below)
+    "CREATE TABLE IF NOT EXISTS official_spells ("
+    " member_id TEXT NOT NULL, valid_from TEXT NOT NULL, cell_id TEXT NOT NULL, counted_from TEXT NOT NULL,"
+    " counted_to TEXT, PRIMARY KEY (member_id, valid_from))",
+    "CREATE INDEX IF NOT EXISTS official_spells_cell ON official_spells (cell_id)",
     # committee members assigned to attend a cell, [valid_from, valid_to)
     "CREATE TABLE IF NOT EXISTS supervisions ("
     " supervisor_id TEXT NOT NULL, cell_id TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT,"
@@ -98,15 +106,19 @@ DDL: tuple[Statement, ...] = (
     "CREATE INDEX IF NOT EXISTS resolution_reviews_cell ON resolution_reviews (cell_id, date)",
     # each cell's held meetings per year, counted: the sums a roll-up adds, the months with a meeting and with a
     # regular one and the quarters with a thematic one as bits (bit 0: January, the first quarter), and the
-    # latest date (a year's row stands for any report date on or after it). Kept by the projection from
-    # `meetings` alone, once per batch for the cell-years it touched (projection.recount_meeting_years; the
-    # definition is MEETING_YEARS below), so that a year's roll-up reads a row per cell, not its meetings
+    # first and latest dates (a year's row stands for any report date on or after the latest; a committee
+    # member assigned from the first to the latest was assigned at every one), the meetings an assigned committee
+    # member attended (whether one was assigned on the day is the members source's: tally.py). Kept by the
+    # projection from `meetings` alone, once per batch for the cell-years it touched
+    # (projection.recount_meeting_years; the definition is MEETING_YEARS below), so that a year's roll-up reads
+    # a row per cell, not its meetings
     "CREATE TABLE IF NOT EXISTS meeting_years ("
     " cell_id TEXT NOT NULL, year TEXT NOT NULL, meetings INTEGER NOT NULL, regular INTEGER NOT NULL,"
     " thematic INTEGER NOT NULL, present INTEGER NOT NULL, base INTEGER NOT NULL, speakers INTEGER NOT NULL,"
     " able_to_decide INTEGER NOT NULL, full_procedure INTEGER NOT NULL, duration_ok INTEGER NOT NULL,"
     " held_months INTEGER NOT NULL, regular_months INTEGER NOT NULL, thematic_quarters INTEGER NOT NULL,"
-    " last_date TEXT NOT NULL, PRIMARY KEY (cell_id, year))",
+    " first_date TEXT NOT NULL, last_date TEXT NOT NULL, supervisor_present INTEGER NOT NULL,"
+    " PRIMARY KEY (cell_id, year))",
     # -- per member and year: recomputed from meeting_roster and dues whenever one of them changes ----
     "CREATE TABLE IF NOT EXISTS member_years ("
     " member_id TEXT NOT NULL, year TEXT NOT NULL, full_name TEXT NOT NULL,"
@@ -271,7 +283,8 @@ def meeting_years_counted(where: str) -> str:
             f" SUM(DISTINCT {_MONTH_BIT}) AS held_months,"
             f" SUM(DISTINCT CASE WHEN {_REGULAR} THEN {_MONTH_BIT} ELSE 0 END) AS regular_months,"
             f" SUM(DISTINCT CASE WHEN m.kind IN ({THEMATIC_KINDS_SQL}) THEN {_QUARTER_BIT} ELSE 0 END)"
-            " AS thematic_quarters, MAX(m.date) AS last_date"
+            " AS thematic_quarters, MIN(m.date) AS first_date, MAX(m.date) AS last_date,"
+            " SUM(m.supervisor_present) AS supervisor_present"
             f" FROM meetings m WHERE m.status IN ('held', 'closed') AND {where}"
             " GROUP BY m.cell_id, SUBSTR(m.date, 1, 4)")
 
@@ -280,27 +293,43 @@ def meeting_years_of(where: str) -> str:
     """The statement that counts the held meetings matching `where` (on `m`) into `meeting_years`."""
     return ("INSERT INTO meeting_years (cell_id, year, meetings, regular, thematic, present, base, speakers,"
             " able_to_decide, full_procedure, duration_ok, held_months, regular_months, thematic_quarters,"
-            f" last_date) {meeting_years_counted(where)}")
+            f" first_date, last_date, supervisor_present) {meeting_years_counted(where)}")
+
+
+def official_spells_of(where: str) -> str:
+    """The statement that writes the home cell spells (`c`) of official members (`m`) matching `where` into
+    `official_spells`: from the later of the spell's start and the member's confirmation, to the earlier of
+    the spell's end and the member's removal (NULL: open)."""
+    return ("INSERT INTO official_spells (member_id, valid_from, cell_id, counted_from, counted_to)"
+            " SELECT c.member_id, c.valid_from, c.cell_id,"
+            " CASE WHEN m.official_since > c.valid_from THEN m.official_since ELSE c.valid_from END,"
+            " CASE WHEN c.valid_to IS NULL THEN m.removed_on"
+            " WHEN m.removed_on IS NULL OR m.removed_on > c.valid_to THEN c.valid_to ELSE m.removed_on END"
+            " FROM member_cells c JOIN members m ON m.member_id = c.member_id"
+            f" WHERE m.official_since IS NOT NULL AND {where}")
+
+
+OFFICIAL_SPELLS = official_spells_of("NOT EXISTS (SELECT 1 FROM official_spells)")
 
 
 # filled from the rows when empty: a store made before the table existed (when the service starts) and a
 # replay's bulk load (which does not keep it per batch: replay.rebuild, projection.loading)
 MEETING_YEARS = meeting_years_of("NOT EXISTS (SELECT 1 FROM meeting_years)")
-DDL += (MEETING_YEARS,)
+DDL += (MEETING_YEARS, OFFICIAL_SPELLS)
 
 # The indexes only the queries use: no projection step reads through them (its reads go by primary key, by a
 # roster's member, a meeting's resolutions). A replay builds them after its bulk load, once each from sorted
 # rows, instead of updating them at every row (replay.rebuild); the live store has them from the start.
-_QUERY_INDEX_NAMES = ("member_cells_cell", "supervisions_cell", "meetings_cell_date", "meetings_month",
-                      "resolutions_cell_date", "dues_cell_month", "member_years_year", "events_meeting",
-                      "events_member", "events_cell")
+_QUERY_INDEX_NAMES = ("member_cells_cell", "official_spells_cell", "supervisions_cell", "meetings_cell_date",
+                      "meetings_month", "resolutions_cell_date", "dues_cell_month", "member_years_year",
+                      "events_meeting", "events_member", "events_cell")
 QUERY_INDEXES: tuple[str, ...] = tuple(s for s in DDL if isinstance(s, str)
                                        and s.startswith("CREATE INDEX IF NOT EXISTS ")
                                        and s.split()[5] in _QUERY_INDEX_NAMES)
 assert len(QUERY_INDEXES) == len(_QUERY_INDEX_NAMES), "a query index named here is not in DDL"
 # what a replay runs once its events are in: the query indexes, then the kept counts filled from the loaded rows
 # and their triggers made (kept row by row from then on, not while loading)
-AFTER_LOAD: tuple[Statement, ...] = (*QUERY_INDEXES, *KEPT_COUNTS, MEETING_YEARS)
+AFTER_LOAD: tuple[Statement, ...] = (*QUERY_INDEXES, *KEPT_COUNTS, MEETING_YEARS, OFFICIAL_SPELLS)
 
 # table -> the columns that order its rows (its primary key), for digests that do not depend on storage order
 TABLES: dict[str, tuple[str, ...]] = {
@@ -309,6 +338,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "unit_parents": ("unit_id", "valid_from"),
     "members": ("member_id",),
     "member_cells": ("member_id", "valid_from"),
+    "official_spells": ("member_id", "valid_from"),
     "supervisions": ("supervisor_id", "cell_id", "valid_from"),
     "meetings": ("meeting_id",),
     "meeting_roster": ("meeting_id", "member_id"),

@@ -277,7 +277,9 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
         counted = sql.execute(
             "SELECT m.cell_id, m.meetings, m.regular, m.thematic, m.present, m.base, m.speakers, m.able_to_decide,"
             " m.full_procedure, m.duration_ok, m.held_months AS h, m.regular_months AS r,"
-            " m.thematic_quarters AS t, m.last_date FROM meeting_years m WHERE m.year = ?" + where,
+            " m.thematic_quarters AS t, m.first_date, m.last_date, m.supervisor_present FROM meeting_years m"
+            " WHERE m.year = ?"
+            + where,
             (year, *params)).fetchall()
         if any(r["last_date"] > today.isoformat() for r in counted):  # a meeting after the report date
             counted = None
@@ -298,12 +300,26 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
         counted = sql.execute(Dialects(*(
             f"SELECT {keys}, {schema.MEETING_SUMS}{bits[db] if bits else ''}{held} GROUP BY {keys}"
             for db in (0, 1))), (*bit_params, *dated)).fetchall()
-    # supervised: a committee member was assigned to the meeting's cell on its date (a semi-join, once each)
+        kept = False
+    else:
+        kept = True
+    # supervised: a committee member was assigned to the meeting's cell on its date (a semi-join, once each).
+    # From a kept year: a cell whose assignments cover the whole period had all its meetings supervised, one
+    # with none had none; only the others' meetings are read (_supervised).
     keys = "m.cell_id, m.month" if by_month else "m.cell_id"
-    supervised = sql.execute(
-        f"SELECT {keys}, COUNT(*) AS supervised, SUM(m.supervisor_present) AS supervisor_present" + held +
-        " AND EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id AND v.valid_from <= m.date"
-        f" AND (v.valid_to IS NULL OR v.valid_to > m.date)) GROUP BY {keys}", dated).fetchall()
+    supervised: list[Any] = []
+    semi_where, semi_params, read = "", (), True
+    if kept:
+        whole, partly = _supervised(sql, counted, where, params, first, min(last, today.isoformat()))
+        if partly is not None:
+            supervised, read = whole, bool(partly)
+            semi_where, semi_params = rows.in_cells("m.cell_id", partly)
+    if read:
+        supervised += sql.execute(
+            f"SELECT {keys}, COUNT(*) AS supervised, SUM(m.supervisor_present) AS supervisor_present" + held +
+            semi_where + " AND EXISTS (SELECT 1 FROM supervisions v WHERE v.cell_id = m.cell_id"
+            f" AND v.valid_from <= m.date AND (v.valid_to IS NULL OR v.valid_to > m.date)) GROUP BY {keys}",
+            (*dated, *semi_params)).fetchall()
     # from the counts the database keeps per cell and month (schema.KEPT_COUNTS), not a row per member-month
     dues = sql.execute(
         f"SELECT {keys}, SUM(m.paid) AS paid, SUM(m.recorded) AS recorded FROM dues_months m WHERE m.month >= ?"
@@ -321,6 +337,42 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
         f" GROUP BY {keys}",
         (today.isoformat(), today.isoformat(), today.isoformat(), first, last, *params)).fetchall()
     return counted, supervised, dues, reviews
+
+
+def _supervised(sql: Sql, counted: list[Any], where: str, params: tuple[str, ...], first: str,
+                end: str) -> tuple[list[dict[str, Any]], list[str] | None]:
+    """A kept year's supervised counts, for the cells whose assignments cover every day from their year's first
+    meeting to its last (all their meetings supervised); and the cells assigned for part of that, whose
+    meetings the caller reads (None: too many to name, read them all and drop these counts). Assignments are
+    read for the period from `first` to `end`, the report date or the period's end."""
+    spells: dict[str, list[tuple[str, str | None]]] = {}
+    # (`m` is the supervisions here, so that the caller's conditions on m.cell_id apply)
+    for v in sql.execute("SELECT m.cell_id, m.valid_from, m.valid_to FROM supervisions m WHERE m.valid_from <= ?"
+                         " AND (m.valid_to IS NULL OR m.valid_to > ?)" + where, (end, first, *params)).fetchall():
+        spells.setdefault(v["cell_id"], []).append((v["valid_from"], v["valid_to"]))
+    whole, partly = [], []
+    for r in counted:
+        assigned = spells.get(r["cell_id"])
+        if not assigned:
+            continue
+        if _covers(assigned, r["first_date"], r["last_date"]):
+            whole.append({"cell_id": r["cell_id"], "supervised": r["meetings"],
+                          "supervisor_present": r["supervisor_present"]})
+        else:
+            partly.append(r["cell_id"])
+    return whole, partly if len(partly) <= rows.MAX_CELLS_IN_SQL else None
+
+
+def _covers(spells: list[tuple[str, str | None]], first: str, end: str) -> bool:
+    """Whether spells [valid_from, valid_to) (ISO dates, None: open) cover every day from `first` to `end`."""
+    reached = first  # the first day not covered yet
+    for since, until in sorted(spells, key=lambda s: s[0]):
+        if since > reached:
+            return False
+        if until is None:
+            return True
+        reached = max(reached, until)
+    return reached > end
 
 
 def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date,
