@@ -52,8 +52,14 @@ class Unit:
 
 def _on(spells: list[tuple[dt.date, str | None]], day: dt.date) -> str | None:
     """The value of the latest spell starting on or before `day` (the first one before any)."""
-    i = bisect.bisect_right([d for d, _ in spells], day)
+    if len(spells) == 1:  # most units: one spell (a cell that never moved)
+        return spells[0][1]
+    i = bisect.bisect_right(spells, day, key=_start)
     return spells[max(i - 1, 0)][1]
+
+
+def _start(spell: tuple[dt.date, str | None]) -> dt.date:
+    return spell[0]
 
 
 # store -> (members position, its tree); weak, so a closed store's tree goes with it
