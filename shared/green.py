@@ -45,3 +45,6 @@ def serve_green() -> None:
     problem = psycopg_blocks_hub()
     if problem:
         sys.exit(f"chibo: refusing to serve: {problem} (every query would stall the whole process)")
+    from shared import cooperative
+
+    cooperative.install(lambda: eventlet.sleep(0))  # long loops give the other greenthreads their turn

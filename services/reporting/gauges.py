@@ -15,6 +15,7 @@ from services.reporting.compliance.periods import parse_period
 from services.reporting.queries import Queries
 from shared import metrics
 from shared.clock import vietnam_today
+from shared.cooperative import collector_held
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ def city_figures(store: Any, period: str | None = None) -> dict[str, Any]:
     with store.read() as sql:
         q = Queries(sql, today)
         chosen = parse_period(period or str(today.year), today)
-        return tally.figures(tally.collect(sql, q.tree, chosen, "period", today))
+        with collector_held():
+            return tally.figures(tally.collect(sql, q.tree, chosen, "period", today))
 
 
 class ComplianceGauges(DependencyProvider):

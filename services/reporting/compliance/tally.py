@@ -23,6 +23,7 @@ from services.reporting.compliance import rows, schema
 from services.reporting.compliance.periods import Period, month_end, quarter_end
 from services.reporting.compliance.projection import REGULAR_KINDS, THEMATIC_KINDS
 from services.reporting.compliance.tree import Tree, TreeMode, Unit
+from shared.cooperative import paced
 from shared.stores import Dialects, Sql
 
 BLOCKS = ("residential", "administrative", "enterprise", "armed_forces")
@@ -146,7 +147,7 @@ def figures(tallies: Iterable[Tally]) -> dict[str, Any]:
     quarters: dict[str, list[int]] = {}
     cells: set[str] = set()
     flagged: set[str] = set()
-    for t in tallies:
+    for t in paced(tallies):
         c = t.counts
         for name in COUNTS:
             total[name] += c[name]
@@ -347,11 +348,12 @@ def _supervised(sql: Sql, counted: list[Any], where: str, params: tuple[str, ...
     read for the period from `first` to `end`, the report date or the period's end."""
     spells: dict[str, list[tuple[str, str | None]]] = {}
     # (`m` is the supervisions here, so that the caller's conditions on m.cell_id apply)
-    for v in sql.execute("SELECT m.cell_id, m.valid_from, m.valid_to FROM supervisions m WHERE m.valid_from <= ?"
-                         " AND (m.valid_to IS NULL OR m.valid_to > ?)" + where, (end, first, *params)).fetchall():
+    for v in paced(sql.execute("SELECT m.cell_id, m.valid_from, m.valid_to FROM supervisions m"
+                               " WHERE m.valid_from <= ? AND (m.valid_to IS NULL OR m.valid_to > ?)" + where,
+                               (end, first, *params)).fetchall()):
         spells.setdefault(v["cell_id"], []).append((v["valid_from"], v["valid_to"]))
     whole, partly = [], []
-    for r in counted:
+    for r in paced(counted):
         assigned = spells.get(r["cell_id"])
         if not assigned:
             continue
@@ -405,7 +407,7 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
     first, last = period.first.isoformat(), period.last.isoformat()
     # Cells whose path is the same all period are counted over the whole period (one row each, with a flag per
     # month and quarter); the others, which moved, per month. A city's year is then ~20,000 rows, not ~240,000.
-    moving = [cell_id for cell_id in cells if not layout(cell_id).steady]  # type: ignore[union-attr]
+    moving = [cell_id for cell_id in paced(cells) if not layout(cell_id).steady]  # type: ignore[union-attr]
     if len(moving) > rows.MAX_CELLS_IN_SQL:
         moving = None  # too many to name: everything per month
     held_thematic: set[tuple[str, str]] = set()
@@ -415,7 +417,7 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
             continue
         counted, supervised, dues, reviews = _counts(sql, by_month, scope, only, excluded, first, last, today,
                                                      [m for m, _, _ in months], quarter_names, kept_year(period))
-        for r in counted:
+        for r in paced(counted):
             cell_id = r["cell_id"]
             lay = layout(cell_id)
             t = tallies.at(cell_id, path(cell_id, r["month"] if by_month else months[0][0]))
@@ -437,19 +439,19 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
             for q, quarter in enumerate(quarter_names):
                 if thematic_bits >> q & 1:
                     held_thematic.add((cell_id, quarter))
-        for r in supervised:
+        for r in paced(supervised):
             c = tallies.at(r["cell_id"], path(r["cell_id"], r["month"] if by_month else months[0][0])).counts
             c["supervised"] += int(r["supervised"])
             c["supervisor_present"] += int(r["supervisor_present"])
-        for d in dues:
+        for d in paced(dues):
             c = tallies.at(d["cell_id"], path(d["cell_id"], d["month"] if by_month else months[0][0])).counts
             c["dues_paid"] += int(d["paid"])
             c["dues_recorded"] += int(d["recorded"])
-        for r in reviews:
+        for r in paced(reviews):
             c = tallies.at(r["cell_id"], path(r["cell_id"], r["month"] if by_month else months[0][0])).counts
             for name in ("resolutions", "reviews_due", "reviewed_in_time"):
                 c[name] += int(r[name])
-    for cell_id in cells:
+    for cell_id in paced(cells):
         lay = layout(cell_id)
         assert lay is not None
         for mpath, due_months in lay.month_groups:
@@ -467,7 +469,7 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
     end_day = min(period.last, today)
     counts = rows.official_counts(sql, end_day, scope)
     minimum = policy_on(end_day).min_official_members
-    for cell in cells.values():
+    for cell in paced(cells.values()):
         if cell.exists_on(end_day):
             t = tallies.at(cell.unit_id, tree.path(cell.unit_id, end_day, mode, today))
             t.is_cell = True
@@ -494,7 +496,7 @@ def rollup(tallies: Iterable[Tally], unit_id: str | None, by: str | None = None,
            block: str | None = None) -> dict[str, Any]:
     """The figures of `unit_id` (None: everything), optionally of one block, with groups by block or child."""
     inside = under(unit_id)
-    mine = [t for t in tallies if inside(t) and (block is None or t.block == block)]
+    mine = [t for t in paced(tallies) if inside(t) and (block is None or t.block == block)]
     out: dict[str, Any] = {"figures": figures(mine), "groups": []}
     groups: dict[Any, list[Tally]] = {}
     if by == "block":

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shared.cooperative import paced
 from shared.stores import Sql
 
 TreeMode = Literal["period", "today"]
@@ -106,14 +107,14 @@ class Tree:
             r["unit_id"]: Unit(r["unit_id"], r["kind"], r["code"], r["block"], dt.date.fromisoformat(r["created_on"]),
                                dt.date.fromisoformat(r["ended_on"]) if r["ended_on"] else None, r["end_kind"],
                                r["merged_into"])
-            for r in sql.execute("SELECT * FROM units").fetchall()
+            for r in paced(sql.execute("SELECT * FROM units").fetchall())
         }
         names = sql.execute("SELECT unit_id, valid_from, name FROM unit_names ORDER BY unit_id, valid_from")
-        for r in names.fetchall():
+        for r in paced(names.fetchall()):
             if r["unit_id"] in units:
                 units[r["unit_id"]].names.append((dt.date.fromisoformat(r["valid_from"]), r["name"]))
-        for r in sql.execute(
-                "SELECT unit_id, valid_from, parent_id FROM unit_parents ORDER BY unit_id, valid_from").fetchall():
+        for r in paced(sql.execute(
+                "SELECT unit_id, valid_from, parent_id FROM unit_parents ORDER BY unit_id, valid_from").fetchall()):
             if r["unit_id"] in units:
                 units[r["unit_id"]].parents.append((dt.date.fromisoformat(r["valid_from"]), r["parent_id"]))
         return cls(units)
