@@ -23,6 +23,7 @@ from shared import i18n, openapi
 from shared.access import principal
 from shared.auth import authorize, visible
 from shared.clock import vietnam_today
+from shared.cooperative import collector_held
 from shared.errors import NotFound
 from shared.nameko_ext import TrackedViews, tracked_consumer
 from shared.readiness import Readiness, live_response, ready_response
@@ -72,7 +73,8 @@ class ReportingService:
                 positions, raw = self._key(request, sql, today)
                 if request.if_none_match.contains(raw):
                     return positions, raw, None
-                return positions, raw, query(Queries(sql, today), raw)
+                with collector_held():  # every answer: no full collection of what the process keeps meanwhile
+                    return positions, raw, query(Queries(sql, today), raw)
 
         positions, raw, body = waiting(attempt)
         tag = f'"{raw}"'
@@ -157,7 +159,7 @@ class ReportingService:
         args = access.scoped_args(caller, request.args)
 
         def attempt() -> tuple[bytes, str, str]:
-            with self.views.store.read() as sql:
+            with self.views.store.read() as sql, collector_held():
                 q = Queries(sql, vietnam_today())
                 _authorize_unit(caller, args, q)
                 if what == "rollup" and self.answers is not None:  # figures and unit names: kept, as a roll-up
