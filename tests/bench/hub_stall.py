@@ -6,7 +6,8 @@ The process is set up as `chibo run` sets up a service (shared/green.serve_green
 on the hub, the cooperative pause installed). A ticker greenthread asks for 5 ms sleeps while the roll-up (the
 dashboard's: a year, by block) runs in the main one, first cold (the tree loaded, the cells laid out), then
 warm; the longest gap between two ticks is the longest a concurrent request (a health check, a kept
-dashboard, the broker's heartbeat) would have waited. Prints one line per run.
+dashboard, the broker's heartbeat) would have waited. Prints one line per run. `--figure`: a drill-down's
+facts instead (tally.py's roll-up and rollup.py's facts pause in their loops alike).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--target", default="reporting")
     parser.add_argument("--unit", default=None, help="a unit's id (default: the whole city)")
     parser.add_argument("--year", default="2025")
+    parser.add_argument("--figure", default=None, help="a drill-down figure (e.g. meetings) instead of the roll-up")
     args = parser.parse_args()
     store = TrackedStore(StoreSettings(kind="postgres", pg_db_prefix=args.prefix), args.target, pool_size=2,
                          max_overflow=0)
@@ -52,7 +54,8 @@ def main() -> None:
             tick = eventlet.spawn(ticker)
             with store.read() as sql:
                 started = time.perf_counter()
-                Queries(sql, vietnam_today()).rollup(query)
+                q = Queries(sql, vietnam_today())
+                q.drill(query | {"figure": args.figure}) if args.figure else q.rollup(query)
                 took = time.perf_counter() - started
             done.send(True)
             tick.wait()

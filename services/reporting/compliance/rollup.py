@@ -32,6 +32,7 @@ from services.reporting.compliance.rows import (
     supervised_meetings,
 )
 from services.reporting.compliance.tree import Tree, TreeMode
+from shared.cooperative import paced
 from shared.stores import Sql
 
 
@@ -66,7 +67,7 @@ class Facts:
     def where(self, keep: Callable[[Fact], bool]) -> Facts:
         out = Facts(self.period, self.today, self.mode)
         for name, facts in self.all():
-            setattr(out, name, [f for f in facts if keep(f)])
+            setattr(out, name, [f for f in paced(facts) if keep(f)])
         return out
 
 
@@ -93,13 +94,13 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
         + where + " ORDER BY date, meeting_id", (first, last, today.isoformat(), *params)).fetchall()
     held: dict[tuple[str, str], list[Any]] = {}
     thematic: set[tuple[str, str]] = set()
-    for m in meetings:
+    for m in paced(meetings):
         held.setdefault((m["cell_id"], m["month"]), []).append(m)
         if m["kind"] in THEMATIC_KINDS:
             thematic.add((m["cell_id"], m["quarter"]))
     months = [(month, month_end(month), dt.date.fromisoformat(month + "-01")) for month in period.months]
     quarters = [(quarter, quarter_end(quarter)) for quarter in period.quarters]
-    for cell in cells.values():
+    for cell in paced(cells.values(), every=50):  # (16 facts or so per cell)
         for month, end, start in months:
             existed = cell.created_on <= end and (cell.ended_on is None or cell.ended_on > start)
             if not existed and (cell.unit_id, month) not in held:
@@ -118,27 +119,27 @@ def collect(sql: Sql, tree: Tree, period: Period, mode: TreeMode, today: dt.date
                 "thematic_held": (cell.unit_id, quarter) in thematic,
             }))
     supervised = supervised_meetings(sql, first, last, scope)
-    for m in meetings:
+    for m in paced(meetings):
         data = dict(m) | {"has_supervisor": m["meeting_id"] in supervised}
         facts.meetings.append(fact(m["cell_id"], month_end(m["month"]), data))
-    for r in resolutions(sql, first, last, today, scope):
+    for r in paced(resolutions(sql, first, last, today, scope)):
         facts.resolutions.append(fact(r["cell_id"], month_end(r["date"][:7]), r))
-    for y in sql.execute("SELECT * FROM member_years WHERE flagged = 1 AND year >= ? AND year <= ?" + where,
-                         (period.years[0], period.years[-1], *params)).fetchall():
+    for y in paced(sql.execute("SELECT * FROM member_years WHERE flagged = 1 AND year >= ? AND year <= ?" + where,
+                               (period.years[0], period.years[-1], *params)).fetchall()):
         facts.flagged.append(fact(y["cell_id"], month_end(y["last_date"][:7]), dict(y)))
     end_day = min(period.last, today)
     counts = official_counts(sql, end_day, scope)
     minimum = policy_on(end_day).min_official_members
-    for cell in cells.values():
+    for cell in paced(cells.values()):
         if cell.exists_on(end_day):
             n = counts.get(cell.unit_id, 0)
             facts.cells_at_end.append(fact(cell.unit_id, end_day, {
                 "date": end_day.isoformat(), "official_members": n, "below_minimum": n < minimum,
                 "minimum": minimum}))
     # dues per cell and month, counted in SQL (a district's year is over 100,000 member-months)
-    for d in sql.execute("SELECT cell_id, month, SUM(paid) AS paid, COUNT(*) AS recorded FROM dues"
-                         " WHERE month >= ? AND month <= ?" + where + " GROUP BY cell_id, month",
-                         (period.months[0], period.months[-1], *params)).fetchall():
+    for d in paced(sql.execute("SELECT cell_id, month, SUM(paid) AS paid, COUNT(*) AS recorded FROM dues"
+                               " WHERE month >= ? AND month <= ?" + where + " GROUP BY cell_id, month",
+                               (period.months[0], period.months[-1], *params)).fetchall()):
         facts.dues.append(fact(d["cell_id"], month_end(d["month"]),
                                {"month": d["month"], "paid": int(d["paid"]), "recorded": int(d["recorded"])}))
     return facts

@@ -76,36 +76,36 @@ class Tallies:
 def of_facts(facts: Any) -> list[Tally]:
     """The tallies of `rollup.Facts` (already filtered or not): each fact added to its cell and path."""
     tallies = Tallies({})
-    for f in facts.cell_months:
+    for f in paced(facts.cell_months):
         t = tallies.at(f.cell_id, f.path)
         t.block, t.is_cell = f.block, True
         if f.data["due"]:
             t.counts["due_months"] += 1
             t.counts["due_months_held"] += bool(f.data["regular_held"])
-    for f in facts.cell_quarters:
+    for f in paced(facts.cell_quarters):
         if f.data["due"]:
             t = tallies.at(f.cell_id, f.path)
             t.block = f.block
             t.counts["due_quarters"] += 1
             t.counts["due_quarters_held"] += bool(f.data["thematic_held"])
-    for f in facts.meetings:
+    for f in paced(facts.meetings):
         t = tallies.at(f.cell_id, f.path)
         t.block = f.block
         add_meeting(t.counts, meeting_counts(f.data))
-    for f in facts.resolutions:
+    for f in paced(facts.resolutions):
         t = tallies.at(f.cell_id, f.path)
         t.block = f.block
         count_resolution(t.counts, f.data["review_status"])
-    for f in facts.flagged:
+    for f in paced(facts.flagged):
         t = tallies.at(f.cell_id, f.path)
         t.block = f.block
         t.flagged.add(f.data["member_id"])
-    for f in facts.cells_at_end:
+    for f in paced(facts.cells_at_end):
         t = tallies.at(f.cell_id, f.path)
         t.block, t.is_cell = f.block, True
         t.counts["at_end"] += 1
         t.counts["below_minimum"] += bool(f.data["below_minimum"])
-    for f in facts.dues:
+    for f in paced(facts.dues):
         t = tallies.at(f.cell_id, f.path)
         t.block = f.block
         t.counts["dues_paid"] += f.data["paid"]
