@@ -3,7 +3,7 @@
 The services run on eventlet (design.md §6): a greenthread gives the others their turn only when it waits
 (a query, a socket). A city's roll-up is 1.7–3.4 s of Python between its queries, and in that time nothing
 else of the process ran: a health check, a ward's kept dashboard, the broker's heartbeats (measured: the
-longest stall 0.8–1.1 s, BENCHMARKS.md fix 24). Loops over a city's cells and tallies go through `paced`,
+longest stall 0.6–2.2 s, BENCHMARKS.md fix 24). Loops over a city's cells and tallies go through `paced`,
 which pauses every few hundred items: a no-op, unless the serving process installed eventlet's `sleep(0)`
 (shared/green.py `serve_green`). Domain code stays free of eventlet; only this module is told how to pause.
 """

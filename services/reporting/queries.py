@@ -19,7 +19,6 @@ from services.reporting.compliance.cell_month import cell_months, parse_month
 from services.reporting.compliance.periods import Period, month_end, month_range, parse_period
 from services.reporting.compliance.rows import in_cells, scope_cells
 from services.reporting.compliance.tree import Tree, TreeMode
-from shared.cooperative import collector_held
 from shared.errors import DomainError, NotFound
 from shared.params import int_arg, uuid_arg
 from shared.stores import Sql
@@ -97,10 +96,6 @@ class Queries:
         return unit_arg(args, self.tree), period, tree_mode(args), block_arg(args)
 
     def rollup(self, args: Args, lang: str = "vi") -> dict[str, Any]:
-        with collector_held():  # a city's roll-up: no full collection of everything the process keeps
-            return self._rollup(args, lang)
-
-    def _rollup(self, args: Args, lang: str) -> dict[str, Any]:
         unit, period, mode, block = self._scope(args)
         by = args.get("by") or "block"
         if by not in ("block", "children", "none"):

@@ -3,7 +3,8 @@
     python -m tests.bench.hub_stall [--prefix chibo_bench_cityclone] [--target reporting] [--unit <id>]
 
 The process is set up as `chibo run` sets up a service (shared/green.serve_green: eventlet patched, psycopg
-on the hub, the cooperative pause installed). A ticker greenthread asks for 5 ms sleeps while the roll-up (the
+on the hub, the cooperative pause installed), and the answer is computed holding the collector, as the
+service computes every answer (service._answer). A ticker greenthread asks for 5 ms sleeps while the roll-up (the
 dashboard's: a year, by block) runs in the main one, first cold (the tree loaded, the cells laid out), then
 warm; the longest gap between two ticks is the longest a concurrent request (a health check, a kept
 dashboard, the broker's heartbeat) would have waited. Prints one line per run. `--figure`: a drill-down's
@@ -24,6 +25,7 @@ import eventlet  # noqa: E402
 from services.reporting.queries import Queries  # noqa: E402
 from shared.clock import vietnam_today  # noqa: E402
 from shared.config import StoreSettings  # noqa: E402
+from shared.cooperative import collector_held  # noqa: E402
 from shared.stores import TrackedStore  # noqa: E402
 
 
@@ -52,7 +54,7 @@ def main() -> None:
                     last = now
 
             tick = eventlet.spawn(ticker)
-            with store.read() as sql:
+            with store.read() as sql, collector_held():  # as the service computes every answer
                 started = time.perf_counter()
                 q = Queries(sql, vietnam_today())
                 q.drill(query | {"figure": args.figure}) if args.figure else q.rollup(query)

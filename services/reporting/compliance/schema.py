@@ -312,8 +312,8 @@ def official_spells_of(where: str) -> str:
 OFFICIAL_SPELLS = official_spells_of("NOT EXISTS (SELECT 1 FROM official_spells)")
 
 
-# filled from the rows when empty: a store made before the table existed (when the service starts) and a
-# replay's bulk load (which does not keep it per batch: replay.rebuild, projection.loading)
+# filled from the rows when empty: a store made before the table existed, when the service starts (a replay
+# keeps it per batch as it loads, like the live store, so the fill it runs after the load finds nothing to do)
 MEETING_YEARS = meeting_years_of("NOT EXISTS (SELECT 1 FROM meeting_years)")
 DDL += (MEETING_YEARS, OFFICIAL_SPELLS)
 

@@ -21,7 +21,7 @@ from typing import Any
 from services.policy import policy_on
 from services.reporting.compliance import rows, schema
 from services.reporting.compliance.periods import Period, month_end, quarter_end
-from services.reporting.compliance.projection import REGULAR_KINDS, THEMATIC_KINDS
+from services.reporting.compliance.projection import REGULAR_KINDS
 from services.reporting.compliance.tree import Tree, TreeMode, Unit
 from shared.cooperative import paced
 from shared.stores import Dialects, Sql
@@ -229,10 +229,6 @@ def _layout(tree: Tree, cell: Unit, months: list[tuple[str, dt.date, dt.date]],
         [cell.exists_on(end) and end < today for _, end in quarters])
 
 
-def _in(values: Iterable[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)  # the kinds: constants of the projection, never user input
-
-
 # a month's and a quarter's bit in a period's row (bit 0: its first month, its first quarter); the first
 # month's and quarter's ordinals are parameters. OR-ed on PostgreSQL, summed DISTINCT on SQLite (the same).
 _MONTH_BIT = ("(CAST(1 AS BIGINT) << (CAST(SUBSTR(m.month, 1, 4) AS INTEGER) * 12"
@@ -266,7 +262,7 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
     `excluded` when given. `year`: the period is that calendar year, whose meetings per cell the projection
     keeps (`meeting_years`); read from there unless one of its rows holds a meeting after `today`."""
     assert len(months) <= MAX_BITS, "a period's row has a bit per month"
-    regular, thematic = _in(REGULAR_KINDS), _in(THEMATIC_KINDS)
+    regular, thematic = schema.REGULAR_KINDS_SQL, schema.THEMATIC_KINDS_SQL
     where, params = rows.in_cells("m.cell_id", scope)
     if only is not None:
         more, extra = rows.in_cells("m.cell_id", only)
@@ -279,11 +275,10 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
             "SELECT m.cell_id, m.meetings, m.regular, m.thematic, m.present, m.base, m.speakers, m.able_to_decide,"
             " m.full_procedure, m.duration_ok, m.held_months AS h, m.regular_months AS r,"
             " m.thematic_quarters AS t, m.first_date, m.last_date, m.supervisor_present FROM meeting_years m"
-            " WHERE m.year = ?"
-            + where,
-            (year, *params)).fetchall()
+            " WHERE m.year = ?" + where, (year, *params)).fetchall()
         if any(r["last_date"] > today.isoformat() for r in counted):  # a meeting after the report date
             counted = None
+    kept = counted is not None
     held = (" FROM meetings m WHERE m.status IN ('held', 'closed') AND m.date >= ? AND m.date <= ?"
             " AND m.date <= ?" + where)
     dated = (first, last, today.isoformat(), *params)
@@ -301,9 +296,6 @@ def _counts(sql: Sql, by_month: bool, scope: list[str] | None, only: list[str] |
         counted = sql.execute(Dialects(*(
             f"SELECT {keys}, {schema.MEETING_SUMS}{bits[db] if bits else ''}{held} GROUP BY {keys}"
             for db in (0, 1))), (*bit_params, *dated)).fetchall()
-        kept = False
-    else:
-        kept = True
     # supervised: a committee member was assigned to the meeting's cell on its date (a semi-join, once each).
     # From a kept year: a cell whose assignments cover the whole period had all its meetings supervised, one
     # with none had none; only the others' meetings are read (_supervised).
